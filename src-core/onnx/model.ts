@@ -1,0 +1,49 @@
+// ModelProto bytes <-> objects, metadata_props, and opset lookup. Runtime-agnostic (no Node built-ins);
+// external data files are resolved by model-file.ts.
+import { ModelProtoType } from './schema.ts';
+import type { ModelProto } from './types.ts';
+import { toNumber } from './long.ts';
+
+export class OnnxFormatError extends Error {
+  override name = 'OnnxFormatError';
+}
+
+/**
+ * Parse ONNX bytes. Protobuf has no magic number, so random bytes can parse as an "empty" message;
+ * a model without a graph is therefore rejected as "not an ONNX model".
+ */
+export function decodeModel(bytes: Uint8Array, source = 'input'): ModelProto {
+  let model: ModelProto;
+  try {
+    model = ModelProtoType.decode(bytes) as unknown as ModelProto;
+  } catch (e) {
+    const why = e instanceof Error ? e.message : String(e);
+    throw new OnnxFormatError(`${source} is not a readable ONNX model (${why}); is the file truncated or of another format?`);
+  }
+  if (!model.graph || (model.graph.node?.length ?? 0) === 0 || (model.opsetImport?.length ?? 0) === 0) {
+    throw new OnnxFormatError(`${source} is not an ONNX model (no graph or no opset); pass a .onnx file`);
+  }
+  return model;
+}
+
+export function encodeModel(model: ModelProto): Uint8Array {
+  return ModelProtoType.encode(ModelProtoType.fromObject(model)).finish();
+}
+
+export function getMetadata(model: ModelProto, key: string): string | undefined {
+  return model.metadataProps?.find((p) => p.key === key)?.value;
+}
+
+export function setMetadata(model: ModelProto, key: string, value: string): void {
+  const props = (model.metadataProps ??= []);
+  const entry = props.find((p) => p.key === key);
+  if (entry) entry.value = value;
+  else props.push({ key, value });
+}
+
+/** The opset version the model imports for a domain ('' and 'ai.onnx' are the default domain). */
+export function opsetVersion(model: ModelProto, domain = ''): number | undefined {
+  const norm = (d: string | undefined) => (d === 'ai.onnx' ? '' : (d ?? ''));
+  const entry = model.opsetImport?.find((o) => norm(o.domain) === norm(domain));
+  return entry ? toNumber(entry.version) : undefined;
+}
