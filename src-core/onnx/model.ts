@@ -1,7 +1,7 @@
 // ModelProto bytes <-> objects, metadata_props, and opset lookup. Runtime-agnostic (no Node built-ins);
 // external data files are resolved by model-file.ts.
-import { ModelProtoType } from './schema.ts';
-import type { ModelProto } from './types.ts';
+import { ModelProtoType, TensorProtoType } from './schema.ts';
+import type { ModelProto, TensorProto } from './types.ts';
 import { toNumber } from './long.ts';
 
 export class OnnxFormatError extends Error {
@@ -46,4 +46,9 @@ export function opsetVersion(model: ModelProto, domain = ''): number | undefined
   const norm = (d: string | undefined) => (d === 'ai.onnx' ? '' : (d ?? ''));
   const entry = model.opsetImport?.find((o) => norm(o.domain) === norm(domain));
   return entry ? toNumber(entry.version) : undefined;
+}
+
+/** Parse a serialized TensorProto (the .pb files of ONNX test data sets). */
+export function decodeTensor(bytes: Uint8Array): TensorProto {
+  return TensorProtoType.decode(bytes) as unknown as TensorProto;
 }

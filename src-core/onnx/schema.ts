@@ -238,3 +238,4 @@ const descriptor = {
 
 export const onnxRoot = protobuf.Root.fromJSON(descriptor);
 export const ModelProtoType = onnxRoot.lookupType('onnx.ModelProto');
+export const TensorProtoType = onnxRoot.lookupType('onnx.TensorProto');
