@@ -1,0 +1,66 @@
+// Runner on onnxruntime-web (wasm CPU backend), given the ORT module the caller imported. Taking the module
+// as a parameter lets the edge worker pass `onnxruntime-web/wasm` (the build workerd can load) while Node and
+// Deno use the package root (see ort-web.ts). No Node built-ins here: runs in Deno, Workers, browsers.
+//
+// Threads: ort.env.wasm.numThreads is global to one ORT module instance and is read once, when the first
+// session initialises the wasm runtime; later changes are silently ignored. So the first web runner fixes
+// the thread count (its `threads`, else a value already set on ort.env.wasm.numThreads, else 1), and a later
+// runner that asks for a different count gets WasmThreadsLockedError instead of silently running with the
+// wrong count. To compare thread counts, use one process (or worker) per count.
+// Default 1 because Deno (hangs with INT8 + threads) and Workers (no threads at all) need it;
+// in Node pass threads: 2+ (≈1.8× faster on 2 cores).
+import { RunnerOptionsError, checkRunnerOptions, type Runner, type RunnerOptions } from './runner.ts';
+import { sessionRunner, type OrtSessionLike, type OrtTensorCtor } from './session-runner.ts';
+
+/** The slice of an onnxruntime-web module this file uses. */
+export interface OrtWebModule {
+  env: { wasm: { numThreads?: number } };
+  InferenceSession: {
+    create(model: Uint8Array, options: Record<string, unknown>): Promise<unknown>;
+  };
+  Tensor: unknown;
+}
+
+export class WasmThreadsLockedError extends Error {
+  override name = 'WasmThreadsLockedError';
+}
+
+// Per ORT module instance (keyed by its env object): the thread count its wasm runtime was started with.
+const lockedThreads = new WeakMap<object, number>();
+
+/** The thread count this ORT module's wasm runtime runs with, or undefined before the first web runner. */
+export function wasmThreadsInUse(ortWeb: OrtWebModule): number | undefined {
+  return lockedThreads.get(ortWeb.env);
+}
+
+export async function createWebRunnerWith(
+  ortWeb: OrtWebModule,
+  model: Uint8Array,
+  opts: RunnerOptions = {},
+): Promise<Runner> {
+  checkRunnerOptions(opts);
+  if (opts.optimizedModelFilePath !== undefined) {
+    throw new RunnerOptionsError(
+      'optimizedModelFilePath is not supported by onnxruntime-web (no file system); use the node runtime for it',
+    );
+  }
+  const wasm = ortWeb.env.wasm;
+  const locked = lockedThreads.get(ortWeb.env);
+  if (locked === undefined) {
+    const preset = wasm.numThreads;
+    const threads = opts.threads ?? (typeof preset === 'number' && preset > 0 ? preset : 1);
+    wasm.numThreads = threads;
+    lockedThreads.set(ortWeb.env, threads);
+  } else if (opts.threads !== undefined && opts.threads !== locked) {
+    throw new WasmThreadsLockedError(
+      `onnxruntime-web already runs with ${locked} wasm thread(s) in this process and cannot change; ` +
+        `create web runners with threads: ${locked}, or use a separate process/worker for ${opts.threads}`,
+    );
+  }
+  const session = await ortWeb.InferenceSession.create(model, {
+    executionProviders: ['wasm'],
+    executionMode: 'sequential',
+    graphOptimizationLevel: opts.graphOptimizationLevel ?? 'all',
+  });
+  return sessionRunner('web', session as OrtSessionLike, ortWeb.Tensor as OrtTensorCtor);
+}

@@ -1,0 +1,78 @@
+// The one inference interface the rest of srq uses, whichever ONNX Runtime build sits behind it.
+// Runtime-agnostic: no Node built-ins, no ORT import (see ort-node.ts / ort-web.ts for the bindings).
+
+export type GraphOptimizationLevel = 'disabled' | 'basic' | 'extended' | 'all';
+
+export interface RunnerOptions {
+  /**
+   * Intra-op threads. ORT-node: per session, unset = ORT's default (one per physical core).
+   * ORT-web: process-global and fixed by the first web session; unset = 1 (see ort-web-session.ts).
+   */
+  threads?: number;
+  /** Default 'all'. */
+  graphOptimizationLevel?: GraphOptimizationLevel;
+  /** ORT-node only: write the optimised graph here (to check which ops ORT fused). */
+  optimizedModelFilePath?: string;
+}
+
+export interface RunnerOutput {
+  data: Float32Array;
+  dims: number[];
+}
+
+/** One loaded model (one ORT session). Create once, reuse for every tile, release at the end. */
+export interface Runner {
+  readonly runtime: 'node' | 'web';
+  /** The model's first graph input / output (srq models have exactly one of each). */
+  readonly inputName: string;
+  readonly outputName: string;
+  /** Every graph output the session exposes, in model order. */
+  readonly outputNames: readonly string[];
+  run(input: Float32Array, dims: readonly number[]): Promise<RunnerOutput>;
+  /**
+   * Fetch several float32 graph outputs in one run. ORT can only return *graph outputs*: to read an
+   * intermediate tensor, add it to graph.output before creating the runner.
+   */
+  runOutputs(input: Float32Array, dims: readonly number[], names: readonly string[]): Promise<Record<string, RunnerOutput>>;
+  /** Frees the session. Idempotent; any later run() throws RunnerReleasedError. */
+  release(): Promise<void>;
+}
+
+export class RunnerInputError extends Error {
+  override name = 'RunnerInputError';
+}
+
+export class RunnerReleasedError extends Error {
+  override name = 'RunnerReleasedError';
+}
+
+export class RunnerOutputError extends Error {
+  override name = 'RunnerOutputError';
+}
+
+export class RunnerOptionsError extends Error {
+  override name = 'RunnerOptionsError';
+}
+
+export function checkRunnerOptions(opts: RunnerOptions): void {
+  const t = opts.threads;
+  if (t !== undefined && (!Number.isInteger(t) || t < 1)) {
+    throw new RunnerOptionsError(`threads must be a positive integer, got ${t}; pass e.g. threads: 1`);
+  }
+  const lvl = opts.graphOptimizationLevel;
+  if (lvl !== undefined && !['disabled', 'basic', 'extended', 'all'].includes(lvl)) {
+    throw new RunnerOptionsError(`graphOptimizationLevel '${lvl}' is unknown; use disabled, basic, extended or all`);
+  }
+}
+
+export function checkInputShape(input: Float32Array, dims: readonly number[]): void {
+  if (dims.length === 0 || dims.some((d) => !Number.isInteger(d) || d < 1)) {
+    throw new RunnerInputError(`input dims [${dims.join(', ')}] must be positive integers, e.g. [1, 3, h, w]`);
+  }
+  const n = dims.reduce((a, b) => a * b, 1);
+  if (n !== input.length) {
+    throw new RunnerInputError(
+      `input has ${input.length} values but dims [${dims.join(', ')}] need ${n}; pass dims that match the data`,
+    );
+  }
+}
