@@ -5,3 +5,4 @@ export * from './tensor.ts';
 export * from './build.ts';
 export * from './model.ts';
 export * from './graph.ts';
+export * from './inspect.ts';
