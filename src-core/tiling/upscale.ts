@@ -1,0 +1,103 @@
+// Tiled super-resolution of a whole image with any Runner: split into fixed-size windows with real
+// context around each core, run them one after another, write each core straight into the 8-bit output.
+// Runtime-agnostic (Node, Deno, Workers, browsers).
+import { assertRaster, type RasterImage } from '../image/raster.ts';
+import { resizeBicubic } from '../image/resize.ts';
+import type { Runner } from '../runtime/runner.ts';
+import { DeadlineError, ModelOutputShapeError, TilingOptionsError } from './errors.ts';
+import { readWindow, writeCore } from './tile-io.ts';
+import { planTiles } from './tile-plan.ts';
+
+export const DEFAULT_TILE_SIZE = 128;
+
+export interface UpscaleOptions {
+  /** The model's integer scale (metadata `srq.scale`). */
+  scale: number;
+  /** Model input window, in input px (square). Default 128. Larger = fewer tiles, more memory per run. */
+  tileSize?: number;
+  /**
+   * Input px of real context kept on each side of a tile's core. Use receptiveFieldRadius(model): with
+   * at least that much, tiled output equals untiled output; less gives seams. Required, because a guess
+   * that is too small fails silently.
+   */
+  overlap: number;
+  /** Called after each tile with (tiles done, tiles total). */
+  onProgress?: (done: number, total: number) => void;
+  /** Checked between tiles; an aborted signal throws its reason. */
+  signal?: AbortSignal;
+  /** Epoch ms (Date.now() clock). Checked between tiles; once passed, throws DeadlineError. */
+  deadline?: number;
+}
+
+/**
+ * Upscales `img` by `scale`. RGB runs through the model; grey is run as RGB (the output is RGB); RGBA's
+ * alpha is upscaled bicubically and re-attached. The output never exists as float32: each tile's core
+ * is converted to 8 bits as soon as it is computed.
+ */
+export async function upscaleImage(runner: Runner, img: RasterImage, opts: UpscaleOptions): Promise<RasterImage> {
+  assertRaster(img, 'input image');
+  const { scale, overlap, onProgress, signal, deadline } = opts;
+  const tileSize = opts.tileSize ?? DEFAULT_TILE_SIZE;
+  if (!Number.isInteger(scale) || scale < 1) {
+    throw new TilingOptionsError(`scale must be a positive integer (the model's srq.scale), got ${scale}`);
+  }
+  if (deadline !== undefined && !Number.isFinite(deadline)) {
+    throw new TilingOptionsError(`deadline must be epoch milliseconds (e.g. Date.now() + 30000), got ${deadline}`);
+  }
+  const tiles = planTiles(img.width, img.height, tileSize, overlap);
+
+  const outChannels = img.channels === 4 ? 4 : 3;
+  const out: RasterImage = {
+    width: img.width * scale,
+    height: img.height * scale,
+    channels: outChannels,
+    data: new Uint8Array(img.width * scale * img.height * scale * outChannels),
+  };
+
+  for (let i = 0; i < tiles.length; i++) {
+    signal?.throwIfAborted();
+    if (deadline !== undefined && Date.now() > deadline) throw new DeadlineError(i, tiles.length);
+    const tile = tiles[i]!;
+    const dims = [1, 3, tile.y.size, tile.x.size];
+    const result = await runner.run(readWindow(img, tile), dims);
+    checkOutputDims(result.dims, dims, scale);
+    writeCore(out, tile, result.data, scale);
+    onProgress?.(i + 1, tiles.length);
+  }
+
+  if (outChannels === 4) attachAlpha(out, img);
+  return out;
+}
+
+function checkOutputDims(got: readonly number[], input: readonly number[], scale: number): void {
+  const want = [1, 3, input[2]! * scale, input[3]! * scale];
+  if (got.length !== 4 || got.some((d, i) => d !== want[i])) {
+    throw new ModelOutputShapeError(
+      `model output is [${got.join(', ')}] for input [${input.join(', ')}], expected [${want.join(', ')}]; ` +
+        `check that scale ${scale} matches the model's srq.scale`,
+    );
+  }
+}
+
+/** Fills the output's alpha channel from the input's, bicubically upscaled (skipped when fully opaque). */
+function attachAlpha(out: RasterImage, img: RasterImage): void {
+  const src = img.data;
+  let opaque = true;
+  for (let i = 3; i < src.length; i += 4) {
+    if (src[i] !== 255) {
+      opaque = false;
+      break;
+    }
+  }
+  const data = out.data;
+  const n = out.width * out.height;
+  if (opaque) {
+    for (let i = 0; i < n; i++) data[i * 4 + 3] = 255;
+    return;
+  }
+  const plane = new Uint8Array(img.width * img.height);
+  for (let i = 0; i < plane.length; i++) plane[i] = src[i * 4 + 3]!;
+  const alphaIn: RasterImage = { width: img.width, height: img.height, channels: 1, data: plane };
+  const alpha = resizeBicubic(alphaIn, out.width, out.height).data;
+  for (let i = 0; i < n; i++) data[i * 4 + 3] = alpha[i]!;
+}
