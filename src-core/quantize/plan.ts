@@ -1,0 +1,104 @@
+// A quantization plan: which tensors get Q/DQ, which share another tensor's parameters, which initializers are
+// weights, biases or constants, and which activations fold into their producer. Rules (rules/*.ts) fill it in;
+// rewrite.ts turns it plus calibrated ranges into a QDQ model.
+import type { NodeProto } from '../onnx/types.ts';
+import { Graph } from '../onnx/graph.ts';
+import { DataType } from '../onnx/tensor.ts';
+
+export interface WeightPlan { axis: number | undefined }
+export interface BiasPlan { input: string; weight: string }
+
+export class QuantPlan {
+  /** Activation tensors quantized with their own calibrated range. */
+  readonly activations = new Set<string>();
+  /** Tensor -> tensor whose quantization parameters it reuses (ops that only move values: Resize, MaxPool...). */
+  readonly shared = new Map<string, string>();
+  /** Float initializers quantized to int8 (symmetric; per-channel along `axis` when given). */
+  readonly weights = new Map<string, WeightPlan>();
+  /** Float bias initializers quantized to int32 with scale s_input·s_weight. */
+  readonly biases = new Map<string, BiasPlan>();
+  /** Float initializers used as activation-like operands (e.g. a constant added to a tensor): uint8, per-tensor. */
+  readonly constants = new Set<string>();
+  /** Relu/Clip nodes removed because their producer's quantized output already clamps (asymmetric u8). */
+  readonly folded: NodeProto[] = [];
+  /** Nodes some rule quantized, for reports. */
+  readonly quantizedNodes = new Set<NodeProto>();
+
+  /** The tensor whose calibrated range decides `tensor`'s parameters. */
+  root(tensor: string): string {
+    let t = tensor;
+    for (let guard = 0; this.shared.has(t); guard++) {
+      if (guard > 10_000) throw new Error(`parameter sharing loops at ${tensor}`);
+      t = this.shared.get(t)!;
+    }
+    return t;
+  }
+
+  isQuantized(tensor: string): boolean {
+    return this.activations.has(tensor) || this.shared.has(tensor);
+  }
+
+  /** Tensors whose ranges calibration must measure. */
+  calibrationTensors(): string[] {
+    return [...new Set([...this.activations, ...[...this.shared.keys()].map((t) => this.root(t))])];
+  }
+}
+
+/** What a rule may ask for while it looks at one node. */
+export class RuleContext {
+  constructor(readonly graph: Graph, readonly plan: QuantPlan, private readonly floatTensors: Set<string>) {}
+
+  /** A float tensor computed at run time (not a weight): a candidate for activation Q/DQ. */
+  isActivation(tensor: string | undefined): tensor is string {
+    return !!tensor && !this.graph.initializer(tensor) && this.floatTensors.has(tensor);
+  }
+
+  isFloatInitializer(tensor: string | undefined): tensor is string {
+    const t = tensor ? this.graph.initializer(tensor) : undefined;
+    return !!t && t.dataType === DataType.FLOAT;
+  }
+
+  activation(tensor: string): void {
+    if (!this.plan.shared.has(tensor)) this.plan.activations.add(tensor);
+  }
+
+  /** `output` takes `input`'s parameters; `input` is quantized in its own right (or shares further up). */
+  share(output: string, input: string): void {
+    this.activation(input);
+    this.plan.activations.delete(output);
+    this.plan.shared.set(output, input);
+  }
+
+  weight(tensor: string, axis: number | undefined): void {
+    this.plan.weights.set(tensor, { axis });
+  }
+
+  bias(tensor: string, input: string, weight: string): void {
+    this.plan.biases.set(tensor, { input, weight });
+  }
+
+  constant(tensor: string): void {
+    this.plan.constants.add(tensor);
+  }
+
+  /** An input operand: activation if computed, constant if a float initializer; false if neither. */
+  operand(tensor: string | undefined): boolean {
+    if (this.isActivation(tensor)) return this.activation(tensor), true;
+    if (this.isFloatInitializer(tensor)) return this.constant(tensor), true;
+    return false;
+  }
+
+  fold(node: NodeProto): void {
+    this.plan.folded.push(node);
+  }
+
+  done(node: NodeProto): void {
+    this.plan.quantizedNodes.add(node);
+  }
+}
+
+/** One family of operators and how they are quantized (cf. onnxruntime/python/tools/quantization/operators/). */
+export interface OpRule {
+  readonly opTypes: readonly string[];
+  apply(node: NodeProto, ctx: RuleContext): void;
+}

@@ -1,0 +1,138 @@
+// Turn a float model plus a quantization plan and calibrated ranges into a QDQ model: QuantizeLinear ->
+// DequantizeLinear pairs on activations, DequantizeLinear on int8 weights / int32 biases / u8 constants.
+// Tensor names are kept: a quantized tensor T is produced by its DequantizeLinear, so consumers and graph
+// outputs need no edits, and the float value before quantization is renamed T_prequant.
+import { attr, makeNode } from '../onnx/build.ts';
+import { Graph } from '../onnx/graph.ts';
+import { DataType, makeTensor, tensorDims, tensorToFloat32 } from '../onnx/tensor.ts';
+import type { ModelProto } from '../onnx/types.ts';
+import { computeQParams, quantizeBias, quantizeWeightsPerChannel, type ActivationType, type QParams } from './params.ts';
+import type { QuantPlan } from './plan.ts';
+
+export interface Range { min: number; max: number }
+
+export class QuantizeError extends Error {
+  override name = 'QuantizeError';
+}
+
+/** Quantization parameters of every quantized activation (by tensor name), for reports and tests. */
+export type ActivationParams = Map<string, QParams>;
+
+export function applyPlan(
+  model: ModelProto,
+  plan: QuantPlan,
+  ranges: ReadonlyMap<string, Range>,
+  activationType: ActivationType,
+): ActivationParams {
+  const graph = new Graph(model.graph!);
+  const qType = activationType === 'u8' ? DataType.UINT8 : DataType.INT8;
+  const zpArray = (zp: number) => (activationType === 'u8' ? new Uint8Array([zp]) : new Int8Array([zp]));
+
+  // 1. Fold Relu/Clip: the producer writes the activation's output directly.
+  for (const node of plan.folded) {
+    const x = node.input![0]!;
+    const producer = graph.producer(x)!;
+    producer.output = producer.output!.map((o) => (o === x ? node.output![0]! : o));
+    graph.removeNode(node);
+  }
+
+  // 2. Parameters per root tensor, stored once as `<root>_scale` / `<root>_zero_point`.
+  const params: ActivationParams = new Map();
+  const paramNames = new Map<string, { scale: string; zeroPoint: string }>();
+  const rootParams = (root: string) => {
+    let names = paramNames.get(root);
+    if (!names) {
+      const range = ranges.get(root);
+      if (!range) throw new QuantizeError(`no calibrated range for tensor ${root}`);
+      const p = computeQParams(range.min, range.max, activationType);
+      params.set(root, p);
+      names = { scale: graph.uniqueName(`${root}_scale`), zeroPoint: graph.uniqueName(`${root}_zero_point`) };
+      graph.addInitializer(makeTensor(names.scale, DataType.FLOAT, [], new Float32Array([p.scale])));
+      graph.addInitializer(makeTensor(names.zeroPoint, qType, [], zpArray(p.zeroPoint)));
+      paramNames.set(root, names);
+    }
+    return { names, p: params.get(root)! };
+  };
+
+  // 3. Activations (own range or shared).
+  const graphInputs = new Set(graph.inputs.map((v) => v.name));
+  for (const tensor of [...plan.activations, ...plan.shared.keys()]) {
+    const { names, p } = rootParams(plan.root(tensor));
+    params.set(tensor, p);
+    const quantized = graph.uniqueName(`${tensor}_quantized`);
+    if (graphInputs.has(tensor)) {
+      const dequantized = graph.uniqueName(`${tensor}_dequantized`);
+      graph.replaceUses(tensor, dequantized);
+      graph.addNode(makeNode('QuantizeLinear', [tensor, names.scale, names.zeroPoint], [quantized], {}, `${tensor}_QuantizeLinear`));
+      graph.addNode(makeNode('DequantizeLinear', [quantized, names.scale, names.zeroPoint], [dequantized], {}, `${tensor}_DequantizeLinear`));
+    } else {
+      const producer = graph.producer(tensor);
+      if (!producer) throw new QuantizeError(`tensor ${tensor} has no producer`);
+      const prequant = graph.uniqueName(`${tensor}_prequant`);
+      producer.output = producer.output!.map((o) => (o === tensor ? prequant : o));
+      graph.invalidate();
+      graph.addNode(makeNode('QuantizeLinear', [prequant, names.scale, names.zeroPoint], [quantized], {}, `${tensor}_QuantizeLinear`));
+      graph.addNode(makeNode('DequantizeLinear', [quantized, names.scale, names.zeroPoint], [tensor], {}, `${tensor}_DequantizeLinear`));
+    }
+  }
+
+  // 4. Weights: int8 symmetric, per channel where the rule gave an axis.
+  const weightScales = new Map<string, Float32Array>();
+  for (const [name, { axis }] of plan.weights) {
+    const t = graph.initializer(name)!;
+    const dims = tensorDims(t);
+    const values = tensorToFloat32(t);
+    const perChannel = axis !== undefined && dims.length > axis;
+    const { data, scales } = perChannel
+      ? quantizeWeightsPerChannel(values, dims, axis)
+      : quantizeWeightsPerChannel(values, [1, values.length], 0);
+    weightScales.set(name, scales);
+    graph.removeInitializer(name);
+    const q = graph.uniqueName(`${name}_quantized`);
+    const s = graph.uniqueName(`${name}_scale`);
+    const z = graph.uniqueName(`${name}_zero_point`);
+    graph.addInitializer(makeTensor(q, DataType.INT8, dims, data));
+    graph.addInitializer(makeTensor(s, DataType.FLOAT, perChannel ? [scales.length] : [], scales));
+    graph.addInitializer(makeTensor(z, DataType.INT8, perChannel ? [scales.length] : [], new Int8Array(scales.length)));
+    graph.addNode(makeNode('DequantizeLinear', [q, s, z], [name], perChannel ? { axis: attr.int(axis) } : {}, `${name}_DequantizeLinear`));
+  }
+
+  // 5. Biases: int32 with scale s_input·s_weight and no zero point (WebGPU rejects one on int32).
+  for (const [name, { input, weight }] of plan.biases) {
+    const t = graph.initializer(name)!;
+    const inputScale = params.get(input)?.scale;
+    const wScales = weightScales.get(weight);
+    if (inputScale === undefined || !wScales) throw new QuantizeError(`bias ${name}: its input or weight is not quantized`);
+    const { data, scales } = quantizeBias(tensorToFloat32(t), inputScale, wScales);
+    graph.removeInitializer(name);
+    const q = graph.uniqueName(`${name}_quantized`);
+    const s = graph.uniqueName(`${name}_scale`);
+    graph.addInitializer(makeTensor(q, DataType.INT32, tensorDims(t), data));
+    graph.addInitializer(makeTensor(s, DataType.FLOAT, [scales.length], scales));
+    graph.addNode(makeNode('DequantizeLinear', [q, s], [name], { axis: attr.int(0) }, `${name}_DequantizeLinear`));
+  }
+
+  // 6. Constant operands (e.g. a mean added to the image): u8/s8 per-tensor over their own min..max.
+  for (const name of plan.constants) {
+    const t = graph.initializer(name)!;
+    const values = tensorToFloat32(t);
+    let min = Infinity;
+    let max = -Infinity;
+    for (const v of values) { min = Math.min(min, v); max = Math.max(max, v); }
+    const p = computeQParams(min, max, activationType);
+    const data = activationType === 'u8' ? new Uint8Array(values.length) : new Int8Array(values.length);
+    const [qmin, qmax] = activationType === 'u8' ? [0, 255] : [-128, 127];
+    values.forEach((v, i) => (data[i] = Math.min(qmax, Math.max(qmin, Math.round(v / p.scale) + p.zeroPoint))));
+    graph.removeInitializer(name);
+    const q = graph.uniqueName(`${name}_quantized`);
+    const s = graph.uniqueName(`${name}_scale`);
+    const z = graph.uniqueName(`${name}_zero_point`);
+    graph.addInitializer(makeTensor(q, qType, tensorDims(t), data));
+    graph.addInitializer(makeTensor(s, DataType.FLOAT, [], new Float32Array([p.scale])));
+    graph.addInitializer(makeTensor(z, qType, [], zpArray(p.zeroPoint)));
+    graph.addNode(makeNode('DequantizeLinear', [q, s, z], [name], {}, `${name}_DequantizeLinear`));
+  }
+
+  graph.sort();
+  return params;
+}

@@ -1,0 +1,16 @@
+// Concat (dense connections): every input and the output quantized; ORT's QLinearConcat requantizes inputs
+// whose parameters differ from the output's.
+import type { OpRule } from '../plan.ts';
+
+export const concatRule: OpRule = {
+  opTypes: ['Concat'],
+  apply(node, ctx) {
+    const inputs = (node.input ?? []).filter((x) => x);
+    const out = node.output?.[0];
+    if (!out || !ctx.isActivation(out) || inputs.length === 0) return;
+    if (!inputs.every((x) => ctx.isActivation(x) || ctx.isFloatInitializer(x))) return;
+    for (const x of inputs) ctx.operand(x);
+    ctx.activation(out);
+    ctx.done(node);
+  },
+};

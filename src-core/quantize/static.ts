@@ -1,0 +1,91 @@
+// Static INT8 in QDQ format: plan with the per-op rules, calibrate on image tiles, rewrite.
+import type { RasterImage } from '../image/raster.ts';
+import { Graph } from '../onnx/graph.ts';
+import { setMetadata } from '../onnx/model.ts';
+import type { ModelProto, NodeProto } from '../onnx/types.ts';
+import type { Runner } from '../runtime/runner.ts';
+import { SRQ_VERSION } from '../version.ts';
+import { calibrate, type CalibrationMethod, type CalibrationResult } from './calibrate.ts';
+import { checkFloatModel, checkOpset } from './checks.ts';
+import { floatTensors } from './float-tensors.ts';
+import type { ActivationType } from './params.ts';
+import { QuantPlan, RuleContext } from './plan.ts';
+import { applyPlan, QuantizeError, type ActivationParams } from './rewrite.ts';
+import { ruleRegistry } from './rules/index.ts';
+
+export interface StaticQuantizeOptions {
+  tiles: readonly RasterImage[];
+  method?: CalibrationMethod;
+  percentile?: number;
+  activationType?: ActivationType;
+  /** Node names or op types that stay float. */
+  exclude?: readonly string[];
+  createRunner: (model: Uint8Array) => Promise<Runner>;
+  onProgress?: (message: string) => void;
+  /** Name of the model in error messages. */
+  name?: string;
+}
+
+export interface StaticQuantizeResult {
+  model: ModelProto;
+  plan: QuantPlan;
+  params: ActivationParams;
+  calibration: CalibrationResult;
+}
+
+/** Which nodes to quantize and how, by the rule registry, skipping excluded nodes and non-default domains. */
+export function planQuantization(model: ModelProto, exclude: readonly string[] = []): QuantPlan {
+  const graph = new Graph(model.graph!);
+  const plan = new QuantPlan();
+  const ctx = new RuleContext(graph, plan, floatTensors(graph));
+  const excluded = new Set(exclude);
+  const isExcluded = (n: NodeProto) => excluded.has(n.name ?? '') || excluded.has(n.opType ?? '');
+  for (const node of graph.topologicalOrder()) {
+    if (isExcluded(node) || (node.domain && node.domain !== 'ai.onnx')) continue;
+    ruleRegistry.get(node.opType ?? '')?.apply(node, ctx);
+  }
+  return plan;
+}
+
+/** Hex SHA-256 of the calibration tiles (recorded so a model says what it was calibrated on). */
+export async function tilesHash(tiles: readonly RasterImage[]): Promise<string> {
+  const total = tiles.reduce((n, t) => n + t.data.length + 12, 0);
+  const all = new Uint8Array(total);
+  let offset = 0;
+  for (const t of tiles) {
+    new DataView(all.buffer).setUint32(offset, t.width, true);
+    new DataView(all.buffer).setUint32(offset + 4, t.height, true);
+    new DataView(all.buffer).setUint32(offset + 8, t.channels, true);
+    all.set(t.data, offset + 12);
+    offset += t.data.length + 12;
+  }
+  const digest = await crypto.subtle.digest('SHA-256', all);
+  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+export async function quantizeStatic(model: ModelProto, opts: StaticQuantizeOptions): Promise<StaticQuantizeResult> {
+  const name = opts.name ?? 'the model';
+  checkFloatModel(model, name);
+  checkOpset(model, name);
+  if (opts.tiles.length === 0) throw new QuantizeError('no calibration tiles; pass calibration images');
+  const method = opts.method ?? 'minmax';
+  const activationType = opts.activationType ?? 'u8';
+  // Rewrite a copy; calibrate the untouched original (tensor names are the same in both).
+  const quantized = structuredClone(model);
+  const plan = planQuantization(quantized, opts.exclude);
+  if (plan.quantizedNodes.size === 0) throw new QuantizeError(`${name} has no operator srq can quantize (supported: ${[...ruleRegistry.keys()].join(', ')})`);
+  const calibration = await calibrate(model, plan.calibrationTensors(), opts.tiles, {
+    method,
+    percentile: opts.percentile,
+    createRunner: opts.createRunner,
+    onProgress: opts.onProgress,
+  });
+  const params = applyPlan(quantized, plan, calibration.ranges, activationType);
+  setMetadata(quantized, 'srq.version', SRQ_VERSION);
+  setMetadata(quantized, 'srq.quantization', 'int8-static');
+  setMetadata(quantized, 'srq.calibration', opts.method === 'percentile' ? `percentile-${opts.percentile ?? 99.999}` : method);
+  setMetadata(quantized, 'srq.calibration_tiles', `${opts.tiles.length}x${opts.tiles[0]!.width}x${opts.tiles[0]!.height}`);
+  setMetadata(quantized, 'srq.calibration_sha256', await tilesHash(opts.tiles));
+  setMetadata(quantized, 'srq.activations', activationType);
+  return { model: quantized, plan, params, calibration };
+}
