@@ -1,0 +1,12 @@
+// Public surface of the image layer. Pure JS (fast-png, jpeg-js): safe for Node, Deno, Workers, browsers.
+export type { RasterImage } from './raster.ts';
+export { assertRaster, splitAlpha, joinAlpha, toRgb, cropImage } from './raster.ts';
+export { ImageError, ImageFormatError, ImageDecodeError, ImageTooLargeError, ImageArgumentError, ImageEncodeError } from './errors.ts';
+export type { ImageFormat, ImageHeader } from './header.ts';
+export { readImageHeader } from './header.ts';
+export type { DecodeOptions } from './decode.ts';
+export { decodeImage, DEFAULT_MAX_PIXELS } from './decode.ts';
+export { encodePng } from './png.ts';
+export { encodeJpeg } from './jpeg.ts';
+export type { ResizeOptions } from './resize.ts';
+export { resizeBicubic, resizeBicubicFloat, makeLowRes } from './resize.ts';
