@@ -48,7 +48,8 @@ export function planTiles(width: number, height: number, tileSize: number, overl
   if (!Number.isInteger(overlap) || overlap < 0) {
     throw new TilePlanError(`overlap must be a non-negative integer, got ${overlap}; use the model's receptive-field radius`);
   }
-  if (tileSize <= 2 * overlap) {
+  // Only an image that needs splitting needs room for a core between two overlaps.
+  if ((width > tileSize || height > tileSize) && tileSize <= 2 * overlap) {
     throw new TilePlanError(
       `tileSize ${tileSize} leaves no room between two overlaps of ${overlap} px; use tileSize > ${2 * overlap}`,
     );
