@@ -207,6 +207,16 @@ describe('decodeImage: PNG colour types and bit depths', () => {
     expect(Array.from(img.data)).toEqual([255, 0, 0, 0, 0, 255, 0, 128, 0, 0, 255, 255]);
   });
 
+  it('an RGB image with a suggested palette (PLTE) stays truecolour', () => {
+    const plte = chunk('PLTE', Uint8Array.of(9, 9, 9));
+    const img = decodeImage(makePng(2, 1, 8, 2, [[0, 100, 200, 1, 2, 3]], [plte]));
+    expect(Array.from(img.data)).toEqual([0, 100, 200, 1, 2, 3]);
+  });
+
+  it('a palette image without PLTE is a decode error', () => {
+    expect(() => decodeImage(makePng(2, 1, 8, 3, [[0, 0]]))).toThrow(ImageDecodeError);
+  });
+
   it('4-bit palette indices are unpacked', () => {
     const plte = chunk('PLTE', Uint8Array.from({ length: 16 * 3 }, (_, i) => (i % 3 === 0 ? (i / 3) * 16 : 0)));
     const img = decodeImage(makePng(3, 1, 4, 3, [[0x1f, 0x30]], [plte]));

@@ -4,6 +4,8 @@ import { ImageDecodeError, ImageEncodeError } from './errors.ts';
 import { assertRaster } from './raster.ts';
 import type { RasterImage } from './raster.ts';
 
+const COLOR_TYPE_INDEXED = 3;
+
 /**
  * Decodes any PNG colour type / bit depth to 8-bit RGB or RGBA. Grey becomes RGB, 16-bit samples
  * are rounded (round(v / 257)), palette and tRNS colour keys become RGBA; an alpha channel that is
@@ -18,7 +20,11 @@ export function decodePng(bytes: Uint8Array): RasterImage {
     throw new ImageDecodeError(`PNG is corrupt or truncated (${errorText(error)}); re-export the file`);
   }
   const raw = unpackSamples(png);
-  const image = png.palette ? expandPalette(raw, png.palette, png.width, png.height) : toRgbOrRgba(raw, png);
+  // Decide by IHDR colour type (byte 25), not by the presence of a palette: truecolour PNGs may carry
+  // a PLTE chunk as a mere suggestion, which fast-png reports as `palette` too.
+  const indexed = bytes[25] === COLOR_TYPE_INDEXED;
+  if (indexed && !png.palette) throw new ImageDecodeError('PNG is corrupt: palette image without a PLTE chunk');
+  const image = indexed ? expandPalette(raw, png.palette!, png.width, png.height) : toRgbOrRgba(raw, png);
   return dropOpaqueAlpha(image);
 }
 
