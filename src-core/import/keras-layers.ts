@@ -219,12 +219,14 @@ class Converter {
   }
 
   private scope(layer: KerasLayer, out: string): LayerScope {
+    // One name per suffix within a layer call: emitters name a tensor once as output, again as input.
+    const tmps = new Map<string, string>();
     return {
       layer,
       weight: (param) => this.weight(layer, param),
       constant: (suffix, dims, values) => this.constant(`${layer.name}/${suffix}`, dims, values),
       scalar: (suffix, value) => this.scalar(`${layer.name}/${suffix}`, value),
-      tmp: (suffix) => this.claim(`${out}/${suffix}`),
+      tmp: (suffix) => tmps.get(suffix) ?? tmps.set(suffix, this.claim(`${out}/${suffix}`)).get(suffix)!,
       add: (...nodes) => {
         for (const n of nodes) if (!n.name) n.name = n.output?.[0] ?? '';
         this.nodes.push(...nodes);
