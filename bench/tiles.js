@@ -2,13 +2,15 @@
 // Per-tile latency of the default SR models on ORT-node (native) and ORT-web (wasm), 1 and 2 threads.
 //
 //   npm run bench -- [--models a,b] [--sizes 128,256] [--runs 7] [--warmup 2] [--threads 1,2]
-//                    [--runtimes node,web] [--json out.json]
+//                    [--runtimes node,web] [--rounds 1] [--json out.json]
 //
 // Node 20 cannot run .ts, so this imports the compiled build/ (tsc -p tsconfig.build.json); it rebuilds
 // first when build/ is missing or older than src-core. Each (runtime, threads) pair runs in its own child
 // process: ORT-web's wasm thread count is fixed per process, and separate processes keep one
 // configuration's thread pools and caches from disturbing another's numbers.
-// Reported: median (and min) of --runs timed runs of one tile after --warmup untimed runs, in ms.
+// Reported: median (and min) of --runs timed runs of one tile after --warmup untimed runs, in ms. With
+// --rounds N the whole sweep of child processes repeats N times, interleaved, and the median is taken over
+// all N*runs samples: on a shared, noisy machine load swings then hit every configuration alike.
 import { execFileSync, fork } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
@@ -21,7 +23,7 @@ const DEFAULT_MODELS = ['esrgan-slim-x2', 'esrgan-slim-x4', 'esrgan-medium-x4'];
 function parseArgs(argv) {
   const opts = {
     models: DEFAULT_MODELS, sizes: [128, 256], runs: 7, warmup: 2, threads: [1, 2], runtimes: ['node', 'web'],
-    json: undefined, child: false,
+    rounds: 1, json: undefined, child: false,
   };
   const list = (v) => v.split(',').map((s) => s.trim()).filter(Boolean);
   for (let i = 0; i < argv.length; i++) {
@@ -37,6 +39,7 @@ function parseArgs(argv) {
     else if (arg === '--warmup') opts.warmup = Number(value());
     else if (arg === '--threads') opts.threads = list(value()).map(Number);
     else if (arg === '--runtimes') opts.runtimes = list(value());
+    else if (arg === '--rounds') opts.rounds = Number(value());
     else if (arg === '--json') opts.json = value();
     else if (arg === '--child') opts.child = true;
     else throw new Error(`unknown option ${arg}; see the usage at the top of bench/tiles.js`);
@@ -127,6 +130,23 @@ function tileFrom(img, size) {
 
 const round = (x) => Math.round(x * 10) / 10;
 
+/** One result per configuration, its statistics over the samples of every round. */
+function mergeRounds(rows) {
+  const merged = new Map();
+  for (const r of rows) {
+    const key = `${r.model}|${r.runtime}|${r.threads}|${r.tile}`;
+    const m = merged.get(key);
+    if (!m) merged.set(key, { ...r, samplesMs: [...r.samplesMs], createMs: [r.createMs] });
+    else {
+      m.samplesMs.push(...r.samplesMs);
+      m.createMs.push(r.createMs);
+    }
+  }
+  return [...merged.values()].map((m) => ({
+    ...m, medianMs: round(median(m.samplesMs)), minMs: round(Math.min(...m.samplesMs)), createMs: round(median(m.createMs)),
+  }));
+}
+
 // ---- parent: one child per configuration, then the table -------------------------------------------------
 
 function runInChild(runtime, threads, argv) {
@@ -181,13 +201,16 @@ async function main() {
   }
   ensureBuild();
   const passOn = argv.filter((a, i) => a !== '--json' && argv[i - 1] !== '--json');
-  const results = [];
-  for (const runtime of opts.runtimes) {
-    for (const threads of opts.threads) {
-      console.error(`bench: ${runtime} runtime, ${threads} thread(s)`);
-      results.push(...(await runInChild(runtime, threads, passOn)));
+  const rounds = [];
+  for (let round = 1; round <= opts.rounds; round++) {
+    for (const runtime of opts.runtimes) {
+      for (const threads of opts.threads) {
+        console.error(`bench: round ${round}/${opts.rounds}, ${runtime} runtime, ${threads} thread(s)`);
+        rounds.push(...(await runInChild(runtime, threads, passOn)));
+      }
     }
   }
+  const results = mergeRounds(rounds);
   const ortVersion = JSON.parse(readFileSync(join(root, 'node_modules/onnxruntime-node/package.json'), 'utf8')).version;
   const report = {
     date: new Date().toISOString(),
@@ -196,6 +219,7 @@ async function main() {
     cores: cpus().length,
     onnxruntime: ortVersion,
     runs: opts.runs,
+    rounds: opts.rounds,
     warmup: opts.warmup,
     results,
   };

@@ -1,12 +1,13 @@
 export class DeadlineError extends Error {
   override name = 'DeadlineError';
-  constructor(
-    readonly tilesDone: number,
-    readonly tilesTotal: number,
-  ) {
+  readonly tilesDone: number;
+  readonly tilesTotal: number;
+  constructor(tilesDone: number, tilesTotal: number) {
     super(
       `deadline passed after ${tilesDone} of ${tilesTotal} tiles; allow more time, use a smaller image or a faster model`,
     );
+    this.tilesDone = tilesDone;
+    this.tilesTotal = tilesTotal;
   }
 }
 

@@ -11,7 +11,7 @@ import { getAttr, getIntAttr, getIntsAttr, getStringAttr } from '../onnx/build.t
 import { Graph } from '../onnx/graph.ts';
 import { opsetVersion } from '../onnx/model.ts';
 import { tensorDims, tensorToArray } from '../onnx/tensor.ts';
-import type { GraphProto, ModelProto, NodeProto, TensorProto } from '../onnx/types.ts';
+import type { ModelProto, NodeProto, TensorProto } from '../onnx/types.ts';
 
 export class ReceptiveFieldError extends Error {
   override name = 'ReceptiveFieldError';
@@ -57,7 +57,7 @@ export function receptiveField(model: ModelProto): ReceptiveField {
   const opset = opsetVersion(model) ?? 17;
   const extents = new Map<string, Extent>();
   for (const input of graph.inputs) extents.set(input.name ?? '', { scale: 1, offset: 0, before: 0, after: 0 });
-  const consts = new ConstantLookup(model.graph, graph);
+  const consts = new ConstantLookup(graph);
 
   for (const node of graph.topologicalOrder()) {
     const spatial = (node.input ?? []).filter((x) => x && extents.has(x));
@@ -279,7 +279,7 @@ function pad(node: NodeProto, e: Extent, consts: ConstantLookup, opset: number):
 /** Values of constant tensors: initializers and Constant nodes. */
 class ConstantLookup {
   private readonly graph: Graph;
-  constructor(_proto: GraphProto, graph: Graph) {
+  constructor(graph: Graph) {
     this.graph = graph;
   }
 
