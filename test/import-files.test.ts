@@ -1,5 +1,5 @@
 // Reading model.json + shards from disk (tfjs-files.ts), and the weight encodings TF.js can store.
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -159,5 +159,18 @@ describe('quantized weights (as tensorflowjs_converter --quantize_* writes them)
     // And the quantization really changed the weights (the test is not comparing float32 with itself).
     const full = tf.tidy(() => (sr.predict(tf.tensor4d(x, [1, h, w, 3])) as tf.Tensor).clipByValue(0, 1).dataSync() as Float32Array);
     expect(maxAbsDiff(full, ref)).toBeGreaterThan(0);
+  });
+});
+
+describe('runtime-agnostic modules', () => {
+  it('only tfjs-files.ts touches Node built-ins (the rest must load in Deno / Workers / browsers)', () => {
+    const importDir = path.resolve(import.meta.dirname, '../src-core/import');
+    const files = readdirSync(importDir).filter((f) => f.endsWith('.ts'));
+    expect(files).toContain('keras-layers.ts');
+    for (const f of files.filter((name) => name !== 'tfjs-files.ts')) {
+      const code = readFileSync(path.join(importDir, f), 'utf8');
+      expect(code, f).not.toMatch(/from '(node:|fs|path|os)|\bBuffer\b|\bprocess\./);
+      expect(code, f).not.toMatch(/from '\.\/tfjs-files/);
+    }
   });
 });

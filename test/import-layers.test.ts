@@ -221,4 +221,25 @@ describe('importKerasLayers on a small SR net', () => {
     // Seeded weights this large push many values past 0 and 1: the Clip is exercised.
     expect(ref.some((v) => v === 0) && ref.some((v) => v === 1)).toBe(true);
   });
+
+  it('keeps Keras layers named "input" and "output" apart from the graph input and output', async () => {
+    const inp = tf.input({ shape: [null, null, 3], name: 'input' });
+    const a = conv({ padding: 'same', filters: 3, name: 'output' }).apply(inp) as tf.SymbolicTensor;
+    const b = tf.layers.add({ name: 'input_scaled' }).apply([a, inp]) as tf.SymbolicTensor;
+    const up = tf.layers.upSampling2d({ size: [3, 3] }).apply(b) as tf.SymbolicTensor;
+    const model = functional(inp, conv({ padding: 'same', filters: 3 }).apply(up) as tf.SymbolicTensor);
+    const { modelJson, weights } = await saveLayersModel(model);
+    const { model: onnx, scale } = importKerasLayers(modelJson, weights, { pixelRange: 255 });
+    expect(scale).toBe(3);
+    const graph = onnx.graph!;
+    expect(graph.input!.map((v) => v.name)).toEqual(['input']);
+    expect(graph.output!.map((v) => v.name)).toEqual(['output']);
+    const produced = graph.node!.flatMap((n) => n.output!);
+    expect(new Set(produced).size).toBe(produced.length);
+    const [h, w] = [4, 5];
+    const x = randomValues(h * w * 3, 31);
+    const ref = tf.tidy(() => (model.predict(tf.tensor4d(x, [1, h, w, 3]).mul(255)) as tf.Tensor).div(255).clipByValue(0, 1).dataSync() as Float32Array);
+    const { data } = await runOnnx(onnx, nhwcToNchw(x, h, w, 3), [1, 3, h, w]);
+    expect(maxAbsDiff(nchwToNhwc(data, 3, 3 * h, 3 * w), ref)).toBeLessThanOrEqual(1e-4);
+  });
 });

@@ -112,6 +112,7 @@ export function importKerasLayers(modelJson: object, weights: ArrayBuffer, opts:
 class Converter {
   private readonly nodes: NodeProto[] = [];
   private readonly initializers = new Map<string, TensorProto>();
+  private readonly constantNames = new Map<string, string>();
   private readonly names = new Set<string>();
   private readonly tensors = new Map<string, ImageTensor>();
   private readonly inProgress = new Set<string>();
@@ -140,19 +141,21 @@ class Converter {
       output: outputScale === 1 || this.foldOutputScale(outputKey, outputScale),
     };
     const clip = this.opts.clip;
+    // Reserved up front so no Keras layer (one may well be called "input") can take these names.
+    this.names.add(INPUT_NAME).add(OUTPUT_NAME);
 
     const input = this.declareInput(inputKey, folded.input ? 1 : inputScale);
     // The last node writes the graph output: the output layer itself, or the post-processing after it.
     const hasPost = !folded.output || clip !== undefined;
     let output = this.tensorFor(outputKey, hasPost ? undefined : OUTPUT_NAME);
     if (!folded.output) {
-      const out = clip ? this.claim(`${output.name}/scaled`) : this.claim(OUTPUT_NAME);
+      const out = clip ? this.unique(`${output.name}/scaled`) : OUTPUT_NAME;
       this.nodes.push(makeNode('Mul', [output.name, this.scalar('output_scale', outputScale)], [out], {}, out));
       output = { ...output, name: out };
     }
     if (clip) {
       const bounds = [this.scalar('clip_min', clip[0]), this.scalar('clip_max', clip[1])];
-      this.nodes.push(makeNode('Clip', [output.name, ...bounds], [this.claim(OUTPUT_NAME)], {}, OUTPUT_NAME));
+      this.nodes.push(makeNode('Clip', [output.name, ...bounds], [OUTPUT_NAME], {}, OUTPUT_NAME));
       output = { ...output, name: OUTPUT_NAME };
     }
 
@@ -184,10 +187,9 @@ class Converter {
         `input '${layer.name}' has shape ${JSON.stringify(shape)}; srq import needs an NHWC image input [batch, h, w, channels] with known channels`,
       );
     }
-    this.claim(INPUT_NAME);
     let name = INPUT_NAME;
     if (scale !== 1) {
-      name = this.claim(`${INPUT_NAME}/scaled`);
+      name = this.unique(`${INPUT_NAME}/scaled`);
       this.nodes.push(makeNode('Mul', [INPUT_NAME, this.scalar('input_scale', scale)], [name], {}, name));
     }
     const tensor: ImageTensor = { name, channels: shape[3], h: PROBE_H, w: PROBE_W };
@@ -212,7 +214,7 @@ class Converter {
 
     const emit = emitterFor(layer.className);
     if (!emit) throw new UnsupportedLayerError(layer.name, layer.className, supportedLayerClasses);
-    const out = this.claim(outputName ?? (key.node === 0 ? layer.name : `${layer.name}/call${key.node}`));
+    const out = outputName ?? this.unique(key.node === 0 ? layer.name : `${layer.name}/call${key.node}`);
     const tensor = emit(this.scope(layer, out), inputs, out);
     this.tensors.set(id, tensor);
     return tensor;
@@ -226,7 +228,7 @@ class Converter {
       weight: (param) => this.weight(layer, param),
       constant: (suffix, dims, values) => this.constant(`${layer.name}/${suffix}`, dims, values),
       scalar: (suffix, value) => this.scalar(`${layer.name}/${suffix}`, value),
-      tmp: (suffix) => tmps.get(suffix) ?? tmps.set(suffix, this.claim(`${out}/${suffix}`)).get(suffix)!,
+      tmp: (suffix) => tmps.get(suffix) ?? tmps.set(suffix, this.unique(`${out}/${suffix}`)).get(suffix)!,
       add: (...nodes) => {
         for (const n of nodes) if (!n.name) n.name = n.output?.[0] ?? '';
         this.nodes.push(...nodes);
@@ -275,23 +277,27 @@ class Converter {
     this.weights.set(w.name, { ...w, values: w.values.map((v) => v * scale) });
   }
 
+  /** An initializer; asking again for the same name (a layer called twice) reuses the first one. */
   private constant(name: string, dims: number[], values: Float32Array): string {
-    if (!this.initializers.has(name)) {
-      this.claim(name);
-      this.initializers.set(name, makeTensor(name, DataType.FLOAT, dims, values));
+    let actual = this.constantNames.get(name);
+    if (actual === undefined) {
+      actual = this.unique(name);
+      this.constantNames.set(name, actual);
+      this.initializers.set(actual, makeTensor(actual, DataType.FLOAT, dims, values));
     }
-    return name;
+    return actual;
   }
 
   private scalar(name: string, value: number): string {
     return this.constant(name, [], Float32Array.of(value));
   }
 
-  /** Reserves a tensor name; a clash would silently rewire the graph, so it is an error. */
-  private claim(name: string): string {
-    if (this.names.has(name)) throw new KerasModelError(`two tensors would both be named '${name}'; rename the layer in the Keras model`);
-    this.names.add(name);
-    return name;
+  /** Reserves a tensor name, suffixed (_2, _3, ...) if taken: two tensors sharing a name would rewire the graph. */
+  private unique(name: string): string {
+    let actual = name;
+    for (let i = 2; this.names.has(actual); i++) actual = `${name}_${i}`;
+    this.names.add(actual);
+    return actual;
   }
 }
 
