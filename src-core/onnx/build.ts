@@ -99,8 +99,9 @@ export function makeValueInfo(name: string, elemType: number, shape: readonly (n
 export function valueInfoShape(v: ValueInfoProto): (number | string | null)[] | undefined {
   const shape = v.type?.tensorType?.shape;
   if (!shape) return undefined;
+  // Decoded messages carry proto defaults on their prototype (dimValue 0), so ask which field is really set.
   return (shape.dim ?? []).map((d) =>
-    d.dimValue !== undefined && d.dimValue !== null ? toNumber(d.dimValue) : d.dimParam ? d.dimParam : null,
+    d.dimParam ? d.dimParam : Object.hasOwn(d, 'dimValue') && d.dimValue !== null ? toNumber(d.dimValue) : null,
   );
 }
 

@@ -52,3 +52,8 @@ export function opsetVersion(model: ModelProto, domain = ''): number | undefined
 export function decodeTensor(bytes: Uint8Array): TensorProto {
   return TensorProtoType.decode(bytes) as unknown as TensorProto;
 }
+
+/** A deep copy (through the wire format, so int64 values stay Long and bytes stay Uint8Array). */
+export function cloneModel(model: ModelProto): ModelProto {
+  return ModelProtoType.decode(encodeModel(model)) as unknown as ModelProto;
+}

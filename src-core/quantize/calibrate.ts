@@ -3,13 +3,13 @@
 //  pass 1 adds ReduceMin/ReduceMax per tensor to the graph, so each run returns two scalars per tensor;
 //  pass 2 (percentile, entropy) fetches whole tensors in groups whose size fits a memory budget and bins them.
 import { attr, makeNode, makeValueInfo } from '../onnx/build.ts';
-import { encodeModel } from '../onnx/model.ts';
+import { encodeModel, cloneModel } from '../onnx/model.ts';
 import { DataType } from '../onnx/tensor.ts';
 import type { ModelProto } from '../onnx/types.ts';
 import type { RasterImage } from '../image/raster.ts';
 import type { Runner } from '../runtime/runner.ts';
 import { rasterToTensor } from './calibration-tiles.ts';
-import { entropyRange, Histogram, percentileRange } from './histogram.ts';
+import { entropyThreshold, Histogram, percentileRange } from './histogram.ts';
 import type { Range } from './rewrite.ts';
 
 export type CalibrationMethod = 'minmax' | 'percentile' | 'entropy';
@@ -31,13 +31,9 @@ export interface CalibrationResult {
   runs: number;
 }
 
-function clone(model: ModelProto): ModelProto {
-  return structuredClone(model);
-}
-
 /** A copy of the model whose outputs are the min, max and size (as float) of each tensor. */
 function statsModel(model: ModelProto, tensors: readonly string[]): { bytes: Uint8Array; outputs: Map<string, [string, string, string]> } {
-  const m = clone(model);
+  const m = cloneModel(model);
   const g = m.graph!;
   const outputs = new Map<string, [string, string, string]>();
   tensors.forEach((t, i) => {
@@ -56,9 +52,10 @@ function statsModel(model: ModelProto, tensors: readonly string[]): { bytes: Uin
 
 /** A copy of the model that also outputs the given intermediate tensors. */
 function tapModel(model: ModelProto, tensors: readonly string[]): Uint8Array {
-  const m = clone(model);
+  const m = cloneModel(model);
   const existing = new Set(m.graph!.output!.map((o) => o.name));
-  for (const t of tensors) if (!existing.has(t)) m.graph!.output!.push(makeValueInfo(t, DataType.FLOAT, []));
+  // Type only, no shape: ORT infers it (a declared shape would have to match exactly).
+  for (const t of tensors) if (!existing.has(t)) m.graph!.output!.push({ name: t, type: { tensorType: { elemType: DataType.FLOAT } } });
   return encodeModel(m);
 }
 
@@ -98,7 +95,12 @@ export async function calibrate(
 
   // Pass 2: histograms over [min, max], fetched in memory-bounded groups.
   const bins = 2048;
-  const histograms = new Map(tensors.map((t) => [t, new Histogram(ranges.get(t)!.min, ranges.get(t)!.max, bins)]));
+  // Entropy bins signed tensors by magnitude (a symmetric threshold, as ORT does); percentile keeps both tails.
+  const histograms = new Map(tensors.map((t) => {
+    const { min, max } = ranges.get(t)!;
+    const byMagnitude = opts.method === 'entropy' && min < 0;
+    return [t, byMagnitude ? new Histogram(0, Math.max(-min, max), bins, true) : new Histogram(min, max, bins)];
+  }));
   const budget = opts.memoryBudget ?? 512 * 2 ** 20;
   const groups: string[][] = [];
   let current: string[] = [];
@@ -130,7 +132,13 @@ export async function calibrate(
     }
   }
   for (const [t, h] of histograms) {
-    ranges.set(t, opts.method === 'percentile' ? percentileRange(h, opts.percentile ?? 99.999) : entropyRange(h));
+    if (opts.method === 'percentile') {
+      ranges.set(t, percentileRange(h, opts.percentile ?? 99.999));
+    } else {
+      const threshold = entropyThreshold(h);
+      const seen = ranges.get(t)!;
+      ranges.set(t, h.abs ? { min: Math.max(seen.min, -threshold), max: Math.min(seen.max, threshold) } : { min: seen.min, max: Math.min(seen.max, threshold) });
+    }
   }
   return { ranges, elements, runs };
 }

@@ -4,9 +4,10 @@
 // rejects per-channel weight zero points and runs int8 weights far slower (measured: runtime-facts.md).
 import { attr, makeNode } from '../onnx/build.ts';
 import { Graph } from '../onnx/graph.ts';
-import { setMetadata } from '../onnx/model.ts';
+import { setMetadata, cloneModel } from '../onnx/model.ts';
 import { DataType, makeTensor, tensorDims, tensorToFloat32 } from '../onnx/tensor.ts';
 import type { ModelProto, NodeProto } from '../onnx/types.ts';
+import { optimizeGraph } from '../optimize/index.ts';
 import { SRQ_VERSION } from '../version.ts';
 import { checkFloatModel, checkOpset } from './checks.ts';
 import { computeQParams } from './params.ts';
@@ -32,7 +33,8 @@ export function quantizeDynamic(source: ModelProto, opts: DynamicQuantizeOptions
   checkFloatModel(source, name);
   // DynamicQuantizeLinear exists from opset 11.
   checkOpset(source, name, 11);
-  const model = structuredClone(source);
+  const model = cloneModel(source);
+  optimizeGraph(model);
   const graph = new Graph(model.graph!);
   const excluded = new Set(opts.exclude ?? []);
   const quantizedNodes: string[] = [];

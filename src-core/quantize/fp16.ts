@@ -4,9 +4,10 @@
 import { attr, getIntAttr, makeNode, setAttr } from '../onnx/build.ts';
 import { toFloat16Array } from '../onnx/float16.ts';
 import { Graph } from '../onnx/graph.ts';
-import { setMetadata } from '../onnx/model.ts';
+import { setMetadata, cloneModel } from '../onnx/model.ts';
 import { DataType, makeTensor, tensorDims, tensorToFloat32 } from '../onnx/tensor.ts';
 import type { ModelProto, NodeProto, TensorProto } from '../onnx/types.ts';
+import { optimizeGraph } from '../optimize/index.ts';
 import { SRQ_VERSION } from '../version.ts';
 import { checkFloatModel } from './checks.ts';
 import { floatTensors } from './float-tensors.ts';
@@ -37,7 +38,8 @@ function shapeFloatTensors(graph: Graph, floats: Set<string>): Set<string> {
 
 export function convertToFp16(source: ModelProto, opts: { name?: string } = {}): Fp16Result {
   checkFloatModel(source, opts.name ?? 'the model');
-  const model = structuredClone(source);
+  const model = cloneModel(source);
+  optimizeGraph(model);
   const graph = new Graph(model.graph!);
   const floats = floatTensors(graph);
   const keep = shapeFloatTensors(graph, floats);

@@ -5,7 +5,8 @@ import type { Range } from './rewrite.ts';
 
 export class Histogram {
   readonly counts: Float64Array;
-  constructor(readonly min: number, readonly max: number, bins: number) {
+  /** With `abs`, values are binned by magnitude over [0, max]. */
+  constructor(readonly min: number, readonly max: number, bins: number, readonly abs = false) {
     this.counts = new Float64Array(bins);
   }
 
@@ -21,8 +22,10 @@ export class Histogram {
     const { counts, min } = this;
     const last = counts.length - 1;
     const perBin = 1 / this.binWidth();
+    const abs = this.abs;
     for (let i = 0; i < values.length; i++) {
-      const b = Math.floor((values[i]! - min) * perBin);
+      const v = values[i]!;
+      const b = Math.floor(((abs && v < 0 ? -v : v) - min) * perBin);
       counts[b < 0 ? 0 : b > last ? last : b]!++;
     }
   }
@@ -48,25 +51,25 @@ export function percentileRange(h: Histogram, percentile: number): Range {
 }
 
 /**
- * Entropy calibration: choose the upper clipping bin that minimises KL(P || Q), where P is the histogram with the
- * clipped mass folded into the last kept bin and Q is P squeezed into `levels` quantization levels and expanded
- * back. The lower end stays at the observed minimum (SR activations are mostly one-sided after ReLU; for signed
- * tensors clipping the top alone is what matters most for u8). Cost: O(bins²/stride).
+ * Entropy calibration (TensorRT's KL method, as ORT's calibrate.py does it): for each candidate clipping bin
+ * `end`, P is the histogram cut at `end` with the clipped mass folded into its last bin, Q is the same cut
+ * *without* that mass, merged into `levels` quantization levels and spread back over the non-empty bins. The
+ * cut with the smallest KL(P || Q) wins. `h` is a histogram of |x| for signed tensors (threshold T gives the
+ * range [-T, T] clamped to what was seen) or of x for one-sided ones.
  */
-export function entropyRange(h: Histogram, levels = 256): Range {
+export function entropyThreshold(h: Histogram, levels = 128): number {
   const { counts } = h;
   const bins = counts.length;
-  const total = counts.reduce((a, b) => a + b, 0);
-  if (total === 0 || bins <= levels) return { min: h.min, max: h.max };
+  if (bins <= levels) return h.max;
   let bestKl = Infinity;
   let bestEnd = bins;
-  const stride = Math.max(1, Math.floor(bins / 256));
+  const stride = Math.max(1, Math.floor(bins / 512));
+  const eps = 1e-4;
   for (let end = levels; end <= bins; end += stride) {
     const p = counts.slice(0, end);
     let outliers = 0;
     for (let b = end; b < bins; b++) outliers += counts[b]!;
     p[end - 1]! += outliers;
-    // Q: merge p into `levels` groups, spread each group's mass evenly over its non-empty bins.
     const q = new Float64Array(end);
     const perLevel = end / levels;
     for (let l = 0; l < levels; l++) {
@@ -78,19 +81,31 @@ export function entropyRange(h: Histogram, levels = 256): Range {
         mass += counts[b]!;
         if (counts[b]! > 0) nonEmpty++;
       }
-      if (l === levels - 1) mass += outliers;
-      for (let b = start; b < stop; b++) if (p[b]! > 0) q[b] = mass / nonEmpty;
+      for (let b = start; b < stop; b++) if (counts[b]! > 0) q[b] = mass / nonEmpty;
     }
-    let kl = 0;
-    for (let b = 0; b < end; b++) {
-      const pb = p[b]! / total;
-      const qb = q[b]! / total;
-      if (pb > 0) kl += qb > 0 ? pb * Math.log(pb / qb) : pb * 20; // an empty Q bin under real mass: heavy penalty
-    }
+    const kl = klDivergence(p, q, eps);
     if (kl < bestKl) {
       bestKl = kl;
       bestEnd = end;
     }
   }
-  return { min: h.min, max: h.min + bestEnd * h.binWidth() };
+  return h.min + bestEnd * h.binWidth();
+}
+
+/** KL(P || Q) of two unnormalised histograms; empty bins get `eps` of mass (the smoothing ORT applies). */
+function klDivergence(p: Float64Array, q: Float64Array, eps: number): number {
+  const smooth = (x: Float64Array) => {
+    const total = x.reduce((a, b) => a + b, 0);
+    const zeros = x.reduce((n, v) => n + (v === 0 ? 1 : 0), 0);
+    const nonZeros = x.length - zeros;
+    if (total === 0 || nonZeros === 0) return undefined;
+    const take = (eps * zeros) / nonZeros;
+    return Float64Array.from(x, (v) => (v === 0 ? eps : v / total - take));
+  };
+  const ps = smooth(p);
+  const qs = smooth(q);
+  if (!ps || !qs) return Infinity;
+  let kl = 0;
+  for (let b = 0; b < ps.length; b++) if (ps[b]! > 0 && qs[b]! > 0) kl += ps[b]! * Math.log(ps[b]! / qs[b]!);
+  return kl;
 }

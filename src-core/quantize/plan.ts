@@ -21,6 +21,8 @@ export class QuantPlan {
   readonly constants = new Set<string>();
   /** Relu/Clip nodes removed because their producer's quantized output already clamps (asymmetric u8). */
   readonly folded: NodeProto[] = [];
+  /** Ranges known exactly from the graph (a folded Clip's bounds), used instead of calibrated ones. */
+  readonly fixedRanges = new Map<string, { min: number; max: number }>();
   /** Nodes some rule quantized, for reports. */
   readonly quantizedNodes = new Set<NodeProto>();
 

@@ -1,16 +1,17 @@
 // Static INT8 in QDQ format: plan with the per-op rules, calibrate on image tiles, rewrite.
 import type { RasterImage } from '../image/raster.ts';
 import { Graph } from '../onnx/graph.ts';
-import { setMetadata } from '../onnx/model.ts';
+import { setMetadata, cloneModel } from '../onnx/model.ts';
 import type { ModelProto, NodeProto } from '../onnx/types.ts';
 import type { Runner } from '../runtime/runner.ts';
+import { optimizeGraph } from '../optimize/index.ts';
 import { SRQ_VERSION } from '../version.ts';
 import { calibrate, type CalibrationMethod, type CalibrationResult } from './calibrate.ts';
 import { checkFloatModel, checkOpset } from './checks.ts';
 import { floatTensors } from './float-tensors.ts';
 import type { ActivationType } from './params.ts';
 import { QuantPlan, RuleContext } from './plan.ts';
-import { applyPlan, QuantizeError, type ActivationParams } from './rewrite.ts';
+import { applyPlan, QuantizeError, type ActivationParams, type Range } from './rewrite.ts';
 import { ruleRegistry } from './rules/index.ts';
 
 export interface StaticQuantizeOptions {
@@ -63,6 +64,20 @@ export async function tilesHash(tiles: readonly RasterImage[]): Promise<string> 
   return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('');
 }
 
+/**
+ * Calibrated ranges, corrected where the graph says more: exact Clip bounds, and image inputs seen within [0,1]
+ * widened to exactly [0,1] so that u8 holds every 8-bit pixel value exactly (scale 1/255, zero point 0).
+ */
+export function settleRanges(model: ModelProto, plan: QuantPlan, calibrated: ReadonlyMap<string, Range>): Map<string, Range> {
+  const ranges = new Map(calibrated);
+  for (const input of new Graph(model.graph!).inputs) {
+    const r = ranges.get(input.name ?? '');
+    if (r && r.min >= 0 && r.max <= 1) ranges.set(input.name!, { min: 0, max: 1 });
+  }
+  for (const [t, r] of plan.fixedRanges) ranges.set(t, r);
+  return ranges;
+}
+
 export async function quantizeStatic(model: ModelProto, opts: StaticQuantizeOptions): Promise<StaticQuantizeResult> {
   const name = opts.name ?? 'the model';
   checkFloatModel(model, name);
@@ -70,17 +85,20 @@ export async function quantizeStatic(model: ModelProto, opts: StaticQuantizeOpti
   if (opts.tiles.length === 0) throw new QuantizeError('no calibration tiles; pass calibration images');
   const method = opts.method ?? 'minmax';
   const activationType = opts.activationType ?? 'u8';
-  // Rewrite a copy; calibrate the untouched original (tensor names are the same in both).
-  const quantized = structuredClone(model);
+  // Exact rewrites first (sub-pixel convs); calibrate that float graph, rewrite a copy of it (same tensor names).
+  const float = cloneModel(model);
+  optimizeGraph(float);
+  const quantized = cloneModel(float);
   const plan = planQuantization(quantized, opts.exclude);
   if (plan.quantizedNodes.size === 0) throw new QuantizeError(`${name} has no operator srq can quantize (supported: ${[...ruleRegistry.keys()].join(', ')})`);
-  const calibration = await calibrate(model, plan.calibrationTensors(), opts.tiles, {
+  const calibration = await calibrate(float, plan.calibrationTensors(), opts.tiles, {
     method,
     percentile: opts.percentile,
     createRunner: opts.createRunner,
     onProgress: opts.onProgress,
   });
-  const params = applyPlan(quantized, plan, calibration.ranges, activationType);
+  const ranges = settleRanges(float, plan, calibration.ranges);
+  const params = applyPlan(quantized, plan, ranges, activationType);
   setMetadata(quantized, 'srq.version', SRQ_VERSION);
   setMetadata(quantized, 'srq.quantization', 'int8-static');
   setMetadata(quantized, 'srq.calibration', opts.method === 'percentile' ? `percentile-${opts.percentile ?? 99.999}` : method);

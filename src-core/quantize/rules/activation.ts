@@ -5,6 +5,7 @@
 // around (no fused kernel) so neighbours stay int8.
 import type { OpRule, RuleContext } from '../plan.ts';
 import type { NodeProto } from '../../onnx/types.ts';
+import { tensorToFloat32 } from '../../onnx/tensor.ts';
 
 function canFold(node: NodeProto, ctx: RuleContext): boolean {
   const x = node.input?.[0];
@@ -17,6 +18,19 @@ function canFold(node: NodeProto, ctx: RuleContext): boolean {
     ctx.graph.consumers(x).length === 1 &&
     !ctx.graph.isGraphOutput(x)
   );
+}
+
+/** Clip's constant [min, max] when both are given and finite. */
+function clipBounds(node: NodeProto, ctx: RuleContext): { min: number; max: number } | undefined {
+  if (node.opType !== 'Clip') return undefined;
+  const [, lo, hi] = node.input ?? [];
+  const read = (name: string | undefined) => {
+    const t = name ? ctx.graph.initializer(name) : undefined;
+    return t ? tensorToFloat32(t)[0] : undefined;
+  };
+  const min = read(lo);
+  const max = read(hi);
+  return min !== undefined && max !== undefined && Number.isFinite(min) && Number.isFinite(max) ? { min, max } : undefined;
 }
 
 export const clampRule: OpRule = {
@@ -32,6 +46,10 @@ export const clampRule: OpRule = {
       ctx.plan.activations.delete(x);
       ctx.activation(out);
       ctx.fold(node);
+      const bounds = clipBounds(node, ctx);
+      // Exact bounds make the Q clamp exactly where Clip did; for an SR output clipped to [0,1] the scale is
+      // then 1/255, the same grid the final uint8 rounding uses, so quantizing the output costs nothing.
+      if (bounds) ctx.plan.fixedRanges.set(out, bounds);
     } else {
       ctx.share(out, x);
     }

@@ -10,6 +10,8 @@ export const moveRule: OpRule = {
     const x = node.input?.[0];
     const out = node.output?.[0];
     if (!ctx.isActivation(x) || !out || !ctx.isActivation(out)) return;
+    // At the graph's end there is nothing int8 to feed: move float values rather than add a Q/DQ pair.
+    if (ctx.graph.isGraphOutput(out)) return ctx.activation(x), ctx.done(node);
     // MaxPool's optional second output (indices) is int64; only the values share parameters.
     ctx.share(out, x);
     ctx.done(node);

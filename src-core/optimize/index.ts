@@ -1,0 +1,10 @@
+// Exact graph rewrites applied before quantization or conversion (the output is the same function).
+import type { ModelProto } from '../onnx/types.ts';
+import { fuseSubpixelConvs } from './subpixel-conv.ts';
+
+export interface OptimizeReport { subpixelConvs: number }
+
+/** Rewrites the model in place. */
+export function optimizeGraph(model: ModelProto): OptimizeReport {
+  return { subpixelConvs: fuseSubpixelConvs(model) };
+}
