@@ -1,11 +1,13 @@
 // srq command-line entry: dispatch to one module per command.
 import { reportError, EXIT_USAGE } from './errors.ts';
 import { infoCommand } from './info.ts';
+import { quantizeCommand } from './quantize.ts';
 
 type Command = (argv: string[]) => Promise<number>;
 
 const commands: Record<string, { run: Command; summary: string }> = {
   info: { run: infoCommand, summary: 'describe a model (inputs, ops, parameters, scale, precision)' },
+  quantize: { run: quantizeCommand, summary: 'make a static INT8, dynamic INT8 or FP16 variant of an FP32 model' },
 };
 
 function usage(): string {

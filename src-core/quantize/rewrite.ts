@@ -133,6 +133,8 @@ export function applyPlan(
     graph.addNode(makeNode('DequantizeLinear', [q, s, z], [name], {}, `${name}_DequantizeLinear`));
   }
 
+  // Folded Clips leave their bound initializers behind.
+  graph.removeUnused();
   graph.sort();
   return params;
 }

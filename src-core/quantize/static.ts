@@ -29,6 +29,8 @@ export interface StaticQuantizeOptions {
 
 export interface StaticQuantizeResult {
   model: ModelProto;
+  /** The float graph the quantized model was rewritten from (after exact rewrites): same tensor names. */
+  floatModel: ModelProto;
   plan: QuantPlan;
   params: ActivationParams;
   calibration: CalibrationResult;
@@ -105,5 +107,5 @@ export async function quantizeStatic(model: ModelProto, opts: StaticQuantizeOpti
   setMetadata(quantized, 'srq.calibration_tiles', `${opts.tiles.length}x${opts.tiles[0]!.width}x${opts.tiles[0]!.height}`);
   setMetadata(quantized, 'srq.calibration_sha256', await tilesHash(opts.tiles));
   setMetadata(quantized, 'srq.activations', activationType);
-  return { model: quantized, plan, params, calibration };
+  return { model: quantized, floatModel: float, plan, params, calibration };
 }
