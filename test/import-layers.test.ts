@@ -79,7 +79,7 @@ describe('Conv2D', () => {
     // tfjs-layers ignores `groups`, so the reference is built from tf ops on the two channel halves.
     const inp = input(4);
     const model = functional(inp, conv({ padding: 'same', filters: 6 }).apply(inp) as tf.SymbolicTensor);
-    const { modelJson, weights } = await saveLayersModel(model);
+    const { modelJson } = await saveLayersModel(model);
     const layer = (modelJson.modelTopology.config as { layers: { class_name: string; config: Record<string, unknown> }[] }).layers[1]!;
     layer.config.groups = 2;
     const kernel = randomValues(3 * 3 * 2 * 6, 11, -0.5, 0.5);
