@@ -81,7 +81,8 @@ export interface ImportResult {
 /**
  * An srq SR model from a Keras layers model: input [1,3,h,w] RGB in [0,1], output [1,3,s*h,s*w] clipped to
  * [0,1], metadata srq.scale / srq.name / srq.source. A model working in 0..255 gets the x255 and /255
- * folded into its first and last convolutions (or Mul nodes where folding is not exact).
+ * folded into its first and last convolutions (or Mul nodes where folding is not exact). The pixel range
+ * cannot be read from model.json: for models from outside UpscalerJS, pass it.
  */
 export function importKerasLayers(modelJson: object, weights: ArrayBuffer, opts: ImportOptions = {}): ImportResult {
   const json = asLayersModelJson(modelJson);
