@@ -117,7 +117,6 @@ export function fuseSubpixelConvs(model: ModelProto): number {
     graph.removeNode(conv);
     graph.addNode(subConv);
     graph.addNode(shuffle);
-    moveClampBeforeShuffle(graph, shuffle);
     rewritten++;
   }
   if (rewritten > 0) {
@@ -131,12 +130,20 @@ export function fuseSubpixelConvs(model: ModelProto): number {
  * DepthToSpace → Relu/Clip becomes Relu/Clip → DepthToSpace (elementwise ops commute with a permutation), so the
  * clamp can fold into the conv's quantized output and the shuffle moves raw values last.
  */
-function moveClampBeforeShuffle(graph: Graph, shuffle: NodeProto): void {
+export function moveClampsBeforeShuffles(model: ModelProto): number {
+  const graph = new Graph(model.graph!);
+  let moved = 0;
+  for (const shuffle of graph.nodes.filter((n) => n.opType === 'DepthToSpace')) if (moveClampBeforeShuffle(graph, shuffle)) moved++;
+  if (moved > 0) graph.sort();
+  return moved;
+}
+
+function moveClampBeforeShuffle(graph: Graph, shuffle: NodeProto): boolean {
   const out = shuffle.output![0]!;
   const consumers = graph.consumers(out);
-  if (consumers.length !== 1 || graph.isGraphOutput(out)) return;
+  if (consumers.length !== 1 || graph.isGraphOutput(out)) return false;
   const clamp = consumers[0]!;
-  if ((clamp.opType !== 'Relu' && clamp.opType !== 'Clip') || clamp.input![0] !== out) return;
+  if ((clamp.opType !== 'Relu' && clamp.opType !== 'Clip') || clamp.input![0] !== out) return false;
   const lr = shuffle.input![0]!;
   const clampOut = clamp.output![0]!;
   const clampedLr = graph.uniqueName(`${lr}_clamped`);
@@ -145,4 +152,5 @@ function moveClampBeforeShuffle(graph: Graph, shuffle: NodeProto): void {
   shuffle.input = [clampedLr];
   shuffle.output = [clampOut];
   graph.invalidate();
+  return true;
 }
