@@ -2,7 +2,6 @@
 // match what UpscalerJS computes with TF.js on the same [0,1] image, for every scale.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
-import { importKerasLayers } from '../src-core/import/keras-layers.ts';
 import { importTfjsModelFile, readTfjsModelFiles } from '../src-core/import/tfjs-files.ts';
 import { upscalerjsPackages } from '../src-core/import/upscalerjs.ts';
 import { getMetadata } from '../src-core/onnx/model.ts';
@@ -32,10 +31,8 @@ describe.each(cases)('%s x%i', (pkg, scale) => {
       `${pkg}@${m.version}/${pkg.endsWith('default-model') ? 'models/model.json' : `models/x${scale}/model.json`}`,
     );
 
-    // UpSampling2D + the final conv became one conv at the input size + DepthToSpace (subpixel.ts).
-    const ops = model.graph!.node!.map((n) => n.opType);
-    expect(ops).not.toContain('Resize');
-    expect(ops.slice(-3)).toEqual(['Conv', 'DepthToSpace', 'Clip']);
+    // Layer for layer: UpSampling2D stays a Resize (src-core/optimize can rewrite it later, exactly).
+    expect(model.graph!.node!.map((n) => n.opType).slice(-3)).toEqual(['Resize', 'Conv', 'Clip']);
 
     const nhwc = randomValues(H * W * 3, 1000 + scale);
     const { data, dims } = await runOnnx(model, nhwcToNchw(nhwc, H, W, 3), [1, 3, H, W]);
@@ -49,19 +46,6 @@ describe.each(cases)('%s x%i', (pkg, scale) => {
     const min = Math.min(...ref);
     const max = Math.max(...ref);
     expect(max - min).toBeGreaterThan(0.5);
-  });
-});
-
-describe.each([2, 3, 4, 8])('@upscalerjs/esrgan-slim x%i, layer for layer (mergeUpsampling: false)', (scale) => {
-  it('matches UpscalerJS on TF.js within 1e-4', async () => {
-    const m = upscalerjsModel('@upscalerjs/esrgan-slim', scale);
-    const { modelJson, weights } = await readTfjsModelFiles(m.jsonPath);
-    const { model } = importKerasLayers(modelJson, weights, { pixelRange: 255, mergeUpsampling: false });
-    expect(model.graph!.node!.map((n) => n.opType)).toContain('Resize');
-    const nhwc = randomValues(H * W * 3, 3000 + scale);
-    const { data } = await runOnnx(model, nhwcToNchw(nhwc, H, W, 3), [1, 3, H, W]);
-    const ref = await upscalerjsReference(m, modelJson, weights, nhwc, [1, H, W, 3]);
-    expect(maxAbsDiff(nchwToNhwc(data, 3, H * scale, W * scale), ref)).toBeLessThanOrEqual(1e-4);
   });
 });
 

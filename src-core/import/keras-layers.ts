@@ -8,7 +8,6 @@ import { asLayersModelJson, readTopology } from './keras-topology.ts';
 import type { KerasLayer, KerasTopology, TensorKey } from './keras-topology.ts';
 import { emitterFor, supportedLayerClasses } from './layers.ts';
 import type { ImageTensor, LayerScope } from './layers.ts';
-import { emitUpsampledConv, mergeableUpsampling } from './subpixel.ts';
 import { decodeWeights } from './tfjs-weights.ts';
 import type { KerasWeight } from './tfjs-weights.ts';
 import { inferPixelRange } from './upscalerjs.ts';
@@ -29,11 +28,6 @@ export interface ConvertOptions {
   outputScale?: number;
   /** Clip the (scaled) output to [min, max]. */
   clip?: [number, number];
-  /**
-   * Rewrite UpSampling2D(nearest) -> Conv2D('same') as a conv at the low resolution + DepthToSpace
-   * (exact; see subpixel.ts). Default true.
-   */
-  mergeUpsampling?: boolean;
 }
 
 export interface ConvertedGraph {
@@ -69,8 +63,6 @@ export interface ImportOptions {
   source?: string;
   /** The pixel range the Keras model works in; default: UpscalerJS's rule (see inferPixelRange). */
   pixelRange?: 1 | 255;
-  /** See ConvertOptions.mergeUpsampling. Default true. */
-  mergeUpsampling?: boolean;
 }
 
 export interface ImportResult {
@@ -92,7 +84,6 @@ export function importKerasLayers(modelJson: object, weights: ArrayBuffer, opts:
     inputScale: range,
     outputScale: 1 / range,
     clip: [0, 1],
-    ...(opts.mergeUpsampling === undefined ? {} : { mergeUpsampling: opts.mergeUpsampling }),
   }).run();
   const { input, output } = converted;
   if (input.channels !== 3 || output.channels !== 3) {
@@ -128,8 +119,6 @@ class Converter {
   private readonly inProgress = new Set<string>();
   private readonly layers: Map<string, KerasLayer>;
   private readonly usedWeights = new Set<string>();
-  /** How many layer calls (plus the model output) read each tensor. */
-  private readonly readers = new Map<string, number>();
 
   constructor(
     private readonly topology: KerasTopology,
@@ -137,9 +126,6 @@ class Converter {
     private readonly opts: ConvertOptions,
   ) {
     this.layers = new Map(topology.layers.map((l) => [l.name, l]));
-    for (const key of [...topology.layers.flatMap((l) => l.calls.flat()), ...topology.outputs]) {
-      this.readers.set(keyString(key), (this.readers.get(keyString(key)) ?? 0) + 1);
-    }
   }
 
   run(): ConvertedGraph {
@@ -224,27 +210,15 @@ class Converter {
     if (key.tensor !== 0) throw new UnsupportedLayerError(layer.name, layer.className, supportedLayerClasses, 'layers with several outputs are not supported');
     if (this.inProgress.has(id)) throw new KerasModelError(`the model graph has a cycle through layer '${layer.name}'`);
     this.inProgress.add(id);
-    const merge = this.upsamplingToMerge(layer, call);
-    const inputs = (merge ? merge.inputs : call).map((k) => this.tensorFor(k));
+    const inputs = call.map((k) => this.tensorFor(k));
     this.inProgress.delete(id);
 
     const emit = emitterFor(layer.className);
     if (!emit) throw new UnsupportedLayerError(layer.name, layer.className, supportedLayerClasses);
     const out = outputName ?? this.unique(key.node === 0 ? layer.name : `${layer.name}/call${key.node}`);
-    const scope = this.scope(layer, out);
-    const tensor = merge ? emitUpsampledConv(scope, inputs[0]!, out, merge.block) : emit(scope, inputs, out);
+    const tensor = emit(this.scope(layer, out), inputs, out);
     this.tensors.set(id, tensor);
     return tensor;
-  }
-
-  /** For a Conv2D reading an UpSampling2D that nothing else reads: the upsampling's inputs and its factor. */
-  private upsamplingToMerge(layer: KerasLayer, call: TensorKey[]): { inputs: TensorKey[]; block: number } | undefined {
-    if (this.opts.mergeUpsampling === false || layer.className !== 'Conv2D' || call.length !== 1) return undefined;
-    const upKey = call[0]!;
-    const up = this.layers.get(upKey.layer)!;
-    if (up.calls.length !== 1 || up.calls[0]!.length !== 1 || this.readers.get(keyString(upKey)) !== 1) return undefined;
-    const block = mergeableUpsampling(up, layer);
-    return block === undefined ? undefined : { inputs: up.calls[0]!, block };
   }
 
   private scope(layer: KerasLayer, out: string): LayerScope {

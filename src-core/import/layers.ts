@@ -198,7 +198,7 @@ export function hwioToOihw(src: Float32Array, kh: number, kw: number, cin: numbe
   return dst;
 }
 
-export function activationOf(s: LayerScope, name: unknown): string {
+function activationOf(s: LayerScope, name: unknown): string {
   return normalizeActivation(name) ?? s.fail(`activation ${JSON.stringify(name)} is not supported (supported: ${supportedActivations.join(', ')})`);
 }
 
