@@ -24,7 +24,8 @@ const help = `usage: srq quantize <model.onnx> -o <out.onnx> [options]
   --seed N                  where the tiles are cut (default 1; same seed, same model)
   --activations u8|s8       activation type (default u8: what ORT's x86 and wasm int8 kernels want)
   --exclude <names>         node names or op types to keep float (comma-separated, repeatable)
-  --report <file.json>      per-tensor error report (SQNR vs the float model, worst first)
+  --report <file.json>      per-tensor error report (SQNR in dB vs the float model, worst first;
+                            null where the tensor is exact)
   --runtime node|web        runtime for calibration (default node)
   --threads N               inference threads (default: ORT's choice)`;
 

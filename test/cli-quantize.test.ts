@@ -1,0 +1,101 @@
+// srq info / srq quantize through the real binary: outputs, and one clear line for each kind of bad input.
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { encodeModel } from '../src-core/onnx/model.ts';
+import { readModelFile } from '../src-core/onnx/model-file.ts';
+import { expectOneLineError, srq } from './helpers/cli.ts';
+
+const work = mkdtempSync(join(tmpdir(), 'srq-cli-'));
+const model = 'models/esrgan-slim-x2.onnx';
+
+describe('srq info', () => {
+  it('describes a default model', () => {
+    const r = srq(['info', model]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/scale\s+×2/);
+    expect(r.stdout).toMatch(/precision\s+fp32/);
+    expect(r.stdout).toMatch(/input: float\[1, 3, h, w\]/);
+    const json = JSON.parse(srq(['info', model, '--json']).stdout);
+    expect(json.scale).toBe(2);
+    expect(json.ops.Conv).toBe(12);
+  });
+});
+
+describe('srq quantize', () => {
+  it('writes static INT8, dynamic INT8 and FP16 variants that srq info recognises', () => {
+    for (const mode of ['int8-static', 'int8-dynamic', 'fp16']) {
+      const out = join(work, `${mode}.onnx`);
+      const r = srq(['quantize', model, '-o', out, '--mode', mode, '--calib-tiles', '8', '--calib', 'images/chelsea.png']);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toMatch(new RegExp(`^${mode}:`));
+      const info = JSON.parse(srq(['info', out, '--json']).stdout);
+      expect(info.precision).toBe(mode);
+      expect(info.scale).toBe(2);
+    }
+  });
+
+  it('reports int8 kernels with --optimized and writes a per-tensor error report sorted worst first', () => {
+    const out = join(work, 'report.onnx');
+    const report = join(work, 'report.json');
+    expect(srq(['quantize', model, '-o', out, '--calib-tiles', '8', '--report', report]).code).toBe(0);
+    // null = no error at all (the 8-bit image input quantizes exactly).
+    const tensors = JSON.parse(readFileSync(report, 'utf8')).tensors as { sqnrDb: number | null; tensor: string }[];
+    const db = tensors.map((t) => t.sqnrDb ?? Infinity);
+    expect(tensors.length).toBeGreaterThan(10);
+    for (let i = 1; i < db.length; i++) expect(db[i]!).toBeGreaterThanOrEqual(db[i - 1]!);
+    expect(tensors.find((t) => t.tensor === 'input')?.sqnrDb).toBeNull();
+    expect(srq(['info', out, '--optimized']).stdout).toMatch(/int8 convs 12 of 12; Q\/DQ left: 1 Q, 1 DQ/);
+  });
+
+  describe('bad input: exit 2, one line, nothing written', () => {
+    const out = join(work, 'never.onnx');
+    const cases: [string, () => string[], RegExp][] = [
+      ['missing model file', () => ['quantize', 'nope.onnx', '-o', out], /cannot read model nope\.onnx: no such file/],
+      ['not ONNX', () => ['quantize', 'package.json', '-o', out], /package\.json is not/],
+      ['truncated ONNX', () => {
+        const cut = join(work, 'cut.onnx');
+        const bytes = readFileSync(model);
+        writeFileSync(cut, bytes.subarray(0, bytes.length >> 1));
+        return ['quantize', cut, '-o', out];
+      }, /not a readable ONNX model.*truncated/],
+      ['already quantized', () => {
+        const q = join(work, 'already.onnx');
+        if (!existsSync(q)) srq(['quantize', model, '-o', q, '--mode', 'int8-dynamic']);
+        return ['quantize', q, '-o', out];
+      }, /already int8-dynamic; quantize the original FP32 model/],
+      ['no float weights', () => ['quantize', '/usr/share/libonnx-testdata/data/node/test_add/model.onnx', '-o', out], /has no float32 weights/],
+      ['unsupported opset', () => {
+        const old = readModelFile(model);
+        old.opsetImport = [{ domain: '', version: 11 }];
+        const p = join(work, 'opset11.onnx');
+        writeFileSync(p, encodeModel(old));
+        return ['quantize', p, '-o', out];
+      }, /uses opset 11; srq quantizes opset 13 or newer/],
+      ['no calibration images', () => {
+        const empty = join(work, 'empty');
+        mkdirSync(empty, { recursive: true });
+        return ['quantize', model, '-o', out, '--calib', empty];
+      }, /holds no \.png or \.jpg images/],
+      ['calibration images smaller than one tile', () => ['quantize', model, '-o', out, '--calib', 'images/chelsea.png', '--tile', '512'], /smaller than one 512² tile \(chelsea\.png 451×300\)/],
+      ['calibration file that is not an image', () => ['quantize', model, '-o', out, '--calib', 'package.json'], /package\.json: image format not recognised/],
+      ['output over the input', () => {
+        const p = join(work, 'in-place.onnx');
+        copyFileSync(model, p);
+        return ['quantize', p, '-o', p, '--mode', 'fp16'];
+      }, /is also an input; choose another output file/],
+      ['missing -o', () => ['quantize', model], /needs -o/],
+      ['unknown mode', () => ['quantize', model, '-o', out, '--mode', 'int4'], /--mode must be one of int8-static, int8-dynamic, fp16/],
+      ['unknown flag', () => ['quantize', model, '-o', out, '--fast'], /Unknown option '--fast'/],
+    ];
+    for (const [name, args, message] of cases) {
+      it(name, () => {
+        const r = srq(args());
+        expect(r.code).toBe(2);
+        expect(expectOneLineError(r)).toMatch(message);
+        expect(existsSync(out)).toBe(false);
+      });
+    }
+  });
+});
