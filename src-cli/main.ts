@@ -1,11 +1,15 @@
 // srq command-line entry: dispatch to one module per command.
 import { reportError, EXIT_USAGE } from './errors.ts';
+import { importCommand } from './import.ts';
 import { infoCommand } from './info.ts';
+import { upscaleCommand } from './upscale.ts';
 import { quantizeCommand } from './quantize.ts';
 
 type Command = (argv: string[]) => Promise<number>;
 
 const commands: Record<string, { run: Command; summary: string }> = {
+  upscale: { run: upscaleCommand, summary: 'upscale an image with a model, tile by tile' },
+  import: { run: importCommand, summary: 'convert a Keras-layers TF.js model (model.json) to an srq ONNX model' },
   info: { run: infoCommand, summary: 'describe a model (inputs, ops, parameters, scale, precision)' },
   quantize: { run: quantizeCommand, summary: 'make a static INT8, dynamic INT8 or FP16 variant of an FP32 model' },
 };
