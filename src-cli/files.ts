@@ -3,10 +3,16 @@ import { renameSync, writeFileSync, mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { UsageError } from './errors.ts';
 
-/** Write via a temporary file and rename, so an interrupted run leaves no truncated output. */
-export function writeOutput(path: string, data: Uint8Array | string, inputs: readonly string[] = []): void {
+/** Refuse an output path that names one of the inputs (checked before any work, and again when writing). */
+export function checkOutputPath(path: string, inputs: readonly string[]): void {
   const target = resolve(path);
   if (inputs.some((i) => resolve(i) === target)) throw new UsageError(`-o ${path} is also an input; choose another output file`);
+}
+
+/** Write via a temporary file and rename, so an interrupted run leaves no truncated output. */
+export function writeOutput(path: string, data: Uint8Array | string, inputs: readonly string[] = []): void {
+  checkOutputPath(path, inputs);
+  const target = resolve(path);
   mkdirSync(dirname(target), { recursive: true });
   const tmp = `${target}.srq-tmp-${process.pid}`;
   writeFileSync(tmp, data);

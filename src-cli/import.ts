@@ -4,7 +4,7 @@ import { importTfjsModelFile } from '../src-core/import/tfjs-files.ts';
 import { summarizeModel } from '../src-core/onnx/inspect.ts';
 import { parse } from './args.ts';
 import { UsageError } from './errors.ts';
-import { writeOutput } from './files.ts';
+import { checkOutputPath, writeOutput } from './files.ts';
 
 const help = `usage: srq import <model.json> -o <model.onnx> [--pixel-range 1|255]
 
@@ -17,6 +17,7 @@ export async function importCommand(argv: string[]): Promise<number> {
   if (values.help) return console.log(help), 0;
   if (positionals.length !== 1) throw new UsageError('import needs exactly one model.json (srq import <model.json> -o <model.onnx>)');
   if (!values.output) throw new UsageError('import needs -o <model.onnx>');
+  checkOutputPath(values.output, [positionals[0]!]);
   const range = values['pixel-range'];
   if (range !== undefined && range !== '1' && range !== '255') throw new UsageError(`--pixel-range must be 1 or 255, got "${range}"`);
   const { model, scale, name } = await importTfjsModelFile(positionals[0]!, range ? { pixelRange: Number(range) as 1 | 255 } : {});

@@ -11,7 +11,7 @@ import { quantizeStatic } from '../src-core/quantize/static.ts';
 import { createRunner } from '../src-core/runtime/create-runner.node.ts';
 import { intFlag, oneOf, parse } from './args.ts';
 import { UsageError } from './errors.ts';
-import { endProgress, progressReporter, writeOutput } from './files.ts';
+import { checkOutputPath, endProgress, progressReporter, writeOutput } from './files.ts';
 
 const help = `usage: srq quantize <model.onnx> -o <out.onnx> [options]
 
@@ -49,6 +49,8 @@ export async function quantizeCommand(argv: string[]): Promise<number> {
   if (positionals.length !== 1) throw new UsageError('quantize needs exactly one model file (srq quantize <model.onnx> -o <out.onnx>)');
   if (!values.output) throw new UsageError('quantize needs -o <out.onnx> (srq never overwrites the input)');
   const input = positionals[0]!;
+  checkOutputPath(values.output, [input]);
+  if (values.report) checkOutputPath(values.report, [input]);
   const mode = oneOf('mode', values.mode, ['int8-static', 'int8-dynamic', 'fp16'] as const, 'int8-static');
   const method = oneOf('calib-method', values['calib-method'], ['minmax', 'percentile', 'entropy'] as const, 'percentile');
   const percentile = values.percentile !== undefined ? Number(values.percentile) : 99.999;

@@ -8,7 +8,7 @@ import { createRunner } from '../src-core/runtime/create-runner.node.ts';
 import { DEFAULT_TILE_SIZE, upscaleImage } from '../src-core/tiling/upscale.ts';
 import { intFlag, oneOf, parse } from './args.ts';
 import { UsageError } from './errors.ts';
-import { endProgress, progressReporter, writeOutput } from './files.ts';
+import { checkOutputPath, endProgress, progressReporter, writeOutput } from './files.ts';
 
 const help = `usage: srq upscale <model.onnx> <image> -o <out.png|out.jpg> [options]
 
@@ -36,6 +36,7 @@ export async function upscaleCommand(argv: string[]): Promise<number> {
   if (positionals.length !== 2) throw new UsageError('upscale needs a model and an image (srq upscale <model.onnx> <image> -o <out.png>)');
   if (!values.output) throw new UsageError('upscale needs -o <out.png|out.jpg>');
   const [modelPath, imagePath] = positionals as [string, string];
+  checkOutputPath(values.output, [modelPath, imagePath]);
   const format = ({ '.png': 'png', '.jpg': 'jpeg', '.jpeg': 'jpeg' } as const)[extname(values.output).toLowerCase() as '.png'];
   if (!format) throw new UsageError(`-o ${values.output}: the output must end in .png, .jpg or .jpeg`);
   const quality = intFlag('quality', values.quality, 90);

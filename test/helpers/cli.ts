@@ -11,12 +11,10 @@ export function srq(args: string[], opts: { cwd?: string; timeoutMs?: number } =
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 
-/** One clear line: `srq: ...`, no stack trace. */
+/** One clear `srq: ...` line (progress lines may precede it), and no stack trace. */
 export function expectOneLineError(r: CliResult): string {
-  const lines = r.stderr.split('\n').filter((l) => l.trim() && !/\[W:onnxruntime/.test(l));
   if (r.code === 0) throw new Error(`expected failure, got exit 0; stdout: ${r.stdout}`);
-  if (lines.length !== 1 || !lines[0]!.startsWith('srq: ') || /\n\s+at /.test(r.stderr)) {
-    throw new Error(`expected one "srq: ..." line on stderr, got:\n${r.stderr}`);
-  }
-  return lines[0]!;
+  const errors = r.stderr.split('\n').filter((l) => l.startsWith('srq: '));
+  if (errors.length !== 1 || /^\s+at /m.test(r.stderr)) throw new Error(`expected one "srq: ..." line on stderr, got:\n${r.stderr}`);
+  return errors[0]!;
 }
