@@ -4,6 +4,7 @@ import { importCommand } from './import.ts';
 import { infoCommand } from './info.ts';
 import { upscaleCommand } from './upscale.ts';
 import { quantizeCommand } from './quantize.ts';
+import { validateCommand } from './validate.ts';
 
 type Command = (argv: string[]) => Promise<number>;
 
@@ -12,6 +13,7 @@ const commands: Record<string, { run: Command; summary: string }> = {
   import: { run: importCommand, summary: 'convert a Keras-layers TF.js model (model.json) to an srq ONNX model' },
   info: { run: infoCommand, summary: 'describe a model (inputs, ops, parameters, scale, precision)' },
   quantize: { run: quantizeCommand, summary: 'make a static INT8, dynamic INT8 or FP16 variant of an FP32 model' },
+  validate: { run: validateCommand, summary: 'score models on ground-truth photos (PSNR, SSIM, fidelity) and gate on the drop' },
 };
 
 function usage(): string {

@@ -25,6 +25,11 @@ export interface StaticQuantizeOptions {
   onProgress?: (message: string) => void;
   /** Name of the model in error messages. */
   name?: string;
+  /**
+   * Calibrated ranges from an earlier run on the same model, tiles and method (its `calibration.ranges`):
+   * ranges do not depend on which nodes are excluded, so only tensors missing here are calibrated again.
+   */
+  ranges?: ReadonlyMap<string, Range>;
 }
 
 export interface StaticQuantizeResult {
@@ -94,12 +99,16 @@ export async function quantizeStatic(model: ModelProto, opts: StaticQuantizeOpti
   const quantized = cloneModel(float);
   const plan = planQuantization(quantized, opts.exclude);
   if (plan.quantizedNodes.size === 0) throw new QuantizeError(`${name} has no operator srq can quantize (supported: ${[...ruleRegistry.keys()].join(', ')})`);
-  const calibration = await calibrate(float, plan.calibrationTensors(), opts.tiles, {
-    method,
-    percentile: opts.percentile,
-    createRunner: opts.createRunner,
-    onProgress: opts.onProgress,
-  });
+  const missing = plan.calibrationTensors().filter((t) => !opts.ranges?.has(t));
+  const measured = missing.length === 0
+    ? { ranges: new Map<string, Range>(), elements: new Map<string, number>(), runs: 0 }
+    : await calibrate(float, missing, opts.tiles, {
+      method,
+      percentile: opts.percentile,
+      createRunner: opts.createRunner,
+      onProgress: opts.onProgress,
+    });
+  const calibration: CalibrationResult = { ...measured, ranges: new Map([...(opts.ranges ?? []), ...measured.ranges]) };
   const ranges = settleRanges(float, plan, calibration.ranges);
   const params = applyPlan(quantized, plan, ranges, activationType);
   setMetadata(quantized, 'srq.version', SRQ_VERSION);
