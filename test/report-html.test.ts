@@ -46,8 +46,8 @@ describe('HTML validation report', () => {
     page.on('request', (r) => requests.push(r.url()));
     await page.setViewportSize({ width: 1400, height: 1000 });
     await page.goto(pathToFileURL(html).href);
-    await page.waitForFunction(() => [...document.images].every((i) => i.complete));
-    const images = await page.evaluate(() => [...document.images].map((i) => ({ w: i.naturalWidth, h: i.naturalHeight, top: i.getBoundingClientRect().top, alt: i.alt })));
+    await page.waitForFunction(() => Array.from(document.images).every((i) => i.complete));
+    const images = await page.evaluate(() => Array.from(document.images).map((i) => ({ w: i.naturalWidth, h: i.naturalHeight, top: i.getBoundingClientRect().top, alt: i.alt })));
     expect(images).toHaveLength(8);
     for (const i of images) expect(i.w).toBe(128);
     // The four crops of one image sit in one row.
