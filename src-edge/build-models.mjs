@@ -1,0 +1,48 @@
+// Regenerates the embedded default models (`npm run build:edge-models`): for each FP32 model in models/,
+// a static INT8 file (what CPU hosts serve) and an FP16 file (what GPU hosts serve), both made by the srq
+// CLI, plus src-edge/models/manifest.json with each file's size, SHA-256 and the FP32 graph's
+// receptive-field radius (the tile overlap). The outputs are committed so that every runtime, Workers
+// included, serves them with zero configuration and no build step. Needs `npm run build` first.
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { decodeModel } from '../build/src-core/onnx/model.js';
+import { receptiveFieldRadius } from '../build/src-core/tiling/receptive-field.js';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const outDir = join(root, 'src-edge', 'models');
+// The first model is the default one.
+const order = ['esrgan-slim-x4', 'esrgan-slim-x2', 'esrgan-slim-x3', 'esrgan-slim-x8', 'esrgan-medium-x4'];
+const source = JSON.parse(readFileSync(join(root, 'models', 'manifest.json'), 'utf8'));
+
+const entries = [];
+for (const name of order) {
+  const model = source.models.find((m) => m.name === name);
+  if (!model) throw new Error(`models/manifest.json has no ${name}`);
+  const fp32 = join(root, 'models', model.file);
+  const overlap = receptiveFieldRadius(decodeModel(readFileSync(fp32), fp32));
+  for (const [variant, host, mode] of [['int8', 'cpu', 'int8-static'], ['fp16', 'gpu', 'fp16']]) {
+    const file = `${name}.${variant}.onnx`;
+    console.log(`${file}…`);
+    execFileSync(process.execPath, [join(root, 'bin', 'srq.js'), 'quantize', fp32, '--mode', mode, '-o', join(outDir, file)], {
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+    const bytes = readFileSync(join(outDir, file));
+    entries.push({
+      name,
+      scale: model.scale,
+      overlap,
+      variant,
+      host,
+      file,
+      sha256: createHash('sha256').update(bytes).digest('hex'),
+      bytes: bytes.length,
+      source: `models/${model.file} (sha256 ${model.sha256})`,
+      license: model.license,
+    });
+  }
+}
+writeFileSync(join(outDir, 'manifest.json'), JSON.stringify({ version: 1, models: entries }, null, 2) + '\n');
+console.log(`wrote ${entries.length} files and src-edge/models/manifest.json`);

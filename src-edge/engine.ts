@@ -1,0 +1,211 @@
+// The worker's models: the manifest, the precision this host serves, one ORT session per model (created on
+// first use, then reused for the life of the process/isolate), and the warm-up that makes /healthz ready.
+// Runtime-agnostic: each runtime entry supplies an EdgeRuntime with its ORT bindings and file access.
+import type { Runner } from '../src-core/runtime/runner.ts';
+import type { EdgeConfig } from './config.ts';
+import { ConfigError } from './config.ts';
+import { oneLine } from './errors.ts';
+import { chooseVariant, cpuFallback, type GpuInfo, type HostCapabilities, type VariantChoice } from './host.ts';
+import { modelNames, parseManifest, type EdgeManifest, type ManifestEntry } from './manifest.ts';
+import { urlSource, verifyModelFile, type ModelSource } from './model-source.ts';
+
+/** What a runtime entry point (entry.node.ts, entry.deno.ts, entry.workers.ts) provides. */
+export interface EdgeRuntime {
+  readonly name: 'node' | 'deno' | 'workerd';
+  /** e.g. "onnxruntime-web 1.30.0". */
+  readonly ortVersion: string;
+  /** Wasm threads when SRQ_THREADS is unset (1 where the runtime has no working wasm threads). */
+  readonly defaultThreads: number;
+  /** Cap on SRQ_THREADS (1 on Deno and Workers); unset = none. */
+  readonly maxThreads?: number;
+  createCpuRunner(model: Uint8Array, threads: number): Promise<Runner>;
+  /** FP16 on a GPU; absent where the runtime has no GPU path. */
+  createGpuRunner?(model: Uint8Array, gpu: GpuInfo): Promise<Runner>;
+  probeGpu(): Promise<HostCapabilities>;
+  /** The default models shipped with srq. */
+  embedded(): ModelSource;
+  /** A manifest given as a file path; absent where there is no file system (Workers). */
+  fileSource?(path: string): ModelSource;
+  log(line: string): void;
+}
+
+export interface ServedModel {
+  entry: ManifestEntry;
+  device: VariantChoice['device'];
+  runner: Runner;
+}
+
+export class ModelNotFoundError extends Error {
+  override name = 'ModelNotFoundError';
+}
+
+interface Plan {
+  manifest: EdgeManifest;
+  source: ModelSource;
+  defaultModel: string;
+  choice: VariantChoice;
+}
+
+export class Engine {
+  readonly runtime: EdgeRuntime;
+  readonly config: EdgeConfig;
+  private planned?: Promise<Plan>;
+  private started?: Promise<void>;
+  private readonly sessions = new Map<string, Promise<ServedModel>>();
+  private failure?: string;
+  private warm = false;
+
+  constructor(runtime: EdgeRuntime, config: EdgeConfig) {
+    this.runtime = runtime;
+    this.config = config;
+  }
+
+  get threads(): number {
+    return Math.min(this.config.threads ?? this.runtime.defaultThreads, this.runtime.maxThreads ?? Infinity);
+  }
+
+  /** Loads the manifest, picks the precision, loads the default model and runs a warm-up tile. Idempotent. */
+  start(): Promise<void> {
+    this.started ??= (async () => {
+      try {
+        const served = await this.model(undefined);
+        // One tile of the serving shape, so the first request does not pay ORT's shape specialisation.
+        const t = this.config.tileSize;
+        await served.runner.run(new Float32Array(3 * t * t), [1, 3, t, t]);
+        this.warm = true;
+        const plan = await this.plan();
+        this.runtime.log(`srq-edge: ready on ${this.runtime.name}: ${served.entry.name} (${served.device}-${served.entry.variant}); ${plan.choice.reason}`);
+      } catch (e) {
+        this.failure = oneLine(e);
+        this.runtime.log(`srq-edge: not ready: ${this.failure}`);
+        throw e;
+      }
+    })();
+    return this.started;
+  }
+
+  /** 'ready' once a session is loaded and a warm-up tile ran. */
+  status(): { state: 'starting' | 'ready' | 'failed'; error?: string } {
+    if (this.warm) return { state: 'ready' };
+    return this.failure ? { state: 'failed', error: this.failure } : { state: 'starting' };
+  }
+
+  plan(): Promise<Plan> {
+    this.planned ??= this.makePlan();
+    return this.planned;
+  }
+
+  /** The served session of a model (the default when `name` is undefined), created on first use. */
+  async model(name: string | undefined): Promise<ServedModel> {
+    const plan = await this.plan();
+    const key = name ?? plan.defaultModel;
+    let session = this.sessions.get(key);
+    if (!session) {
+      const entry = servedEntry(plan.manifest, key, plan.choice);
+      session = this.load(plan, entry, plan.choice);
+      this.sessions.set(key, session);
+      // A failed load is not cached: the next request tries again (e.g. after a network error).
+      session.catch(() => this.sessions.delete(key));
+    }
+    return session;
+  }
+
+  /** The manifest as /v1/models shows it. */
+  async describe(): Promise<Record<string, unknown>> {
+    const plan = await this.plan();
+    const names = modelNames(plan.manifest);
+    return {
+      runtime: this.runtime.name,
+      backend: plan.choice.gpu ? `${plan.choice.gpu.ep} (${plan.choice.gpu.detail})` : `${this.runtime.ortVersion} (wasm, ${this.threads} thread${this.threads > 1 ? 's' : ''})`,
+      serving: { label: `${plan.choice.device}-${plan.choice.variant}`, variant: plan.choice.variant, device: plan.choice.device, reason: plan.choice.reason },
+      manifest: plan.source.describe,
+      defaultModel: plan.defaultModel,
+      tileSize: this.config.tileSize,
+      models: names.map((name) => {
+        const files = plan.manifest.models.filter((m) => m.name === name);
+        let served: ManifestEntry | undefined;
+        try {
+          served = servedEntry(plan.manifest, name, plan.choice);
+        } catch {
+          served = undefined;
+        }
+        return {
+          name,
+          scale: files[0]!.scale,
+          overlap: files[0]!.overlap,
+          variants: files.map((f) => ({ variant: f.variant, host: f.host, bytes: f.bytes, sha256: f.sha256 })),
+          served: served ? { variant: served.variant, device: plan.choice.device, sha256: served.sha256 } : null,
+          loaded: this.sessions.has(name),
+        };
+      }),
+      limits: {
+        maxBodyBytes: this.config.maxBodyBytes,
+        maxInputPixels: this.config.maxInputPixels,
+        maxOutputPixels: this.config.maxOutputPixels,
+        deadlineMs: this.config.deadlineMs,
+        maxConcurrent: this.config.maxConcurrent,
+        maxQueue: this.config.maxQueue,
+      },
+    };
+  }
+
+  private async makePlan(): Promise<Plan> {
+    const source = this.source();
+    const manifest = parseManifest(await source.manifest(), source.describe);
+    const names = modelNames(manifest);
+    const defaultModel = this.config.model ?? names[0]!;
+    if (!names.includes(defaultModel)) {
+      throw new ConfigError(`SRQ_MODEL=${defaultModel} is not in the manifest (${names.join(', ')}); pick one of those`);
+    }
+    const caps = await this.runtime.probeGpu();
+    let choice = chooseVariant(caps, this.config.variant);
+    if (choice.device === 'gpu') {
+      // The GPU is only trusted once a real session on it exists; the default model's is kept.
+      const entry = servedEntry(manifest, defaultModel, choice);
+      const session = this.load({ manifest, source, defaultModel, choice }, entry, choice);
+      try {
+        this.sessions.set(defaultModel, Promise.resolve(await session));
+      } catch (e) {
+        choice = cpuFallback(this.config.variant, oneLine(e));
+        this.runtime.log(`srq-edge: ${choice.reason}`);
+      }
+    }
+    return { manifest, source, defaultModel, choice };
+  }
+
+  private source(): ModelSource {
+    const where = this.config.manifest;
+    if (where === undefined) return this.runtime.embedded();
+    if (/^https?:\/\//.test(where)) return urlSource(where);
+    if (!this.runtime.fileSource) {
+      throw new ConfigError(`SRQ_MANIFEST=${where}: ${this.runtime.name} has no file system; give an https:// URL`);
+    }
+    return this.runtime.fileSource(where);
+  }
+
+  private async load(plan: Plan, entry: ManifestEntry, choice: VariantChoice): Promise<ServedModel> {
+    const bytes = await plan.source.read(entry.file);
+    await verifyModelFile(bytes, entry);
+    if (choice.device === 'gpu') {
+      if (!this.runtime.createGpuRunner || !choice.gpu) throw new Error(`${this.runtime.name} has no GPU runner`);
+      const runner = await this.runtime.createGpuRunner(bytes, choice.gpu);
+      return { entry, device: 'gpu', runner };
+    }
+    return { entry, device: 'cpu', runner: await this.runtime.createCpuRunner(bytes, this.threads) };
+  }
+}
+
+/** The file a model is served from on this host: the chosen variant, else its FP32 file. */
+export function servedEntry(manifest: EdgeManifest, name: string, choice: VariantChoice): ManifestEntry {
+  const files = manifest.models.filter((m) => m.name === name);
+  if (files.length === 0) {
+    throw new ModelNotFoundError(`model '${name}' is not served here; use one of ${modelNames(manifest).join(', ')} (GET /v1/models)`);
+  }
+  const file = files.find((m) => m.variant === choice.variant) ?? files.find((m) => m.variant === 'fp32');
+  if (!file) {
+    throw new ModelNotFoundError(
+      `model '${name}' has no ${choice.variant} or fp32 file in the manifest, and this host serves ${choice.variant}; add one or set SRQ_VARIANT`,
+    );
+  }
+  return file;
+}

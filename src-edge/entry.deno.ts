@@ -1,0 +1,77 @@
+// Deno entry: `deno task start` (deno.json). PORT (default 8787, 0 = any free port) and HOST (default 127.0.0.1).
+// CPU: INT8 on onnxruntime-web with one wasm thread (INT8 sessions hung with threads on Deno). GPU: FP16 on
+// onnxruntime-web's WebGPU build where Deno has an adapter.
+import * as ort from 'onnxruntime-web';
+import { createWebRunner } from '../src-core/runtime/ort-web.ts';
+import { createEdgeApp } from './app.ts';
+import type { EdgeRuntime } from './engine.ts';
+import { ModelSourceError, type ModelSource } from './model-source.ts';
+import { createWebGpuRunner, probeWebGpu } from './webgpu.ts';
+
+// The slice of Deno's API used here (the project's tsconfig has Node's types, not Deno's).
+declare const Deno: {
+  env: { toObject(): Record<string, string> };
+  readFile(path: string | URL): Promise<Uint8Array>;
+  cwd(): string;
+  serve(
+    opts: { port: number; hostname: string; onListen(addr: { port: number }): void },
+    handler: (req: Request) => Response | Promise<Response>,
+  ): { shutdown(): Promise<void> };
+  addSignalListener(signal: 'SIGINT' | 'SIGTERM', fn: () => void): void;
+  exit(code: number): never;
+};
+
+function fileSource(manifest: URL, describe: string): ModelSource {
+  const read = async (url: URL): Promise<Uint8Array> => {
+    try {
+      return await Deno.readFile(url);
+    } catch (e) {
+      throw new ModelSourceError(`cannot read ${url.pathname} (${e instanceof Error ? e.name : e}); check SRQ_MANIFEST and the files it lists`);
+    }
+  };
+  return {
+    describe,
+    async manifest() {
+      try {
+        return JSON.parse(new TextDecoder().decode(await read(manifest)));
+      } catch (e) {
+        if (e instanceof ModelSourceError) throw e;
+        throw new ModelSourceError(`${manifest.pathname} is not valid JSON; SRQ_MANIFEST must point at a manifest.json`);
+      }
+    },
+    read: (file) => read(new URL(file, manifest)),
+  };
+}
+
+const runtime: EdgeRuntime = {
+  name: 'deno',
+  ortVersion: `onnxruntime-web ${ort.env.versions.web}`,
+  defaultThreads: 1,
+  maxThreads: 1,
+  createCpuRunner: (model, threads) => createWebRunner(model, { threads }),
+  createGpuRunner: (model) => createWebGpuRunner(model),
+  probeGpu: probeWebGpu,
+  embedded: () => fileSource(new URL('./models/manifest.json', import.meta.url), 'embedded'),
+  fileSource: (path) => fileSource(new URL(path, `file://${Deno.cwd()}/`), path),
+  log: (line) => console.error(line),
+};
+
+const env = Deno.env.toObject();
+const port = Number(env.PORT ?? 8787);
+const hostname = env.HOST ?? '127.0.0.1';
+if (!Number.isInteger(port) || port < 0 || port > 65535) {
+  console.error(`srq-edge: PORT=${env.PORT} is not a port number; use 0-65535`);
+  Deno.exit(2);
+}
+let edge;
+try {
+  edge = createEdgeApp(runtime, env);
+} catch (e) {
+  console.error(`srq-edge: ${e instanceof Error ? e.message : e}`);
+  Deno.exit(2);
+}
+const server = Deno.serve({ port, hostname, onListen: (a) => console.log(`srq-edge: listening on http://${hostname}:${a.port}`) }, edge.app.fetch);
+edge.engine.start().catch(() => undefined);
+const stop = () => void server.shutdown().finally(() => Deno.exit(0));
+Deno.addSignalListener('SIGINT', stop);
+Deno.addSignalListener('SIGTERM', stop);

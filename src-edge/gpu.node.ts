@@ -1,0 +1,32 @@
+// Node on a GPU host: FP16 through onnxruntime-node's CUDA execution provider. The CUDA provider library is
+// not part of the npm package (its install script fetches it, which .npmrc skips offline), so the probe
+// looks for it next to the native binding before claiming a GPU; a failing session then falls back to CPU.
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import type { Runner } from '../src-core/runtime/runner.ts';
+import { sessionRunner, type OrtSessionLike, type OrtTensorCtor } from '../src-core/runtime/session-runner.ts';
+import type { HostCapabilities } from './host.ts';
+
+function bindingDir(): string {
+  const pkg = dirname(createRequire(import.meta.url).resolve('onnxruntime-node/package.json'));
+  return join(pkg, 'bin', 'napi-v6', process.platform, process.arch);
+}
+
+export async function probeCuda(): Promise<HostCapabilities> {
+  if (process.platform !== 'linux') return { gpu: undefined, noGpuReason: `no CUDA provider for onnxruntime-node on ${process.platform}` };
+  const lib = join(bindingDir(), 'libonnxruntime_providers_cuda.so');
+  if (!existsSync(lib)) {
+    return { gpu: undefined, noGpuReason: 'onnxruntime-node has no CUDA provider installed' };
+  }
+  return { gpu: { ep: 'cuda', detail: `onnxruntime-node, ${lib}` } };
+}
+
+export async function createCudaRunner(model: Uint8Array): Promise<Runner> {
+  const ort = await import('onnxruntime-node');
+  const session = await ort.InferenceSession.create(model, {
+    executionProviders: ['cuda'],
+    graphOptimizationLevel: 'all',
+  });
+  return sessionRunner('node', session as unknown as OrtSessionLike, ort.Tensor as unknown as OrtTensorCtor);
+}

@@ -1,0 +1,25 @@
+// Node as an edge runtime: INT8 on onnxruntime-web (wasm, threads up to the core count) on CPU hosts, FP16
+// on onnxruntime-node's CUDA EP on GPU hosts. Models and manifests come from the local disk.
+import { availableParallelism } from 'node:os';
+import { join, resolve } from 'node:path';
+import * as ort from 'onnxruntime-web';
+import { packageRoot } from '../src-core/package-root.node.ts';
+import { createWebRunner } from '../src-core/runtime/ort-web.ts';
+import type { EdgeRuntime } from './engine.ts';
+import { fileSource } from './file-source.node.ts';
+import { createCudaRunner, probeCuda } from './gpu.node.ts';
+
+export function nodeRuntime(): EdgeRuntime {
+  return {
+    name: 'node',
+    ortVersion: `onnxruntime-web ${ort.env.versions.web}`,
+    // wasm threads scale to about 4 on these nets; more only contend with request handling.
+    defaultThreads: Math.min(availableParallelism(), 4),
+    createCpuRunner: (model, threads) => createWebRunner(model, { threads }),
+    createGpuRunner: (model) => createCudaRunner(model),
+    probeGpu: probeCuda,
+    embedded: () => fileSource(join(packageRoot(), 'src-edge', 'models', 'manifest.json'), 'embedded'),
+    fileSource: (path) => fileSource(resolve(path), path),
+    log: (line) => console.error(line),
+  };
+}

@@ -1,0 +1,29 @@
+// WebGPU hosts (Deno, browsers): FP16 through onnxruntime-web's WebGPU build. Loaded only when an adapter
+// exists, so CPU hosts never pay for the second ORT build. Runtime-agnostic.
+import type { Runner } from '../src-core/runtime/runner.ts';
+import { sessionRunner, type OrtSessionLike, type OrtTensorCtor } from '../src-core/runtime/session-runner.ts';
+import type { HostCapabilities } from './host.ts';
+
+interface GpuNavigator {
+  gpu?: { requestAdapter(): Promise<{ info?: { vendor?: string; architecture?: string } } | null> };
+}
+
+export async function probeWebGpu(): Promise<HostCapabilities> {
+  const gpu = (globalThis.navigator as GpuNavigator | undefined)?.gpu;
+  if (!gpu) return { gpu: undefined, noGpuReason: 'no WebGPU (navigator.gpu) in this runtime' };
+  let adapter;
+  try {
+    adapter = await gpu.requestAdapter();
+  } catch (e) {
+    return { gpu: undefined, noGpuReason: `WebGPU adapter request failed (${e instanceof Error ? e.message : e})` };
+  }
+  if (!adapter) return { gpu: undefined, noGpuReason: 'WebGPU found no adapter' };
+  const name = [adapter.info?.vendor, adapter.info?.architecture].filter(Boolean).join(' ') || 'adapter';
+  return { gpu: { ep: 'webgpu', detail: `WebGPU ${name}` } };
+}
+
+export async function createWebGpuRunner(model: Uint8Array): Promise<Runner> {
+  const ort = await import('onnxruntime-web/webgpu');
+  const session = await ort.InferenceSession.create(model, { executionProviders: ['webgpu'], graphOptimizationLevel: 'all' });
+  return sessionRunner('web', session as unknown as OrtSessionLike, ort.Tensor as unknown as OrtTensorCtor);
+}

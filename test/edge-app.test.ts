@@ -1,0 +1,237 @@
+// The edge worker's parts that need no server: manifest and settings parsing, which precision a host serves
+// (stubbed capabilities, including a GPU whose init fails), model integrity, and the embedded models
+// themselves: INT8 and FP16 files checked against the FP32 originals on the CPU.
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { prepareInferenceModel } from '../src-core/inference-model.ts';
+import { psnr } from '../src-core/metrics/index.ts';
+import { readModelFile } from '../src-core/onnx/model-file.ts';
+import { createWebRunner } from '../src-core/runtime/ort-web.ts';
+import type { Runner } from '../src-core/runtime/runner.ts';
+import { upscaleImage } from '../src-core/tiling/upscale.ts';
+import { ConfigError, readConfig } from '../src-edge/config.ts';
+import { Engine, type EdgeRuntime } from '../src-edge/engine.ts';
+import { chooseVariant, type HostCapabilities } from '../src-edge/host.ts';
+import { ManifestError, parseManifest } from '../src-edge/manifest.ts';
+import { ModelIntegrityError, verifyModelFile, type ModelSource } from '../src-edge/model-source.ts';
+import { embeddedEntry, photoCrop } from './fixtures/edge/harness.ts';
+
+const manifestUrl = new URL('../src-edge/models/manifest.json', import.meta.url);
+const embeddedJson = () => JSON.parse(readFileSync(manifestUrl, 'utf8'));
+const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+
+describe('the embedded manifest', () => {
+  it('parses, lists an INT8 and an FP16 file per default model, and every file matches its size and SHA-256', () => {
+    const manifest = parseManifest(embeddedJson(), 'embedded');
+    expect(manifest.models[0]!.name).toBe('esrgan-slim-x4'); // the default model
+    const names = ['esrgan-slim-x2', 'esrgan-slim-x3', 'esrgan-slim-x4', 'esrgan-slim-x8', 'esrgan-medium-x4'];
+    for (const name of names) {
+      const files = manifest.models.filter((m) => m.name === name);
+      expect(files.map((f) => `${f.variant}/${f.host}`).sort()).toEqual(['fp16/gpu', 'int8/cpu']);
+      for (const f of files) {
+        const bytes = new Uint8Array(readFileSync(new URL(f.file, manifestUrl)));
+        expect(bytes.length).toBe(f.bytes);
+        expect(sha(bytes)).toBe(f.sha256);
+      }
+    }
+  });
+
+  it('carries the FP32 graph\'s receptive-field radius as the overlap', () => {
+    const manifest = parseManifest(embeddedJson(), 'embedded');
+    for (const name of ['esrgan-slim-x4', 'esrgan-medium-x4']) {
+      const prepared = prepareInferenceModel(readModelFile(`models/${name}.onnx`));
+      const entry = manifest.models.find((m) => m.name === name)!;
+      expect(entry.overlap).toBe(prepared.overlap);
+      expect(entry.scale).toBe(prepared.scale);
+    }
+  });
+
+  it('is what the Workers bundle imports: every INT8 file, nothing else', () => {
+    const src = readFileSync(new URL('../src-edge/models/embedded.workers.ts', import.meta.url), 'utf8');
+    const imported = [...src.matchAll(/from '\.\/([^']+\.onnx)'/g)].map((m) => m[1]).sort();
+    const keyed = [...src.matchAll(/'([^']+\.onnx)': /g)].map((m) => m[1]).sort();
+    const int8 = parseManifest(embeddedJson(), 'embedded').models.filter((m) => m.variant === 'int8').map((m) => m.file).sort();
+    expect(imported).toEqual(int8);
+    expect(keyed).toEqual(int8);
+  });
+});
+
+describe('parseManifest', () => {
+  const good = { name: 'm', scale: 4, overlap: 10, variant: 'int8', host: 'cpu', file: 'm.onnx', sha256: 'a'.repeat(64), bytes: 10 };
+  const bad: Array<[string, unknown, RegExp]> = [
+    ['not an object', [], /not a JSON object/],
+    ['wrong version', { version: 2, models: [good] }, /version 2/],
+    ['no models', { version: 1, models: [] }, /no "models" list/],
+    ['bad scale', { version: 1, models: [{ ...good, scale: 1.5 }] }, /scale must be an integer >= 1/],
+    ['bad variant', { version: 1, models: [{ ...good, variant: 'int4' }] }, /variant must be one of int8, fp16, fp32/],
+    ['escaping path', { version: 1, models: [{ ...good, file: '../secret.onnx' }] }, /relative to the manifest/],
+    ['bad sha', { version: 1, models: [{ ...good, sha256: 'XYZ' }] }, /sha256 must be 64/],
+    ['duplicate', { version: 1, models: [good, good] }, /repeats the int8 file of m/],
+    ['disagreeing variants', { version: 1, models: [good, { ...good, variant: 'fp16', host: 'gpu', overlap: 3 }] }, /disagree on scale or overlap/],
+  ];
+  for (const [what, json, message] of bad) {
+    it(`rejects a manifest with ${what} in one line`, () => {
+      expect(() => parseManifest(json, 'x.json')).toThrow(ManifestError);
+      expect(() => parseManifest(json, 'x.json')).toThrow(message);
+      try {
+        parseManifest(json, 'x.json');
+      } catch (e) {
+        expect((e as Error).message).not.toContain('\n');
+        expect((e as Error).message).toMatch(/^manifest x\.json: /);
+      }
+    });
+  }
+
+  it('ignores extra fields (the Action adds metrics and provenance)', () => {
+    const m = parseManifest({ version: 1, models: [{ ...good, license: 'MIT', psnrDrop: 0.1 }], commit: 'abc' }, 'x');
+    expect(m.models[0]).toEqual(good);
+  });
+});
+
+describe('readConfig', () => {
+  it('has safe defaults', () => {
+    const c = readConfig({});
+    expect(c).toMatchObject({ tileSize: 128, maxConcurrent: 1, maxQueue: 8, maxInputPixels: 1 << 20, maxOutputPixels: 1 << 22, apiKeys: [], corsOrigins: [] });
+    expect(c.variant).toBeUndefined();
+  });
+
+  it('reads every setting, numbers from Workers vars included', () => {
+    const c = readConfig({ SRQ_TILE_SIZE: 64, SRQ_MAX_QUEUE: '0', SRQ_API_KEYS: ' a, b ,', SRQ_CORS_ORIGINS: '*', SRQ_VARIANT: 'fp16', SRQ_THREADS: '2' });
+    expect(c).toMatchObject({ tileSize: 64, maxQueue: 0, apiKeys: ['a', 'b'], corsOrigins: ['*'], variant: 'fp16', threads: 2 });
+  });
+
+  it('names the variable and the fix on a bad value', () => {
+    expect(() => readConfig({ SRQ_TILE_SIZE: 'big' })).toThrow(new ConfigError('SRQ_TILE_SIZE=big is not an integer >= 16; fix or unset it'));
+    expect(() => readConfig({ SRQ_VARIANT: 'int4' })).toThrow(/SRQ_VARIANT=int4 is unknown; use int8 or fp16/);
+    expect(() => readConfig({ SRQ_MAX_CONCURRENT: '0' })).toThrow(/SRQ_MAX_CONCURRENT=0/);
+  });
+});
+
+describe('chooseVariant (stubbed capabilities)', () => {
+  const cpu: HostCapabilities = { gpu: undefined, noGpuReason: 'no CUDA provider' };
+  const cuda: HostCapabilities = { gpu: { ep: 'cuda', detail: 'test GPU' } };
+  const webgpu: HostCapabilities = { gpu: { ep: 'webgpu', detail: 'test adapter' } };
+
+  it('serves INT8 on CPU hosts and FP16 on GPU hosts', () => {
+    expect(chooseVariant(cpu, undefined)).toMatchObject({ variant: 'int8', device: 'cpu', reason: 'CPU host (no CUDA provider): INT8 on the CPU' });
+    expect(chooseVariant(cuda, undefined)).toMatchObject({ variant: 'fp16', device: 'gpu', gpu: { ep: 'cuda' }, reason: 'GPU host: FP16 on cuda (test GPU)' });
+    expect(chooseVariant(webgpu, undefined)).toMatchObject({ variant: 'fp16', device: 'gpu', gpu: { ep: 'webgpu' } });
+  });
+
+  it('lets SRQ_VARIANT force either', () => {
+    expect(chooseVariant(cuda, 'int8')).toMatchObject({ variant: 'int8', device: 'cpu', reason: 'SRQ_VARIANT=int8 forces INT8 on the CPU' });
+    expect(chooseVariant(cpu, 'fp16')).toMatchObject({ variant: 'fp16', device: 'cpu', reason: 'SRQ_VARIANT=fp16 forces FP16; no CUDA provider, so it runs on the CPU' });
+    expect(chooseVariant(cuda, 'fp16')).toMatchObject({ variant: 'fp16', device: 'gpu' });
+  });
+});
+
+describe('Engine on a stubbed host', () => {
+  // A runner that upscales nothing: the engine's choices are under test here, not inference.
+  const stubRunner = (): Runner => ({
+    runtime: 'web',
+    inputName: 'input',
+    outputName: 'output',
+    outputNames: ['output'],
+    run: async (_input, dims) => ({ data: new Float32Array(0), dims: [...dims] }),
+    runOutputs: async () => ({}),
+    release: async () => undefined,
+  });
+  const file = (text: string) => new TextEncoder().encode(text);
+  const files: Record<string, Uint8Array> = { 'm.int8.onnx': file('int8 bytes'), 'm.fp16.onnx': file('fp16 bytes') };
+  const entries = Object.entries(files).map(([name, bytes]) => ({
+    name: 'm', scale: 2, overlap: 1, variant: name.includes('int8') ? 'int8' : 'fp16', host: name.includes('int8') ? 'cpu' : 'gpu',
+    file: name, sha256: sha(bytes), bytes: bytes.length,
+  }));
+  const source: ModelSource = { describe: 'stub', manifest: async () => ({ version: 1, models: entries }), read: async (f) => files[f]! };
+
+  function host(caps: HostCapabilities, gpuFails: boolean) {
+    const made: string[] = [];
+    const logs: string[] = [];
+    const runtime: EdgeRuntime = {
+      name: 'node',
+      ortVersion: 'stub',
+      defaultThreads: 1,
+      createCpuRunner: async (model) => (made.push(`cpu:${new TextDecoder().decode(model)}`), stubRunner()),
+      createGpuRunner: async (model) => {
+        made.push(`gpu:${new TextDecoder().decode(model)}`);
+        if (gpuFails) throw new Error('CUDA driver version is insufficient');
+        return stubRunner();
+      },
+      probeGpu: async () => caps,
+      embedded: () => source,
+      log: (line) => logs.push(line),
+    };
+    return { runtime, made, logs };
+  }
+
+  it('runs FP16 on a working GPU', async () => {
+    const h = host({ gpu: { ep: 'cuda', detail: 'stub' } }, false);
+    const engine = new Engine(h.runtime, readConfig({ SRQ_TILE_SIZE: '16' }));
+    await engine.start();
+    expect(engine.status()).toEqual({ state: 'ready' });
+    expect(h.made).toEqual(['gpu:fp16 bytes']);
+    expect((await engine.describe()).serving).toMatchObject({ label: 'gpu-fp16' });
+  });
+
+  it('falls back to INT8 on the CPU, with a log line, when GPU init fails', async () => {
+    const h = host({ gpu: { ep: 'cuda', detail: 'stub' } }, true);
+    const engine = new Engine(h.runtime, readConfig({ SRQ_TILE_SIZE: '16' }));
+    await engine.start();
+    expect(h.made).toEqual(['gpu:fp16 bytes', 'cpu:int8 bytes']);
+    expect(h.logs).toContain('srq-edge: GPU init failed (CUDA driver version is insufficient): INT8 on the CPU');
+    expect((await engine.describe()).serving).toMatchObject({ label: 'cpu-int8', reason: 'GPU init failed (CUDA driver version is insufficient): INT8 on the CPU' });
+  });
+
+  it('keeps FP16 (on the CPU) when it is forced and the GPU fails', async () => {
+    const h = host({ gpu: { ep: 'cuda', detail: 'stub' } }, true);
+    const engine = new Engine(h.runtime, readConfig({ SRQ_TILE_SIZE: '16', SRQ_VARIANT: 'fp16' }));
+    await engine.start();
+    expect(h.made).toEqual(['gpu:fp16 bytes', 'cpu:fp16 bytes']);
+  });
+
+  it('never touches the GPU when SRQ_VARIANT=int8', async () => {
+    const h = host({ gpu: { ep: 'cuda', detail: 'stub' } }, false);
+    await new Engine(h.runtime, readConfig({ SRQ_TILE_SIZE: '16', SRQ_VARIANT: 'int8' })).start();
+    expect(h.made).toEqual(['cpu:int8 bytes']);
+  });
+
+  it('refuses a model file whose SHA-256 differs from the manifest, and says so in /healthz terms', async () => {
+    const h = host({ gpu: undefined }, false);
+    const tampered: ModelSource = { ...source, read: async (f) => (f === 'm.int8.onnx' ? file('int8 bytez') : files[f]!) };
+    const engine = new Engine({ ...h.runtime, embedded: () => tampered }, readConfig({}));
+    await expect(engine.start()).rejects.toThrow(ModelIntegrityError);
+    expect(engine.status()).toMatchObject({ state: 'failed', error: expect.stringMatching(/^m\.int8\.onnx has SHA-256 [0-9a-f]{64} but the manifest says/) });
+    expect(h.made).toEqual([]);
+  });
+});
+
+describe('verifyModelFile', () => {
+  it('accepts the exact file and rejects a changed size', async () => {
+    const entry = embeddedEntry('esrgan-slim-x2', 'int8');
+    const bytes = new Uint8Array(readFileSync(entry.path));
+    await expect(verifyModelFile(bytes, entry)).resolves.toBeUndefined();
+    await expect(verifyModelFile(bytes.subarray(1), entry)).rejects.toThrow(/has 242640 bytes but the manifest says 242641/);
+  });
+});
+
+describe('the embedded variants on the CPU (onnxruntime-web)', () => {
+  // FP16 is what GPU hosts serve; here it runs through ORT's CPU path, which must give the FP32 result.
+  it('FP16 and INT8 esrgan-slim-x4 match the FP32 model (FP16 > 60 dB, INT8 > 30 dB)', async () => {
+    const { image } = photoCrop('astronaut.png', 96, 80);
+    const fp32 = prepareInferenceModel(readModelFile('models/esrgan-slim-x4.onnx'));
+    const run = async (bytes: Uint8Array) => {
+      const runner = await createWebRunner(bytes, { threads: 1 });
+      try {
+        return await upscaleImage(runner, image, { scale: 4, overlap: fp32.overlap, tileSize: 64 });
+      } finally {
+        await runner.release();
+      }
+    };
+    const reference = await run(fp32.bytes);
+    const fp16 = await run(new Uint8Array(readFileSync(embeddedEntry('esrgan-slim-x4', 'fp16').path)));
+    const int8 = await run(new Uint8Array(readFileSync(embeddedEntry('esrgan-slim-x4', 'int8').path)));
+    expect(psnr(fp16, reference)).toBeGreaterThan(60);
+    expect(psnr(int8, reference)).toBeGreaterThan(30);
+  });
+});

@@ -1,0 +1,48 @@
+// The Node entry as deployed (`npm run start:edge`: compiled, @hono/node-server, onnxruntime-web with wasm
+// threads) started as a real process on a free loopback port: a real photo through HTTP equals the
+// library's output for the same model and tile settings, and SIGTERM stops it cleanly.
+import { execFileSync } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { decodeImage } from '../src-core/image/index.ts';
+import { libraryUpscale, photoCrop, postImage, repoRoot, startServer, type RunningServer } from './fixtures/edge/harness.ts';
+
+let server: RunningServer | undefined;
+
+beforeAll(async () => {
+  execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'src-edge/tsconfig.json'], { cwd: repoRoot, stdio: 'inherit' });
+  server = await startServer(process.execPath, ['build/edge/src-edge/entry.node.js'], { env: { PORT: '0', SRQ_TILE_SIZE: '64' } });
+});
+
+afterAll(async () => {
+  await server?.stop();
+});
+
+describe('Node entry (real process)', () => {
+  it('upscales a real photo to the library\'s exact pixels', async () => {
+    const crop = photoCrop('coffee.png', 120, 90);
+    const { res, bytes } = await postImage(`${server!.url}/v1/upscale`, crop.png);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('x-srq-variant')).toBe('int8');
+    const models = await (await fetch(`${server!.url}/v1/models`)).json();
+    // The server runs wasm with threads; the library here runs one: INT8 kernels give the same bytes.
+    expect(models.backend).toMatch(/^onnxruntime-web 1\.\d+\.\d+ \(wasm, \d+ threads?\)$/);
+    const expected = await libraryUpscale('esrgan-slim-x4', 'int8', crop.image, 64);
+    const out = decodeImage(bytes);
+    expect([out.width, out.height]).toEqual([480, 360]);
+    expect(Buffer.from(out.data).equals(Buffer.from(expected.data))).toBe(true);
+  });
+
+  it('prints one line and exits 2 on a bad setting', () => {
+    let stderr = '';
+    let code = 0;
+    try {
+      execFileSync(process.execPath, ['build/edge/src-edge/entry.node.js'], { cwd: repoRoot, env: { ...process.env, SRQ_MAX_QUEUE: '-1' }, stdio: 'pipe' });
+    } catch (e) {
+      const err = e as { status: number; stderr: Buffer };
+      code = err.status;
+      stderr = err.stderr.toString();
+    }
+    expect(code).toBe(2);
+    expect(stderr.trim()).toBe('srq-edge: SRQ_MAX_QUEUE=-1 is not an integer >= 0; fix or unset it');
+  });
+});
