@@ -1,6 +1,6 @@
 // srq quantize: FP32 model -> static INT8 (QDQ, calibrated), dynamic INT8 or FP16.
 import { readImages } from '../src-core/image/image-files.node.ts';
-import { encodeModel } from '../src-core/onnx/model.ts';
+import { encodeModel, setMetadata } from '../src-core/onnx/model.ts';
 import { readModelFile } from '../src-core/onnx/model-file.ts';
 import { builtInImagesDir } from '../src-core/package-root.node.ts';
 import { cutCalibrationTiles } from '../src-core/quantize/calibration-tiles.ts';
@@ -8,10 +8,14 @@ import { quantizeDynamic } from '../src-core/quantize/dynamic.ts';
 import { convertToFp16 } from '../src-core/quantize/fp16.ts';
 import { tensorErrorReport } from '../src-core/quantize/report.ts';
 import { quantizeStatic } from '../src-core/quantize/static.ts';
+import { rankingLine, stepLine, verdictLine } from '../src-core/report/budget.ts';
 import { createRunner } from '../src-core/runtime/create-runner.node.ts';
+import type { RunnerOptions } from '../src-core/runtime/runner.ts';
+import { quantizeWithinBudget } from '../src-core/validate/accuracy-aware.ts';
 import { intFlag, oneOf, parse } from './args.ts';
-import { UsageError } from './errors.ts';
+import { EXIT_FAILED, UsageError } from './errors.ts';
 import { checkOutputPath, endProgress, progressReporter, writeOutput } from './files.ts';
+import { limitFlag } from './validate.ts';
 
 const help = `usage: srq quantize <model.onnx> -o <out.onnx> [options]
 
@@ -26,8 +30,15 @@ const help = `usage: srq quantize <model.onnx> -o <out.onnx> [options]
   --exclude <names>         node names or op types to keep float (comma-separated, repeatable)
   --report <file.json>      per-tensor error report (SQNR in dB vs the float model, worst first;
                             null where the tensor is exact)
-  --runtime node|web        runtime for calibration (default node)
-  --threads N               inference threads (default: ORT's choice)`;
+  --runtime node|web        runtime for calibration and validation (default node)
+  --threads N               inference threads (default: ORT's choice)
+
+Accuracy-aware (int8-static only): quantize, validate against the FP32 model on ground-truth photos, and while the
+drop exceeds the budget keep the most harmful layers (ranked by measured sensitivity) in float; writes the fastest
+model within the budget, or exits 1 when even an almost-float model misses it.
+  --max-drop X              largest allowed mean drop vs FP32 (dB; SSIM units for --metric ssim)
+  --eval <dir|file>         validation photos (repeatable; default: srq's built-in photos)
+  --metric psnr-y|psnr-rgb|ssim   what the drop is measured on (default psnr-y)`;
 
 export async function quantizeCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parse('quantize', argv, {
@@ -44,6 +55,9 @@ export async function quantizeCommand(argv: string[]): Promise<number> {
     report: { type: 'string' },
     runtime: { type: 'string' },
     threads: { type: 'string' },
+    'max-drop': { type: 'string' },
+    eval: { type: 'string', multiple: true },
+    metric: { type: 'string' },
   });
   if (values.help) return console.log(help), 0;
   if (positionals.length !== 1) throw new UsageError('quantize needs exactly one model file (srq quantize <model.onnx> -o <out.onnx>)');
@@ -58,10 +72,14 @@ export async function quantizeCommand(argv: string[]): Promise<number> {
   const runtime = oneOf('runtime', values.runtime, ['node', 'web'] as const, 'node');
   const threads = values.threads !== undefined ? intFlag('threads', values.threads, 1) : undefined;
   const exclude = (values.exclude ?? []).flatMap((e) => e.split(',')).map((e) => e.trim()).filter(Boolean);
+  const maxDrop = limitFlag('max-drop', values['max-drop']);
+  if (maxDrop === undefined && (values.eval || values.metric)) throw new UsageError('--eval and --metric belong to accuracy-aware quantization: add --max-drop <dB>');
+  if (maxDrop !== undefined && mode !== 'int8-static') throw new UsageError(`--max-drop needs --mode int8-static (${mode} has no layers to keep float)`);
+  const metric = oneOf('metric', values.metric, ['psnr-y', 'psnr-rgb', 'ssim'] as const, 'psnr-y');
   const model = readModelFile(input);
   const started = performance.now();
   const progress = progressReporter();
-  const runnerFactory = (bytes: Uint8Array) => createRunner(runtime, bytes, threads !== undefined ? { threads } : {});
+  const runnerFactory = (bytes: Uint8Array, hints: RunnerOptions = {}) => createRunner(runtime, bytes, { ...hints, ...(threads !== undefined ? { threads } : {}) });
 
   let output;
   let summary: string;
@@ -71,7 +89,7 @@ export async function quantizeCommand(argv: string[]): Promise<number> {
     const count = intFlag('calib-tiles', values['calib-tiles'], 32);
     const images = readImages(values.calib?.length ? values.calib : [builtInImagesDir()]);
     const tiles = cutCalibrationTiles(images, { count, tileSize, seed: intFlag('seed', values.seed, 1, 0) });
-    const result = await quantizeStatic(model, {
+    const staticOptions = {
       tiles,
       method,
       percentile,
@@ -80,9 +98,38 @@ export async function quantizeCommand(argv: string[]): Promise<number> {
       createRunner: runnerFactory,
       onProgress: progress,
       name: input,
-    });
+    };
+    let result;
+    let keptFloat = '';
+    if (maxDrop === undefined) {
+      result = await quantizeStatic(model, staticOptions);
+    } else {
+      const evalImages = readImages(values.eval?.length ? values.eval : [builtInImagesDir()]);
+      const say = (line: string) => (endProgress(), console.log(line));
+      const budget = await quantizeWithinBudget(model, {
+        ...staticOptions,
+        evalImages,
+        maxDrop,
+        metric,
+        runtime,
+        ...(threads !== undefined ? { threads } : {}),
+        onStep: (step) => say(stepLine(step, metric, maxDrop)),
+        onRanking: (ranking) => say(rankingLine(ranking)),
+      });
+      endProgress();
+      if (!budget.best) {
+        console.error(`srq: ${verdictLine(budget, metric, maxDrop)}`);
+        return EXIT_FAILED;
+      }
+      result = budget.best.quantized;
+      const { keptFloat: nodes, drop } = budget.best.step;
+      // Provenance: which nodes the budget kept float, and the budget it was validated against.
+      setMetadata(result.model, 'srq.float_nodes', nodes.join(','));
+      setMetadata(result.model, 'srq.max_drop', `${maxDrop} ${metric} on ${evalImages.length} images (measured ${drop.toFixed(4)})`);
+      keptFloat = `\n${verdictLine(budget, metric, maxDrop)}`;
+    }
     output = result.model;
-    summary = `int8-static: ${result.plan.quantizedNodes.size} nodes quantized, ${result.plan.folded.length} activations folded, calibrated (${method}) on ${tiles.length} tiles of ${tileSize}² from ${images.length} images`;
+    summary = `int8-static: ${result.plan.quantizedNodes.size} nodes quantized, ${result.plan.folded.length} activations folded, calibrated (${method}) on ${tiles.length} tiles of ${tileSize}² from ${images.length} images${keptFloat}`;
     if (values.report) {
       progress('per-tensor error report…');
       const errors = await tensorErrorReport(result.floatModel, result.model, [...result.params.keys()], tiles.slice(0, 8), runnerFactory);

@@ -5,22 +5,28 @@
 import { attr, makeNode, makeValueInfo } from '../onnx/build.ts';
 import { encodeModel, cloneModel } from '../onnx/model.ts';
 import { DataType } from '../onnx/tensor.ts';
-import type { ModelProto } from '../onnx/types.ts';
+import type { ModelProto, NodeProto } from '../onnx/types.ts';
 import type { RasterImage } from '../image/raster.ts';
-import type { Runner } from '../runtime/runner.ts';
+import type { Runner, RunnerOptions } from '../runtime/runner.ts';
 import { rasterToTensor } from './calibration-tiles.ts';
 import { entropyThreshold, Histogram, percentileRange } from './histogram.ts';
 import type { Range } from './rewrite.ts';
 
 export type CalibrationMethod = 'minmax' | 'percentile' | 'entropy';
 
+/** Makes a runner; `hints` are options the caller should merge into its own (e.g. no memory arena). */
+export type RunnerFactory = (model: Uint8Array, hints?: RunnerOptions) => Promise<Runner>;
+
+/** Calibration sessions see one tile and many outputs: no arena keeps the peak at what one run needs. */
+const calibrationSession: RunnerOptions = { memoryArena: false };
+
 export interface CalibrationOptions {
   method: CalibrationMethod;
   /** For 'percentile': share of values kept inside the range, e.g. 99.999. */
   percentile?: number;
-  /** Bytes of fetched activations per run in pass 2 (default 512 MB). */
+  /** Bytes of fetched activations per run in pass 2 (default 256 MB). */
   memoryBudget?: number;
-  createRunner: (model: Uint8Array) => Promise<Runner>;
+  createRunner: RunnerFactory;
   onProgress?: (message: string) => void;
 }
 
@@ -31,22 +37,40 @@ export interface CalibrationResult {
   runs: number;
 }
 
-/** A copy of the model whose outputs are the min, max and size (as float) of each tensor. */
+/**
+ * A copy of the model whose outputs are the min, max and size (as float) of each tensor. Each tensor's reductions
+ * are placed right after its producer, so ORT frees the tensor as early as the plain model would; appended at
+ * the end they would keep every tapped activation alive at once.
+ */
 function statsModel(model: ModelProto, tensors: readonly string[]): { bytes: Uint8Array; outputs: Map<string, [string, string, string]> } {
   const m = cloneModel(model);
   const g = m.graph!;
   const outputs = new Map<string, [string, string, string]>();
+  const taps = new Map<string, NodeProto[]>();
   tensors.forEach((t, i) => {
     const names: [string, string, string] = [`srq_calib_${i}_min`, `srq_calib_${i}_max`, `srq_calib_${i}_size`];
-    g.node!.push(
+    taps.set(t, [
       makeNode('ReduceMin', [t], [names[0]], { keepdims: attr.int(0) }),
       makeNode('ReduceMax', [t], [names[1]], { keepdims: attr.int(0) }),
       makeNode('Size', [t], [`${names[2]}_int`]),
       makeNode('Cast', [`${names[2]}_int`], [names[2]], { to: attr.int(DataType.FLOAT) }),
-    );
+    ]);
     for (const n of names) g.output!.push(makeValueInfo(n, DataType.FLOAT, []));
     outputs.set(t, names);
   });
+  const ordered: NodeProto[] = [];
+  const placed = new Set<string>();
+  const place = (t: string) => {
+    if (placed.has(t) || !taps.has(t)) return;
+    placed.add(t);
+    ordered.push(...taps.get(t)!);
+  };
+  for (const input of g.input ?? []) place(input.name ?? '');
+  for (const node of g.node ?? []) {
+    ordered.push(node);
+    for (const o of node.output ?? []) place(o);
+  }
+  g.node = ordered;
   return { bytes: encodeModel(m), outputs };
 }
 
@@ -71,7 +95,7 @@ export async function calibrate(
 
   // Pass 1: min / max.
   const stats = statsModel(model, tensors);
-  const runner = await opts.createRunner(stats.bytes);
+  const runner = await opts.createRunner(stats.bytes, calibrationSession);
   try {
     for (let i = 0; i < tiles.length; i++) {
       const { data, dims } = rasterToTensor(tiles[i]!);
@@ -101,7 +125,7 @@ export async function calibrate(
     const byMagnitude = opts.method === 'entropy' && min < 0;
     return [t, byMagnitude ? new Histogram(0, Math.max(-min, max), bins, true) : new Histogram(min, max, bins)];
   }));
-  const budget = opts.memoryBudget ?? 512 * 2 ** 20;
+  const budget = opts.memoryBudget ?? 256 * 2 ** 20;
   const groups: string[][] = [];
   let current: string[] = [];
   let bytes = 0;
@@ -118,7 +142,7 @@ export async function calibrate(
   if (current.length > 0) groups.push(current);
   for (let gi = 0; gi < groups.length; gi++) {
     const group = groups[gi]!;
-    const tap = await opts.createRunner(tapModel(model, group));
+    const tap = await opts.createRunner(tapModel(model, group), calibrationSession);
     try {
       for (let i = 0; i < tiles.length; i++) {
         const { data, dims } = rasterToTensor(tiles[i]!);

@@ -7,6 +7,7 @@ import type { ModelProto } from '../onnx/types.ts';
 import type { RasterImage } from '../image/raster.ts';
 import type { Runner } from '../runtime/runner.ts';
 import { rasterToTensor } from './calibration-tiles.ts';
+import type { RunnerFactory } from './calibrate.ts';
 
 export interface TensorError {
   tensor: string;
@@ -33,15 +34,15 @@ export async function tensorErrorReport(
   quantizedModel: ModelProto,
   tensors: readonly string[],
   tiles: readonly RasterImage[],
-  createRunner: (model: Uint8Array) => Promise<Runner>,
+  createRunner: RunnerFactory,
   groupSize = 8,
 ): Promise<TensorError[]> {
   const signal = new Map<string, number>();
   const noise = new Map<string, number>();
   for (let g = 0; g < tensors.length; g += groupSize) {
     const group = tensors.slice(g, g + groupSize);
-    const reference = await createRunner(withOutputs(floatModel, group));
-    const candidate = await createRunner(withOutputs(quantizedModel, group));
+    const reference = await createRunner(withOutputs(floatModel, group), { memoryArena: false });
+    const candidate = await createRunner(withOutputs(quantizedModel, group), { memoryArena: false });
     try {
       for (const tile of tiles) {
         const { data, dims } = rasterToTensor(tile);

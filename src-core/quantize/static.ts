@@ -6,7 +6,7 @@ import type { ModelProto, NodeProto } from '../onnx/types.ts';
 import type { Runner } from '../runtime/runner.ts';
 import { optimizeGraph } from '../optimize/index.ts';
 import { SRQ_VERSION } from '../version.ts';
-import { calibrate, type CalibrationMethod, type CalibrationResult } from './calibrate.ts';
+import { calibrate, type CalibrationMethod, type CalibrationResult, type RunnerFactory } from './calibrate.ts';
 import { checkFloatModel, checkOpset } from './checks.ts';
 import { floatTensors } from './float-tensors.ts';
 import type { ActivationType } from './params.ts';
@@ -21,7 +21,7 @@ export interface StaticQuantizeOptions {
   activationType?: ActivationType;
   /** Node names or op types that stay float. */
   exclude?: readonly string[];
-  createRunner: (model: Uint8Array) => Promise<Runner>;
+  createRunner: RunnerFactory;
   onProgress?: (message: string) => void;
   /** Name of the model in error messages. */
   name?: string;

@@ -13,6 +13,9 @@ export async function createNodeRunner(model: Uint8Array, opts: RunnerOptions = 
     interOpNumThreads: 1,
     executionMode: 'sequential',
     graphOptimizationLevel: opts.graphOptimizationLevel ?? 'all',
+    enableCpuMemArena: opts.memoryArena ?? true,
+    // Warnings (e.g. about unused initializers) are for model authors, not for srq's users.
+    logSeverityLevel: 3,
     ...(opts.optimizedModelFilePath ? { optimizedModelFilePath: opts.optimizedModelFilePath } : {}),
   });
   return sessionRunner('node', session as unknown as OrtSessionLike, ort.Tensor as unknown as OrtTensorCtor);

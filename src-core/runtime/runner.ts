@@ -13,6 +13,11 @@ export interface RunnerOptions {
   graphOptimizationLevel?: GraphOptimizationLevel;
   /** ORT-node only: write the optimised graph here (to check which ops ORT fused). */
   optimizedModelFilePath?: string;
+  /**
+   * ORT-node only, default true. The CPU arena keeps its peak allocation for the session's life: right for
+   * serving, wasteful for calibration's many differently-shaped outputs (measured 2.7 GB vs 1.35 GB peak).
+   */
+  memoryArena?: boolean;
 }
 
 export interface RunnerOutput {
