@@ -4,8 +4,13 @@ import type { Runner } from '../src-core/runtime/runner.ts';
 import { sessionRunner, type OrtSessionLike, type OrtTensorCtor } from '../src-core/runtime/session-runner.ts';
 import type { HostCapabilities } from './host.ts';
 
+interface GpuAdapterLike {
+  features: { has(name: string): boolean };
+  info?: { vendor?: string; architecture?: string; description?: string; isFallbackAdapter?: boolean };
+}
+
 interface GpuNavigator {
-  gpu?: { requestAdapter(): Promise<{ info?: { vendor?: string; architecture?: string } } | null> };
+  gpu?: { requestAdapter(): Promise<GpuAdapterLike | null> };
 }
 
 export async function probeWebGpu(): Promise<HostCapabilities> {
@@ -18,7 +23,10 @@ export async function probeWebGpu(): Promise<HostCapabilities> {
     return { gpu: undefined, noGpuReason: `WebGPU adapter request failed (${e instanceof Error ? e.message : e})` };
   }
   if (!adapter) return { gpu: undefined, noGpuReason: 'WebGPU found no adapter' };
-  const name = [adapter.info?.vendor, adapter.info?.architecture].filter(Boolean).join(' ') || 'adapter';
+  const name = adapter.info?.description || [adapter.info?.vendor, adapter.info?.architecture].filter(Boolean).join(' ') || 'unnamed';
+  // A software rasteriser (e.g. Mesa's llvmpipe) is slower than wasm on the same CPU.
+  if (adapter.info?.isFallbackAdapter) return { gpu: undefined, noGpuReason: `WebGPU offers only a software adapter (${name})` };
+  if (!adapter.features.has('shader-f16')) return { gpu: undefined, noGpuReason: `WebGPU adapter ${name} has no shader-f16 for FP16` };
   return { gpu: { ep: 'webgpu', detail: `WebGPU ${name}` } };
 }
 

@@ -1,0 +1,36 @@
+// The Deno entry as deployed (`deno task start`, deno from npm, onnxruntime-web on one wasm thread) started
+// as a real process on a free loopback port: a real photo through HTTP equals the library's output.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { decodeImage, encodeJpeg } from '../src-core/image/index.ts';
+import { libraryUpscale, photoCrop, postImage, startServer, type RunningServer } from './fixtures/edge/harness.ts';
+
+let server: RunningServer | undefined;
+
+beforeAll(async () => {
+  // SRQ_THREADS=2 is asked for on purpose: Deno caps it at 1 (INT8 sessions hung with wasm threads there).
+  server = await startServer('node_modules/.bin/deno', ['task', 'start'], { env: { PORT: '0', SRQ_TILE_SIZE: '64', SRQ_THREADS: '2', NO_COLOR: '1' } });
+});
+
+afterAll(async () => {
+  await server?.stop();
+});
+
+describe('Deno entry (real process)', () => {
+  it('serves INT8 on one wasm thread and says why', async () => {
+    const models = await (await fetch(`${server!.url}/v1/models`)).json();
+    expect(models).toMatchObject({ runtime: 'deno', serving: { label: 'cpu-int8' } });
+    expect(models.backend).toMatch(/\(wasm, 1 thread\)$/);
+  });
+
+  it('upscales a real photo (JPEG in, PNG out) to the library\'s exact pixels', async () => {
+    const crop = photoCrop('rocket.jpg', 110, 80);
+    const jpeg = encodeJpeg(crop.image, 92);
+    const { res, bytes } = await postImage(`${server!.url}/v1/upscale?model=esrgan-slim-x3&format=png`, jpeg, 'image/jpeg');
+    expect(res.status).toBe(200);
+    expect(res.headers.get('x-srq-tiles')).toBe('6');
+    const expected = await libraryUpscale('esrgan-slim-x3', 'int8', decodeImage(jpeg), 64);
+    const out = decodeImage(bytes);
+    expect([out.width, out.height]).toEqual([330, 240]);
+    expect(Buffer.from(out.data).equals(Buffer.from(expected.data))).toBe(true);
+  });
+});

@@ -1,0 +1,95 @@
+// The Workers entry on the real workerd (`wrangler dev`, no account), started where it cannot reach the
+// network: in a fresh loopback-only network namespace when this machine allows one (root: `unshare -n`),
+// bridged to a local port. It must start offline, load ORT's wasm as a precompiled module and upscale a
+// real photo to the library's exact pixels. Also: the deployed bundle's size (`wrangler deploy --dry-run`).
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { createConnection, createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { decodeImage } from '../src-core/image/index.ts';
+import { freePort, libraryUpscale, photoCrop, postImage, repoRoot, startServer, type RunningServer } from './fixtures/edge/harness.ts';
+
+const wrangler = join(repoRoot, 'node_modules', 'wrangler', 'bin', 'wrangler.js');
+// No telemetry, no Request.cf download, no account: what a CI box without network needs.
+const offlineEnv = { WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false', WRANGLER_HIDE_BANNER: 'true', NO_COLOR: '1' };
+const isolated = spawnSync('unshare', ['-n', 'true']).status === 0;
+
+let server: RunningServer | undefined;
+let bridge: Server | undefined;
+const work = mkdtempSync(join(tmpdir(), 'srq-edge-workers-'));
+
+beforeAll(async () => {
+  const port = await freePort();
+  const devArgs = (p: number) => [wrangler, 'dev', '--ip', '127.0.0.1', '--port', String(p), '--inspector-port', '0', '--persist-to', join(work, 'state'), '--var', 'SRQ_TILE_SIZE:64', '--show-interactive-dev-session=false'];
+  if (isolated) {
+    // Outside: a local port piped to the bridge's Unix socket; inside: wrangler on its own loopback.
+    const socket = join(work, 'bridge.sock');
+    bridge = createServer((client) => {
+      const upstream = createConnection(socket);
+      client.pipe(upstream).pipe(client);
+      upstream.on('error', () => client.resetAndDestroy()); // RST: the caller sees a refused connection at once
+      client.on('error', () => upstream.destroy());
+    }).listen(port, '127.0.0.1');
+    const inner = [process.execPath, 'test/fixtures/edge/netns-bridge.mjs', socket, '8787', process.execPath, ...devArgs(8787)];
+    server = await startServer('unshare', ['-n', 'sh', '-c', 'ip link set lo up && exec "$0" "$@"', ...inner], { port, env: offlineEnv, readyTimeoutMs: 180_000 });
+  } else {
+    server = await startServer(process.execPath, devArgs(port), { port, env: offlineEnv, readyTimeoutMs: 180_000 });
+  }
+}, 200_000);
+
+afterAll(async () => {
+  await server?.stop();
+  bridge?.close();
+  rmSync(work, { recursive: true, force: true });
+});
+
+describe('Workers entry on workerd (wrangler dev)', () => {
+  it(`starts ${isolated ? 'with no network at all' : 'with telemetry and cf fetch off'} and serves INT8 on one thread`, async () => {
+    const models = await (await fetch(`${server!.url}/v1/models`)).json();
+    expect(models).toMatchObject({ runtime: 'workerd', serving: { label: 'cpu-int8', reason: 'CPU host (Workers have no GPU): INT8 on the CPU' } });
+    expect(models.backend).toMatch(/^onnxruntime-web 1\.30\.0 \(wasm, 1 thread\)$/);
+    expect(server!.output()).toContain('srq-edge: ready on workerd: esrgan-slim-x4 (cpu-int8)');
+  });
+
+  it('upscales a real photo to the library\'s exact pixels', async () => {
+    const crop = photoCrop('chelsea.png', 100, 72);
+    const { res, bytes } = await postImage(`${server!.url}/v1/upscale`, crop.png);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('x-srq-tiles')).toBe('4');
+    const expected = await libraryUpscale('esrgan-slim-x4', 'int8', crop.image, 64);
+    const out = decodeImage(bytes);
+    expect([out.width, out.height]).toEqual([400, 288]);
+    expect(Buffer.from(out.data).equals(Buffer.from(expected.data))).toBe(true);
+  });
+
+  it('answers bad requests with the same JSON errors as elsewhere', async () => {
+    const wrongType = await postImage(`${server!.url}/v1/upscale`, new Uint8Array([1, 2, 3]), 'text/plain');
+    expect(wrongType.res.status).toBe(415);
+    expect(wrongType.json().error.code).toBe('unsupported_media_type');
+    const unknown = await postImage(`${server!.url}/v1/upscale?model=nope`, photoCrop('chelsea.png', 8, 8).png);
+    expect(unknown.res.status).toBe(400);
+    expect(unknown.json().error.code).toBe('unknown_model');
+  });
+});
+
+describe('the Workers adaptation and bundle', () => {
+  it('is pinned to the installed onnxruntime-web', () => {
+    const installed = JSON.parse(readFileSync(join(repoRoot, 'node_modules/onnxruntime-web/package.json'), 'utf8')).version;
+    const src = readFileSync(join(repoRoot, 'src-edge/ort-workers.ts'), 'utf8');
+    expect(/VERIFIED_ORT_WEB = '([^']+)'/.exec(src)?.[1]).toBe(installed);
+  });
+
+  it('bundles (wrangler deploy --dry-run) within the Workers size limit (10 MB gzipped)', () => {
+    const out = join(work, 'dist');
+    execFileSync(process.execPath, [wrangler, 'deploy', '--dry-run', '--outdir', out], { cwd: repoRoot, env: { ...process.env, ...offlineEnv }, stdio: 'pipe' });
+    const files = readdirSync(out).filter((f) => !f.endsWith('.map'));
+    const raw = files.reduce((n, f) => n + statSync(join(out, f)).size, 0);
+    const gzipped = files.reduce((n, f) => n + gzipSync(readFileSync(join(out, f))).length, 0);
+    console.log(`Workers bundle: ${files.length} files, ${(raw / 1e6).toFixed(2)} MB raw, ${(gzipped / 1e6).toFixed(2)} MB gzipped`);
+    expect(files.some((f) => f.endsWith('.wasm'))).toBe(true);
+    expect(gzipped).toBeLessThan(10 * 1024 * 1024);
+  });
+});
