@@ -122,7 +122,7 @@ export async function quantizeCommand(argv: string[]): Promise<number> {
         return EXIT_FAILED;
       }
       result = budget.best.quantized;
-      const { keptFloat: nodes, drop } = budget.best.step;
+      const { floatNodes: nodes, drop } = budget.best.step;
       // Provenance: which nodes the budget kept float, and the budget it was validated against.
       setMetadata(result.model, 'srq.float_nodes', nodes.join(','));
       setMetadata(result.model, 'srq.max_drop', `${maxDrop} ${metric} on ${evalImages.length} images (measured ${drop.toFixed(4)})`);

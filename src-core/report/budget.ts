@@ -7,14 +7,14 @@ import { formatValue } from './summary.ts';
 const unit = (metric: DropMetric) => (metric === 'ssim' ? '' : ' dB');
 
 export function stepLine(step: BudgetStep, metric: DropMetric, maxDrop: number): string {
-  const float = step.keptFloat.length === 0 ? 'all layers int8' : `${step.keptFloat.length} of ${step.candidates} layers float (${step.keptFloat.join(', ')})`;
+  const float = step.keptFloat.length === 0 ? 'all layers int8' : `${step.keptFloat.length} of ${step.layers} layers float (${step.keptFloat.join(', ')})`;
   const verdict = step.meets ? `≤ ${formatValue(metric, maxDrop)}${unit(metric)}: meets the budget` : `> ${formatValue(metric, maxDrop)}${unit(metric)}`;
-  return `round ${step.round}: ${float}; ${METRIC_LABEL[metric]} drop ${formatValue(metric, step.drop)}${unit(metric)} (worst image ${formatValue(metric, step.worstImageDrop)}) ${verdict}; fidelity ${step.fidelity.toFixed(1)} dB; ${step.speedup.toFixed(2)}× FP32 speed`;
+  return `round ${step.round}: ${float}; ${METRIC_LABEL[metric]} drop ${formatValue(metric, step.drop)}${unit(metric)} (worst image ${formatValue(metric, step.worstImageDrop)}) ${verdict}; fidelity ${step.fidelity.toFixed(1)} dB; ≈${step.speedup.toFixed(1)}× FP32 speed`;
 }
 
-export function rankingLine(ranking: readonly LayerSensitivity[], shown = 5): string {
-  const top = ranking.slice(0, shown).map((l) => `${l.node} (${l.opType})`).join(', ');
-  return `ranked ${ranking.length} layers by measured sensitivity (output error removed by keeping each alone in float); most harmful: ${top}`;
+export function rankingLine(ranking: readonly LayerSensitivity[], shown = 6): string {
+  const top = ranking.slice(0, shown).map((l) => `${l.layer} (${l.opType}, ${l.error.toFixed(3)})`).join(', ');
+  return `ranked ${ranking.length} layers by measured sensitivity (output MSE vs FP32 in 8-bit levels² with only that layer int8); most harmful: ${top}`;
 }
 
 /** The final line: what was kept float, the drop reached and what it cost in speed; or why nothing qualifies. */
@@ -23,10 +23,14 @@ export function verdictLine(result: BudgetResult, metric: DropMetric, maxDrop: n
   const limit = `${formatValue(metric, maxDrop)}${unit(metric)}`;
   if (!result.best) {
     const last = result.steps[result.steps.length - 1]!;
-    return `no INT8 model meets --max-drop ${limit}: even with ${last.keptFloat.length} of ${last.candidates} layers kept float the ${METRIC_LABEL[metric]} drop is ${formatValue(metric, last.drop)}${unit(metric)} (${rounds} validation rounds); loosen --max-drop or use --mode fp16`;
+    return `no INT8 model meets --max-drop ${limit}: even with ${last.keptFloat.length} of ${last.layers} layers kept float the ${METRIC_LABEL[metric]} drop is ${formatValue(metric, last.drop)}${unit(metric)} (${rounds} validation rounds); loosen --max-drop or use --mode fp16`;
   }
   const { step } = result.best;
-  const allInt8 = result.steps[0]!;
-  const cost = step.keptFloat.length === 0 ? '' : `; all-int8 was ${allInt8.speedup.toFixed(2)}× (drop ${formatValue(metric, allInt8.drop)}${unit(metric)})`;
-  return `kept ${step.keptFloat.length} of ${step.candidates || step.keptFloat.length} layers float${step.keptFloat.length ? ` (${step.keptFloat.join(', ')})` : ''}: ${METRIC_LABEL[metric]} drop ${formatValue(metric, step.drop)}${unit(metric)} ≤ ${limit}, ${step.speedup.toFixed(2)}× FP32 speed${cost}; ${rounds} validation round${rounds === 1 ? '' : 's'}`;
+  const float = step.keptFloat.length ? `kept ${step.keptFloat.length} of ${step.layers} layers float (${step.keptFloat.join(', ')})` : 'all layers int8';
+  const line = `${float}: ${METRIC_LABEL[metric]} drop ${formatValue(metric, step.drop)}${unit(metric)} ≤ ${limit}; ${rounds} validation round${rounds === 1 ? '' : 's'}`;
+  const s = result.speed;
+  if (!s) return line;
+  const x = (ms: number) => `${(s.fp32Ms / ms).toFixed(2)}×`;
+  const cost = step.keptFloat.length ? `, all-int8 ${s.allInt8Ms.toFixed(1)} ms (${x(s.allInt8Ms)}, drop ${formatValue(metric, result.steps[0]!.drop)}${unit(metric)})` : '';
+  return `${line}\nspeed per ${s.tile}² tile (median, interleaved): FP32 ${s.fp32Ms.toFixed(1)} ms, this model ${s.bestMs.toFixed(1)} ms (${x(s.bestMs)} FP32 speed)${cost}`;
 }

@@ -1,20 +1,31 @@
 // Accuracy-aware static INT8: quantize, validate against the float model on ground-truth photos, and while the
 // drop exceeds the budget keep the most harmful layers in float, until it holds (the fallback loop of INC, NNCF and
 // POT, which ORT's quantizer lacks). Cheap by construction:
-//  - calibration runs once: ranges do not depend on which nodes stay float, so every round reuses them;
-//  - layers are ranked once, by measured sensitivity: how much the output error (vs float, on a few calibration
-//    tiles) shrinks when that layer alone stays float; no ground truth needed, one short run per layer;
-//  - the number k of top-ranked layers kept float is searched by doubling, then bisection: O(log n) validation
-//    rounds, each a full validation of one candidate against the float model.
-// The result is the fastest validated model within the budget (speed measured against FP32 in the same round).
-// Runtime-agnostic.
+//  - calibration runs once (plus once for the activations the first plan did not quantize): ranges do not depend on
+//    which layers stay float, so no round calibrates again;
+//  - layers are ranked once, by measured sensitivity: the output error (vs float, on a few calibration tiles) of
+//    the model with only that layer quantized. Ranking by "this layer alone kept float" does not work: its tensors
+//    stay quantized by its neighbours, and un-folding its Relu can even add error (measured on esrgan-slim-x2);
+//  - the number k of top-ranked layers kept float starts from a guess (the ranking's errors as shares of the noise)
+//    and is searched from there by galloping and bisection: two or three validation rounds when the guess is right,
+//    O(log n) otherwise, each one full validation of one candidate against the float model.
+// A "layer" is a quantized node together with the Relu/Clip folded into its output. The result is the model that
+// keeps the fewest layers float within the budget: every layer kept float trades an int8 kernel for a float one
+// between Q/DQ, so it is also the fastest (speed is measured each round, but one round's timing is too noisy to
+// choose by). Runtime-agnostic.
 import type { RasterImage } from '../image/raster.ts';
 import { encodeModel } from '../onnx/model.ts';
+import { Graph } from '../onnx/graph.ts';
 import type { ModelProto } from '../onnx/types.ts';
+import { calibrate } from '../quantize/calibrate.ts';
 import { rasterToTensor } from '../quantize/calibration-tiles.ts';
+import { floatTensors } from '../quantize/float-tensors.ts';
+import { QuantizeError, type Range } from '../quantize/rewrite.ts';
 import { quantizeStatic, type StaticQuantizeOptions, type StaticQuantizeResult } from '../quantize/static.ts';
+import { prepareInferenceModel } from '../inference-model.ts';
 import type { Runner } from '../runtime/runner.ts';
 import { gatedValue } from './gate.ts';
+import { tileLatencies } from './latency.ts';
 import type { GateMetric, ValidationReport } from './schema.ts';
 import { validateModels } from './validate.ts';
 
@@ -40,18 +51,22 @@ export interface BudgetOptions extends Omit<StaticQuantizeOptions, 'ranges'> {
 }
 
 export interface LayerSensitivity {
-  node: string;
+  /** The layer's main node, and every node it keeps float (the main node plus its folded activation). */
+  layer: string;
+  nodes: string[];
   opType: string;
-  /** Output MSE (vs float, [0,1] scale) removed by keeping this layer alone in float; higher = more harmful. */
-  gain: number;
+  /** Output MSE vs float (8-bit units²) of the model with only this layer quantized; higher = more harmful. */
+  error: number;
 }
 
 export interface BudgetStep {
   round: number;
-  /** Node names kept float by the search (besides the caller's own exclusions). */
+  /** Layers kept float by the search (besides the caller's own exclusions), by main node name. */
   keptFloat: string[];
+  /** Every node those layers keep float (with their folded activations): what was passed as `exclude`. */
+  floatNodes: string[];
   /** How many layers could be kept float. */
-  candidates: number;
+  layers: number;
   /** Mean drop on the metric, and the worst image's. */
   drop: number;
   worstImageDrop: number;
@@ -64,24 +79,34 @@ export interface BudgetStep {
 }
 
 export interface BudgetResult {
-  /** The fastest model within the budget, absent when none is. */
+  /** The model with the fewest layers float within the budget; absent when none is. */
   best?: { quantized: StaticQuantizeResult; step: BudgetStep; report: ValidationReport };
   steps: BudgetStep[];
   ranking: LayerSensitivity[];
+  /**
+   * Median ms per calibration-sized tile of FP32, the all-int8 model and the chosen one, measured together at the
+   * end (a round's own timing is too short and noisy to compare rounds by).
+   */
+  speed?: { tile: number; fp32Ms: number; allInt8Ms: number; bestMs: number };
 }
 
 export async function quantizeWithinBudget(model: ModelProto, opts: BudgetOptions): Promise<BudgetResult> {
   const metric = opts.metric ?? 'psnr-y';
   const userExclude = opts.exclude ?? [];
   const steps: BudgetStep[] = [];
-  const passing: NonNullable<BudgetResult['best']>[] = [];
-  let candidates = 0;
+  let best: BudgetResult['best'];
 
+  // Round 1 is exactly what srq quantize makes; later rounds reuse its ranges plus, measured once, those of every
+  // other float activation (a layer kept float can leave a neighbour quantizing a tensor the first plan did not).
   const first = await quantizeStatic(model, opts);
-  const ranges = first.calibration.ranges;
-  const quantizeKeeping = (names: readonly string[]) => quantizeStatic(model, { ...opts, exclude: [...userExclude, ...names], ranges });
+  const layers = layersOf(first);
+  let ranges: Map<string, Range> | undefined;
+  const quantizeKeeping = async (nodes: readonly string[]) => {
+    ranges ??= new Map([...first.calibration.ranges, ...(await calibrateTheRest(first, opts))]);
+    return quantizeStatic(model, { ...opts, exclude: [...userExclude, ...nodes], ranges });
+  };
 
-  const tryModel = async (quantized: StaticQuantizeResult, keptFloat: string[]): Promise<boolean> => {
+  const tryModel = async (quantized: StaticQuantizeResult, keptFloat: readonly LayerSensitivity[]): Promise<boolean> => {
     const bytes = encodeModel(quantized.model);
     const { report } = await validateModels(
       { path: 'fp32', model, bytes: encodeModel(model).length },
@@ -99,8 +124,9 @@ export async function quantizeWithinBudget(model: ModelProto, opts: BudgetOption
     const drop = gatedValue(metric, c);
     const step: BudgetStep = {
       round: steps.length + 1,
-      keptFloat,
-      candidates,
+      keptFloat: keptFloat.map((l) => l.layer),
+      floatNodes: keptFloat.flatMap((l) => l.nodes),
+      layers: layers.length,
       drop,
       worstImageDrop: Math.max(...c.images.map((img) => gatedValue(metric, img))),
       fidelity: c.mean.fidelity ?? Infinity,
@@ -110,53 +136,142 @@ export async function quantizeWithinBudget(model: ModelProto, opts: BudgetOption
     };
     steps.push(step);
     opts.onStep?.(step);
-    if (step.meets) passing.push({ quantized, step, report });
+    if (step.meets && (!best || step.keptFloat.length < best.step.keptFloat.length)) best = { quantized, step, report };
     return step.meets;
   };
 
   const ranking: LayerSensitivity[] = [];
-  candidates = [...first.plan.quantizedNodes].filter((n) => n.name).length;
-  if (!(await tryModel(first, []))) {
-    ranking.push(...(await rankLayers(model, first, quantizeKeeping, opts)));
-    candidates = ranking.length;
+  const firstStep = (await tryModel(first, []), steps[0]!);
+  if (!firstStep.meets) {
+    ranking.push(...(await rankLayers(first, layers, quantizeKeeping, opts)));
     opts.onRanking?.(ranking);
-    const keep = (k: number) => ranking.slice(0, k).map((l) => l.node);
-    const meetsWith = async (k: number) => tryModel(await quantizeKeeping(keep(k)), keep(k));
-    // Doubling up to "all but one layer float" (the almost-float model), then bisection between fail and pass.
-    const most = ranking.length - 1;
-    let fail = 0;
-    let pass: number | undefined;
-    for (let k = 1; most >= 1; k = Math.min(k * 2, most)) {
-      if (await meetsWith(k)) {
+    const tried = new Map<number, boolean>();
+    const meetsWith = async (k: number) => {
+      if (!tried.has(k)) {
+        const kept = ranking.slice(0, k);
+        tried.set(k, await tryModel(await quantizeKeeping(kept.flatMap((l) => l.nodes)), kept));
+      }
+      return tried.get(k)!;
+    };
+    await searchFewestFloat(ranking.length - 1, predictLayers(ranking, firstStep.drop, opts.maxDrop), meetsWith);
+  }
+  const result: BudgetResult = { steps, ranking };
+  if (best) result.best = best;
+  if (best) result.speed = await measureSpeed(model, first.model, best.quantized.model, opts);
+  return result;
+}
+
+async function measureSpeed(fp32: ModelProto, allInt8: ModelProto, chosen: ModelProto, opts: BudgetOptions): Promise<BudgetResult['speed']> {
+  opts.onProgress?.('timing FP32, all-int8 and the chosen model');
+  const models = allInt8 === chosen ? [fp32, allInt8] : [fp32, allInt8, chosen];
+  const runners: Runner[] = [];
+  try {
+    for (const m of models) runners.push(await opts.createRunner(prepareInferenceModel(m).bytes));
+    const tile = rasterToTensor(opts.tiles[0]!);
+    const [f, a, c] = await tileLatencies(runners, tile);
+    return { tile: opts.tiles[0]!.width, fp32Ms: f!.medianMs, allInt8Ms: a!.medianMs, bestMs: (c ?? a)!.medianMs };
+  } finally {
+    for (const r of runners) await r.release();
+  }
+}
+
+/**
+ * How many top-ranked layers to keep float, guessed from the ranking: if each layer's error (measured alone) is its
+ * share of the noise, keeping the top k float leaves the share r_k, and the drop scales to about drop·r_k.
+ */
+export function predictLayers(ranking: readonly LayerSensitivity[], drop: number, maxDrop: number): number {
+  const total = ranking.reduce((n, l) => n + l.error, 0);
+  let removed = 0;
+  for (let k = 1; k < ranking.length; k++) {
+    removed += ranking[k - 1]!.error;
+    if (total > 0 && drop * (1 - removed / total) <= maxDrop) return k;
+  }
+  return Math.max(1, ranking.length - 1);
+}
+
+/**
+ * The smallest k in [1, most] with meets(k), assuming it is (roughly) monotone: from the guess, gallop up (1, 2,
+ * 4... past it) until one passes or `most` fails, or step down while it passes; then bisect between the largest
+ * failing and the smallest passing k. A guess that is right costs two rounds (k and k − 1).
+ */
+export async function searchFewestFloat(most: number, guess: number, meets: (k: number) => Promise<boolean>): Promise<number | undefined> {
+  if (most < 1) return undefined;
+  let k = Math.min(Math.max(1, guess), most);
+  let fail = 0;
+  let pass: number | undefined;
+  if (await meets(k)) {
+    let lowest = k;
+    for (let step = 1; lowest - step > fail; step *= 2) {
+      const down: number = lowest - step;
+      if (!(await meets(down))) {
+        fail = down;
+        break;
+      }
+      lowest = down;
+    }
+    pass = lowest;
+  } else {
+    fail = k;
+    for (let step = 1; fail < most; step *= 2) {
+      k = Math.min(fail + step, most);
+      if (await meets(k)) {
         pass = k;
         break;
       }
       fail = k;
-      if (k === most) break;
-    }
-    while (pass !== undefined && pass - fail > 1) {
-      const mid = (fail + pass) >> 1;
-      if (await meetsWith(mid)) pass = mid;
-      else fail = mid;
     }
   }
-  const best = passing.reduce<BudgetResult['best']>((a, b) => (!a || b.step.speedup > a.step.speedup ? b : a), undefined);
-  return { ...(best ? { best } : {}), steps, ranking };
+  while (pass !== undefined && pass - fail > 1) {
+    const mid = (fail + pass) >> 1;
+    if (await meets(mid)) pass = mid;
+    else fail = mid;
+  }
+  return pass;
+}
+
+/** Ranges of the float activations the first calibration did not measure. */
+async function calibrateTheRest(first: StaticQuantizeResult, opts: BudgetOptions): Promise<Map<string, Range>> {
+  const graph = new Graph(first.floatModel.graph!);
+  const rest = [...floatTensors(graph)].filter((t) => !graph.initializer(t) && !first.calibration.ranges.has(t));
+  if (rest.length === 0) return new Map();
+  const { ranges } = await calibrate(first.floatModel, rest, opts.tiles, {
+    method: opts.method ?? 'percentile',
+    ...(opts.percentile !== undefined ? { percentile: opts.percentile } : {}),
+    createRunner: opts.createRunner,
+    ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
+  });
+  return ranges;
+}
+
+/** Named quantized nodes grouped into layers: each node with the Relu/Clip nodes folded into its output. */
+function layersOf(q: StaticQuantizeResult): { layer: string; nodes: string[]; opType: string }[] {
+  const quantized = new Set([...q.plan.quantizedNodes].map((n) => n.name).filter(Boolean));
+  const producer = new Map<string, string>();
+  for (const n of q.floatModel.graph!.node ?? []) for (const o of n.output ?? []) producer.set(o, n.name ?? '');
+  const folded = new Map<string, string[]>();
+  for (const f of q.plan.folded) {
+    const into = producer.get(f.input?.[0] ?? '');
+    if (f.name && into && quantized.has(into)) folded.set(into, [...(folded.get(into) ?? []), f.name]);
+  }
+  const foldedNames = new Set([...folded.values()].flat());
+  return [...q.plan.quantizedNodes]
+    .filter((n) => n.name && !foldedNames.has(n.name))
+    .map((n) => ({ layer: n.name!, nodes: [n.name!, ...(folded.get(n.name!) ?? [])], opType: n.opType ?? '' }));
 }
 
 /**
- * Every named quantized node, most harmful first: the output MSE against the float model over a few calibration
- * tiles, fully quantized minus with that node alone kept float.
+ * Layers, most harmful first: the output error against the float model, over a few calibration tiles, of the
+ * model in which only that layer is quantized.
  */
 async function rankLayers(
-  model: ModelProto,
   first: StaticQuantizeResult,
-  quantizeKeeping: (names: readonly string[]) => Promise<StaticQuantizeResult>,
+  layers: readonly { layer: string; nodes: string[]; opType: string }[],
+  quantizeKeeping: (nodes: readonly string[]) => Promise<StaticQuantizeResult>,
   opts: BudgetOptions,
 ): Promise<LayerSensitivity[]> {
   const tiles = opts.tiles.slice(0, opts.rankingTiles ?? 4).map(rasterToTensor);
   const outputsOf = async (m: ModelProto) => {
-    const runner: Runner = await opts.createRunner(encodeModel(m));
+    const runner = await opts.createRunner(encodeModel(m));
     try {
       const outs: Float32Array[] = [];
       for (const t of tiles) outs.push((await runner.run(t.data, t.dims)).data);
@@ -166,23 +281,30 @@ async function rankLayers(
     }
   };
   const reference = await outputsOf(first.floatModel);
-  const error = async (m: ModelProto) => {
-    const outs = await outputsOf(m);
-    let sum = 0;
-    let n = 0;
-    outs.forEach((o, i) => {
-      const r = reference[i]!;
-      for (let j = 0; j < o.length; j++) sum += (o[j]! - r[j]!) ** 2;
-      n += o.length;
-    });
-    return sum / n;
-  };
-  const base = await error(first.model);
-  const nodes = [...first.plan.quantizedNodes].filter((n) => n.name);
+  const allNodes = layers.flatMap((l) => l.nodes);
   const ranking: LayerSensitivity[] = [];
-  for (const [i, node] of nodes.entries()) {
-    opts.onProgress?.(`ranking layers: ${i + 1}/${nodes.length} (${node.name})`);
-    ranking.push({ node: node.name!, opType: node.opType ?? '', gain: base - (await error((await quantizeKeeping([node.name!])).model)) });
+  for (const [i, layer] of layers.entries()) {
+    opts.onProgress?.(`ranking layers: ${i + 1}/${layers.length} (${layer.layer})`);
+    let alone;
+    try {
+      alone = await quantizeKeeping(allNodes.filter((n) => !layer.nodes.includes(n)));
+    } catch (e) {
+      // Nothing left to quantize with only this layer (it quantizes only alongside its neighbours): harmless alone.
+      if (e instanceof QuantizeError) {
+        ranking.push({ ...layer, error: 0 });
+        continue;
+      }
+      throw e;
+    }
+    const outs = await outputsOf(alone.model);
+    let sum = 0;
+    let count = 0;
+    outs.forEach((o, t) => {
+      const r = reference[t]!;
+      for (let j = 0; j < o.length; j++) sum += (o[j]! - r[j]!) ** 2;
+      count += o.length;
+    });
+    ranking.push({ ...layer, error: (sum / count) * 255 * 255 });
   }
-  return ranking.sort((a, b) => b.gain - a.gain);
+  return ranking.sort((a, b) => b.error - a.error);
 }
