@@ -7,7 +7,7 @@ import { formatValue } from './summary.ts';
 const unit = (metric: DropMetric) => (metric === 'ssim' ? '' : ' dB');
 
 export function stepLine(step: BudgetStep, metric: DropMetric, maxDrop: number): string {
-  const float = step.keptFloat.length === 0 ? 'all layers int8' : `${step.keptFloat.length} of ${step.layers} layers float (${step.keptFloat.join(', ')})`;
+  const float = step.keptFloat.length === 0 ? `all ${step.layers} layers int8` : `${step.keptFloat.length} of ${step.layers} layers float (${step.keptFloat.join(', ')})`;
   const verdict = step.meets ? `≤ ${formatValue(metric, maxDrop)}${unit(metric)}: meets the budget` : `> ${formatValue(metric, maxDrop)}${unit(metric)}`;
   return `round ${step.round}: ${float}; ${METRIC_LABEL[metric]} drop ${formatValue(metric, step.drop)}${unit(metric)} (worst image ${formatValue(metric, step.worstImageDrop)}) ${verdict}; fidelity ${step.fidelity.toFixed(1)} dB; ≈${step.speedup.toFixed(1)}× FP32 speed`;
 }
@@ -26,7 +26,7 @@ export function verdictLine(result: BudgetResult, metric: DropMetric, maxDrop: n
     return `no INT8 model meets --max-drop ${limit}: even with ${last.keptFloat.length} of ${last.layers} layers kept float the ${METRIC_LABEL[metric]} drop is ${formatValue(metric, last.drop)}${unit(metric)} (${rounds} validation rounds); loosen --max-drop or use --mode fp16`;
   }
   const { step } = result.best;
-  const float = step.keptFloat.length ? `kept ${step.keptFloat.length} of ${step.layers} layers float (${step.keptFloat.join(', ')})` : 'all layers int8';
+  const float = step.keptFloat.length ? `kept ${step.keptFloat.length} of ${step.layers} layers float (${step.keptFloat.join(', ')})` : `all ${step.layers} layers int8`;
   const line = `${float}: ${METRIC_LABEL[metric]} drop ${formatValue(metric, step.drop)}${unit(metric)} ≤ ${limit}; ${rounds} validation round${rounds === 1 ? '' : 's'}`;
   const s = result.speed;
   if (!s) return line;

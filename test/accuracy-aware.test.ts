@@ -1,0 +1,115 @@
+// Accuracy-aware static INT8 (srq quantize --max-drop) on a default model and real photos, through the real binary:
+// a loose budget keeps every layer int8 in one round, a tight one keeps a few layers float and the written model
+// really meets it under srq validate, an impossible one fails clearly; plus the search on its own.
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { getMetadata } from '../src-core/onnx/model.ts';
+import { readModelFile } from '../src-core/onnx/model-file.ts';
+import { optimizeGraph } from '../src-core/optimize/index.ts';
+import { predictLayers, searchFewestFloat, type LayerSensitivity } from '../src-core/validate/accuracy-aware.ts';
+import type { ValidationReport } from '../src-core/validate/schema.ts';
+import { expectOneLineError, srq } from './helpers/cli.ts';
+
+const work = mkdtempSync(join(tmpdir(), 'srq-accuracy-'));
+const fp32 = 'models/esrgan-slim-x4.onnx';
+// Calibration on 8 tiles keeps each run short; its all-int8 drop on these two photos is ≈0.05 dB.
+const photos = ['--eval', 'images/chelsea.png', '--eval', 'images/coffee.png'];
+const quantize = (out: string, maxDrop: string, ...rest: string[]) =>
+  srq(['quantize', fp32, '-o', out, '--calib-tiles', '8', '--max-drop', maxDrop, ...photos, ...rest]);
+const floatCount = (stdout: string) => {
+  const m = /^kept (\d+) of (\d+) layers float|^all (\d+) layers int8/m.exec(stdout);
+  if (!m) throw new Error(`no verdict in:\n${stdout}`);
+  return m[1] !== undefined ? Number(m[1]) : 0;
+};
+
+describe('srq quantize --max-drop', () => {
+  it('keeps every layer int8 in one validation round when the budget is loose', () => {
+    const out = join(work, 'loose.onnx');
+    const r = quantize(out, '0.1');
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^round 1: all 19 layers int8; PSNR-Y drop 0\.0\d\d dB .*≤ 0\.100 dB: meets the budget/m);
+    expect(r.stdout).not.toMatch(/^round 2/m);
+    expect(r.stdout).toMatch(/^all 19 layers int8: PSNR-Y drop 0\.0\d\d dB ≤ 0\.100 dB; 1 validation round$/m);
+    expect(r.stdout).toMatch(/^speed per 128² tile \(median, interleaved\): FP32 [\d.]+ ms, this model [\d.]+ ms \([\d.]+× FP32 speed\)$/m);
+    expect(getMetadata(readModelFile(out), 'srq.float_nodes')).toBe('');
+  });
+
+  it('keeps the most harmful layers float under a tight budget, and the model it writes meets it under srq validate', () => {
+    const out = join(work, 'tight.onnx');
+    const r = quantize(out, '0.02');
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^ranked 19 layers by measured sensitivity/m);
+    const kept = floatCount(r.stdout);
+    expect(kept).toBeGreaterThan(0);
+    expect(kept).toBeLessThan(19);
+    const rounds = Number(/; (\d+) validation rounds$/m.exec(r.stdout)![1]);
+    expect(rounds).toBeGreaterThan(1);
+    expect(rounds).toBeLessThanOrEqual(6);
+    expect(r.stdout).toMatch(/this model [\d.]+ ms \([\d.]+× FP32 speed\), all-int8 [\d.]+ ms \([\d.]+×, drop 0\.0\d\d dB\)$/m);
+    const floatNodes = getMetadata(readModelFile(out), 'srq.float_nodes')!.split(',');
+    expect(floatNodes.length).toBeGreaterThanOrEqual(kept);
+    expect(getMetadata(readModelFile(out), 'srq.max_drop')).toMatch(/^0\.02 psnr-y on 2 images/);
+
+    // Independent check: the same photos through srq validate.
+    const json = join(work, 'tight.json');
+    const v = srq(['validate', fp32, out, '--images', 'images/chelsea.png', '--images', 'images/coffee.png', '--max-drop', '0.02', '--json', json]);
+    expect(v.code, v.stdout).toBe(0);
+    const report = JSON.parse(readFileSync(json, 'utf8')) as ValidationReport;
+    expect(report.candidates[0]!.drop.psnrY).toBeLessThanOrEqual(0.02);
+    expect(report.candidates[0]!.variant).toBe('int8-static');
+  });
+
+  it('fails clearly (exit 1, one line, nothing written) when even the almost-float model misses the budget', () => {
+    // Leave two sensitive layers quantizable (the last two convs), so the almost-float model keeps one of them int8.
+    const keep = new Set(['SR_subpixel', 'output', 'UPN3']);
+    const graph = readModelFile(fp32);
+    optimizeGraph(graph); // node names as the quantizer sees them (after the exact sub-pixel rewrite)
+    const others = graph.graph!.node!.map((n) => n.name!).filter((n) => !keep.has(n));
+    const out = join(work, 'never.onnx');
+    const r = quantize(out, '0.001', '--exclude', others.join(','));
+    expect(r.code).toBe(1);
+    expect(expectOneLineError(r)).toMatch(/^srq: no INT8 model meets --max-drop 0\.001 dB: even with 1 of 2 layers kept float the PSNR-Y drop is 0\.\d{3} dB \(\d validation rounds\); loosen --max-drop or use --mode fp16$/);
+    expect(existsSync(out)).toBe(false);
+  });
+
+  it.each([
+    ['a budget for a mode without layers to keep float', ['--mode', 'fp16', '--max-drop', '0.1'], /--max-drop needs --mode int8-static \(fp16 has no layers to keep float\)/],
+    ['--eval without a budget', ['--eval', 'images/chelsea.png'], /--eval and --metric belong to accuracy-aware quantization: add --max-drop/],
+    ['a budget that is not a number', ['--max-drop', 'tiny'], /--max-drop must be a number ≥ 0, got "tiny"/],
+    ['a fidelity metric (not a drop)', ['--max-drop', '0.1', '--metric', 'fidelity'], /--metric must be one of psnr-y, psnr-rgb, ssim/],
+  ])('bad input: %s (exit 2)', (_name, args, message) => {
+    const out = join(work, 'bad.onnx');
+    const r = srq(['quantize', fp32, '-o', out, ...args]);
+    expect(r.code).toBe(2);
+    expect(expectOneLineError(r)).toMatch(message);
+    expect(existsSync(out)).toBe(false);
+  });
+});
+
+describe('the fallback search', () => {
+  it('finds the smallest passing count from any guess in O(log n) tries, and reports none when all fail', async () => {
+    for (const threshold of [1, 2, 5, 13, 18, 19]) {
+      for (const guess of [1, 4, 5, 6, 17, 18]) {
+        const tried: number[] = [];
+        const found = await searchFewestFloat(18, guess, async (k) => (tried.push(k), k >= threshold));
+        expect(found, `threshold ${threshold}, guess ${guess}`).toBe(threshold <= 18 ? threshold : undefined);
+        expect(new Set(tried).size).toBe(tried.length);
+        expect(tried.length).toBeLessThanOrEqual(2 * Math.ceil(Math.log2(18)) + 1);
+      }
+    }
+    // A right guess costs two tries: the guess and one below it.
+    const tried: number[] = [];
+    await searchFewestFloat(18, 5, async (k) => (tried.push(k), k >= 5));
+    expect(tried).toEqual([5, 4]);
+  });
+
+  it('guesses the count from each layer\'s share of the error', () => {
+    const ranking = [4, 3, 2, 1].map((error, i) => ({ layer: `l${i}`, nodes: [`l${i}`], opType: 'Conv', error })) as LayerSensitivity[];
+    // Drop 0.1 with shares 0.4, 0.3, 0.2, 0.1: keeping 1 leaves 0.06, 2 leave 0.03, 3 leave 0.01.
+    expect(predictLayers(ranking, 0.1, 0.07)).toBe(1);
+    expect(predictLayers(ranking, 0.1, 0.031)).toBe(2);
+    expect(predictLayers(ranking, 0.1, 0.001)).toBe(3);
+  });
+});
