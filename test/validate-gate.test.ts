@@ -11,13 +11,14 @@ const work = mkdtempSync(join(tmpdir(), 'srq-validate-gate-'));
 const fp32 = 'models/esrgan-slim-x4.onnx';
 const int8 = join(work, 'slim-x4-int8.onnx');
 const fp16 = join(work, 'slim-x4-fp16.onnx');
+const dynamic = join(work, 'slim-x4-dynamic.onnx');
 const photos = ['--images', 'images/chelsea.png', '--images', 'images/coffee.png'];
 
 const lastLine = (text: string) => text.trim().split('\n').pop()!;
 const readReport = (path: string) => JSON.parse(readFileSync(path, 'utf8')) as ValidationReport;
 
 beforeAll(() => {
-  for (const [mode, out] of [['int8-static', int8], ['fp16', fp16]]) {
+  for (const [mode, out] of [['int8-static', int8], ['fp16', fp16], ['int8-dynamic', dynamic]]) {
     const r = srq(['quantize', fp32, '-o', out!, '--mode', mode!, '--calib-tiles', '8']);
     expect(r.code, r.stderr).toBe(0);
   }
@@ -41,7 +42,7 @@ describe('srq validate gate', () => {
     expect(report.setup.lowRes).toMatch(/MATLAB imresize bicubic \(Keys a = -0\.5, antialiased\)/);
     const markdown = readFileSync(md, 'utf8');
     expect(markdown).toMatch(/^✅ \*\*gate passed/m);
-    expect(markdown).toMatch(/\| model \| variant \| size \| PSNR-Y dB \| drop PSNR-Y \| SSIM-Y \| fidelity dB \| latency \| result \|/);
+    expect(markdown).toMatch(/\| model \| variant \| size \| PSNR-Y dB \| drop PSNR-Y \| SSIM-Y \| fidelity dB \| latency \(speedup\) \| result \|/);
     expect(markdown).toMatch(/\| slim-x4-int8\.onnx \| int8-static \| .* \| ✅ pass \|/);
   });
 
@@ -82,10 +83,11 @@ describe('srq validate gate', () => {
     expect(lastLine(ssim.stdout)).toMatch(/drops 0\.\d{4} SSIM-Y on average \(limit 0\.0100\)/);
   });
 
-  it('gates nothing without limits (exit 0) and says so', () => {
-    const r = srq(['validate', fp32, int8, '--images', 'images/chelsea.png']);
+  it('gates nothing without limits (exit 0) and says so; dynamic INT8 (whose reach the graph cannot state) tiles with the reference\'s overlap', () => {
+    const r = srq(['validate', fp32, int8, dynamic, '--images', 'images/chelsea.png']);
     expect(r.code, r.stderr).toBe(0);
     expect(lastLine(r.stdout)).toMatch(/^no limits given .*nothing gated$/);
+    expect(r.stdout).toMatch(/slim-x4-dynamic\.onnx\s+int8-dynamic\s+\d+ kB \(2\d%\)\s+\d\d\.\d\d\s+-?0\.0\d\d/);
   });
 });
 

@@ -45,8 +45,9 @@ export function modelName(path: string): string {
 export function summaryTable(report: ValidationReport, pass = 'pass', fail = 'FAIL'): SummaryTable {
   const metric = dropMetric(report);
   const ref = report.reference;
-  const header = ['model', 'variant', 'size', 'PSNR-Y dB', `drop ${METRIC_LABEL[metric]}`, 'SSIM-Y', 'fidelity dB', 'latency', 'result'];
-  const latency = (m: ModelResult) => `${m.latency.seconds.toFixed(2)} s (${(m.latency.seconds / ref.latency.seconds).toFixed(2)}×)`;
+  const header = ['model', 'variant', 'size', 'PSNR-Y dB', `drop ${METRIC_LABEL[metric]}`, 'SSIM-Y', 'fidelity dB', 'latency (speedup)', 'result'];
+  // In brackets: speedup over the reference (its time / this model's time).
+  const latency = (m: ModelResult) => `${m.latency.seconds.toFixed(2)} s (${(ref.latency.seconds / m.latency.seconds).toFixed(2)}×)`;
   const size = (m: ModelResult) => `${formatBytes(m.bytes)} (${Math.round((m.bytes / ref.bytes) * 100)}%)`;
   const rows = [
     ['bicubic', 'baseline', '—', formatDb(report.bicubic.mean.psnrY), '—', report.bicubic.mean.ssimY.toFixed(4), '—', '—', '—'],

@@ -6,8 +6,11 @@ import { resizeBicubic } from '../image/resize.ts';
 import { cropImage, type RasterImage } from '../image/raster.ts';
 import { prepareInferenceModel, type InferenceModel } from '../inference-model.ts';
 import { summarizeModel } from '../onnx/inspect.ts';
+import { cloneModel, encodeModel, getMetadata } from '../onnx/model.ts';
 import type { ModelProto } from '../onnx/types.ts';
+import { optimizeGraph } from '../optimize/index.ts';
 import type { Runner } from '../runtime/runner.ts';
+import { ReceptiveFieldError } from '../tiling/receptive-field.ts';
 import { upscaleImage } from '../tiling/upscale.ts';
 import { SRQ_VERSION } from '../version.ts';
 import { cropsFor, type ImageCrops } from './crops.ts';
@@ -53,7 +56,8 @@ export interface Validation {
 export async function validateModels(reference: ModelUnderTest, candidates: readonly ModelUnderTest[], opts: ValidateOptions): Promise<Validation> {
   if (candidates.length === 0) throw new ValidationError('validation needs at least one candidate model besides the reference');
   const all = [reference, ...candidates];
-  const prepared = all.map((m) => prepare(m, opts.scale));
+  const referencePrepared = prepare(reference, opts.scale);
+  const prepared = [referencePrepared, ...candidates.map((m) => prepare(m, opts.scale, referencePrepared.overlap))];
   const scale = prepared[0]!.scale;
   prepared.forEach((p, i) => {
     if (p.scale !== scale) throw new ValidationError(`${all[i]!.path} upscales ×${p.scale} but the reference ${reference.path} ×${scale}; compare models of the same scale`);
@@ -116,10 +120,21 @@ export async function validateModels(reference: ModelUnderTest, candidates: read
   return { report, crops };
 }
 
-function prepare(m: ModelUnderTest, scale: number | undefined): InferenceModel {
+/**
+ * The model as the edge serves it. A candidate whose reach the graph cannot state (dynamic INT8 computes its
+ * quantization scale over the whole tile) gets the reference's overlap: a variant sees as far as its original.
+ */
+function prepare(m: ModelUnderTest, scale: number | undefined, referenceOverlap?: number): InferenceModel {
+  const opts = { name: m.path, ...(scale !== undefined ? { scale } : {}) };
   try {
-    return prepareInferenceModel(m.model, { name: m.path, ...(scale !== undefined ? { scale } : {}) });
+    return prepareInferenceModel(m.model, opts);
   } catch (e) {
+    if (e instanceof ReceptiveFieldError && referenceOverlap !== undefined) {
+      // prepareInferenceModel checked the scale before the receptive field, so it is known here.
+      const optimized = cloneModel(m.model);
+      optimizeGraph(optimized);
+      return { bytes: encodeModel(optimized), scale: scale ?? Number(getMetadata(m.model, 'srq.scale')), overlap: referenceOverlap };
+    }
     throw new ValidationError((e as Error).message);
   }
 }
