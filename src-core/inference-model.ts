@@ -17,8 +17,8 @@ export interface InferenceModel {
   overlap: number;
 }
 
-/** `scale` overrides a missing `srq.scale` (models not made by srq). */
-export function prepareInferenceModel(model: ModelProto, opts: { scale?: number; name?: string } = {}): InferenceModel {
+/** `scale` overrides a missing `srq.scale` (models not made by srq); `overlap` overrides the computed one. */
+export function prepareInferenceModel(model: ModelProto, opts: { scale?: number; overlap?: number; name?: string } = {}): InferenceModel {
   const name = opts.name ?? 'the model';
   const declared = Number(getMetadata(model, 'srq.scale'));
   const scale = opts.scale ?? (Number.isInteger(declared) && declared > 0 ? declared : undefined);
@@ -26,7 +26,7 @@ export function prepareInferenceModel(model: ModelProto, opts: { scale?: number;
     throw new ModelContractError(`${name} has no srq.scale metadata; pass its upscaling factor (--scale N) or import it with srq import`);
   }
   // The original graph states the model's reach most exactly; rewrites keep the function, not the arithmetic.
-  const overlap = receptiveFieldRadius(model);
+  const overlap = opts.overlap ?? receptiveFieldRadius(model);
   const optimized = cloneModel(model);
   optimizeGraph(optimized);
   return { bytes: encodeModel(optimized), scale, overlap };
