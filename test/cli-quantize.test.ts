@@ -86,6 +86,7 @@ describe('srq quantize', () => {
         return ['quantize', p, '-o', p, '--mode', 'fp16'];
       }, /is also an input; choose another output file/],
       ['missing -o', () => ['quantize', model], /needs -o/],
+      ['--exclude naming nothing in the model', () => ['quantize', model, '-o', out, '--exclude', 'Conv,LayerNorm'], /--exclude LayerNorm: no node or op type of that name/],
       ['unknown mode', () => ['quantize', model, '-o', out, '--mode', 'int4'], /--mode must be one of int8-static, int8-dynamic, fp16/],
       ['unknown flag', () => ['quantize', model, '-o', out, '--fast'], /Unknown option '--fast'/],
     ];

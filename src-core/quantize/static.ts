@@ -47,6 +47,11 @@ export function planQuantization(model: ModelProto, exclude: readonly string[] =
   const plan = new QuantPlan();
   const ctx = new RuleContext(graph, plan, floatTensors(graph));
   const excluded = new Set(exclude);
+  const known = new Set(graph.nodes.flatMap((n) => [n.name ?? '', n.opType ?? '']));
+  const unknown = [...excluded].filter((e) => !known.has(e));
+  if (unknown.length > 0) {
+    throw new QuantizeError(`--exclude ${unknown.join(', ')}: no node or op type of that name in the model (see srq info for its ops)`);
+  }
   const isExcluded = (n: NodeProto) => excluded.has(n.name ?? '') || excluded.has(n.opType ?? '');
   for (const node of graph.topologicalOrder()) {
     if (isExcluded(node) || (node.domain && node.domain !== 'ai.onnx')) continue;
