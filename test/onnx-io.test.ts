@@ -4,11 +4,7 @@ import {
   attr, DataType, decodeModel, encodeModel, getMetadata, Graph, makeGraph, makeModel, makeNode, makeTensor,
   makeValueInfo, OnnxFormatError, opHistogram, opsetVersion, setMetadata, tensorDims, tensorToArray, toNumber,
 } from '../src-core/onnx/index.ts';
-
-function seededRandom(seed: number) {
-  let s = seed >>> 0;
-  return () => ((s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32);
-}
+import { seededRandom } from '../src-core/quantize/calibration-tiles.ts';
 
 /** conv3x3 -> relu -> conv3x3 -> add(skip) -> Resize x2: the shape of a tiny SR net. */
 function tinyNet() {

@@ -1,8 +1,6 @@
-// Activations. Relu and Clip fold into the producer's quantized output when that output feeds only them: an
-// asymmetric u8 range that starts at 0 (or the Clip bounds) clamps exactly as they do, so the node disappears
-// and ORT can fuse Conv+Relu into one QLinearConv. Otherwise they pass values through with shared parameters.
-// LeakyRelu and Sigmoid get their own output range (QLinearLeakyRelu / QLinearSigmoid); PRelu is quantized
-// around (no fused kernel) so neighbours stay int8.
+// Relu and Clip fold into the producer's quantized output when that output feeds only them: an asymmetric u8
+// range that starts at 0 (or the Clip bounds) clamps exactly as they do, so the node disappears and ORT can fuse
+// Conv+Relu into one QLinearConv. Otherwise they pass values through with shared parameters.
 import type { OpRule, RuleContext } from '../plan.ts';
 import type { NodeProto } from '../../onnx/types.ts';
 import { tensorToFloat32 } from '../../onnx/tensor.ts';
@@ -53,18 +51,6 @@ export const clampRule: OpRule = {
     } else {
       ctx.share(out, x);
     }
-    ctx.done(node);
-  },
-};
-
-export const pointwiseRule: OpRule = {
-  opTypes: ['LeakyRelu', 'Sigmoid', 'PRelu'],
-  apply(node, ctx) {
-    const x = node.input?.[0];
-    const out = node.output?.[0];
-    if (!ctx.isActivation(x) || !out || !ctx.isActivation(out)) return;
-    ctx.activation(x);
-    ctx.activation(out);
     ctx.done(node);
   },
 };

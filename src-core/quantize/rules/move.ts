@@ -1,4 +1,4 @@
-// Ops that only move or select values: the output reuses the input's parameters, so quantized values pass
+// Ops that only move or select values (MaxPool included: it picks one of its inputs): the output reuses the input's parameters, so quantized values pass
 // through unchanged. ORT drops the Q/DQ pair around Resize, MaxPool, Reshape, Transpose, Squeeze, Unsqueeze and
 // runs them on uint8; DepthToSpace, SpaceToDepth, Slice and Pad run between DQ and Q but lose nothing.
 import type { OpRule } from '../plan.ts';
