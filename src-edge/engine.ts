@@ -8,6 +8,7 @@ import { oneLine } from './errors.ts';
 import { chooseVariant, cpuFallback, type GpuInfo, type HostCapabilities, type VariantChoice } from './host.ts';
 import { modelNames, parseManifest, type EdgeManifest, type ManifestEntry } from './manifest.ts';
 import { urlSource, verifyModelFile, type ModelSource } from './model-source.ts';
+import { yieldBetweenRuns } from './yielding-runner.ts';
 
 /** What a runtime entry point (entry.node.ts, entry.deno.ts, entry.workers.ts) provides. */
 export interface EdgeRuntime {
@@ -189,9 +190,9 @@ export class Engine {
     if (choice.device === 'gpu') {
       if (!this.runtime.createGpuRunner || !choice.gpu) throw new Error(`${this.runtime.name} has no GPU runner`);
       const runner = await this.runtime.createGpuRunner(bytes, choice.gpu);
-      return { entry, device: 'gpu', runner };
+      return { entry, device: 'gpu', runner: yieldBetweenRuns(runner) };
     }
-    return { entry, device: 'cpu', runner: await this.runtime.createCpuRunner(bytes, this.threads) };
+    return { entry, device: 'cpu', runner: yieldBetweenRuns(await this.runtime.createCpuRunner(bytes, this.threads)) };
   }
 }
 

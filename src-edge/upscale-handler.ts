@@ -14,6 +14,30 @@ import { checkPixels, readUpload } from './upload.ts';
 export const RESULT_HEADERS = ['x-srq-model', 'x-srq-variant', 'x-srq-device', 'x-srq-scale', 'x-srq-tiles', 'x-srq-model-sha256', 'server-timing'];
 
 export function upscaleHandler(engine: Engine, limiter: ConcurrencyLimiter, config: EdgeConfig) {
+  const handle = upscale(engine, limiter, config);
+  return async (c: Context): Promise<Response> => {
+    try {
+      return await handle(c);
+    } catch (e) {
+      // Refused before the upload was read (429, 415, bad query): read it to the end first, so that a client
+      // still sending gets the answer instead of a reset connection. Discarded as it streams: no memory held.
+      await discardUnread(c.req.raw);
+      throw e;
+    }
+  };
+}
+
+async function discardUnread(req: Request): Promise<void> {
+  if (!req.body || req.bodyUsed) return;
+  try {
+    const reader = req.body.getReader();
+    while (!(await reader.read()).done);
+  } catch {
+    // the client went away: nothing left to answer
+  }
+}
+
+function upscale(engine: Engine, limiter: ConcurrencyLimiter, config: EdgeConfig) {
   return async (c: Context): Promise<Response> => {
     const arrived = Date.now();
     const query = c.req.query();

@@ -236,6 +236,28 @@ describe('errors, each sent for real', () => {
     expect([a.status, b.status]).toEqual([200, 200]);
   });
 
+  it('answers a large upload it refuses with 429 (read to the end, not a reset connection)', async () => {
+    const busy = await startApp({ SRQ_MAX_CONCURRENT: '1', SRQ_MAX_QUEUE: '0' });
+    const first = heldPost(`${busy.url}/v1/upscale?model=esrgan-slim-x2`, crop.png);
+    await waitForQueue(busy.url, 1, 0);
+    const big = photoCrop('astronaut.png', 500, 500).png; // ~0.6 MB, still arriving when the answer is ready
+    await expectError(send(`${busy.url}/v1/upscale`, big), 429, 'too_many_requests');
+    expect((await first.finish()).status).toBe(200);
+  });
+
+  it('keeps answering other requests while an upscale runs (the event loop turns between tiles)', async () => {
+    const order: string[] = [];
+    const long = send(`${server.url}/v1/upscale?model=esrgan-slim-x2`, photoCrop('astronaut.png', 300, 300).png).then(async (r) => {
+      await r.arrayBuffer();
+      order.push(`upscale ${r.status}`);
+    });
+    await waitForQueue(server.url, 1, 0); // answered mid-upscale already
+    const health = await fetch(`${server.url}/healthz`);
+    order.push(`healthz ${health.status}`);
+    await long;
+    expect(order).toEqual(['healthz 200', 'upscale 200']);
+  });
+
   it('503 when the deadline passes between tiles', async () => {
     const slow = await startApp({ SRQ_DEADLINE_MS: '1' });
     const held = heldPost(`${slow.url}/v1/upscale`, crop.png);
