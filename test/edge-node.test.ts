@@ -32,6 +32,12 @@ describe('Node entry (real process)', () => {
     expect(Buffer.from(out.data).equals(Buffer.from(expected.data))).toBe(true);
   });
 
+  it('stops on SIGTERM with exit code 0', async () => {
+    const ended = await server!.stop();
+    server = undefined;
+    expect(ended).toEqual({ code: 0, signal: null });
+  });
+
   it('prints one line and exits 2 on a bad setting', () => {
     let stderr = '';
     let code = 0;
