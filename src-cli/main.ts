@@ -6,6 +6,7 @@ import { upscaleCommand } from './upscale.ts';
 import { quantizeCommand } from './quantize.ts';
 import { validateCommand } from './validate.ts';
 import { benchCommand } from './bench.ts';
+import { runCommand } from './run.ts';
 
 type Command = (argv: string[]) => Promise<number>;
 
@@ -15,6 +16,7 @@ const commands: Record<string, { run: Command; summary: string }> = {
   info: { run: infoCommand, summary: 'describe a model (inputs, ops, parameters, scale, precision)' },
   quantize: { run: quantizeCommand, summary: 'make a static INT8, dynamic INT8 or FP16 variant of an FP32 model' },
   validate: { run: validateCommand, summary: 'score models on ground-truth photos (PSNR, SSIM, fidelity) and gate on the drop' },
+  run: { run: runCommand, summary: 'what the GitHub Action does: variants, validation, gate, manifest.json and reports for every model' },
   bench: { run: benchCommand, summary: 'latency and size of fp32/int8/fp16 variants on onnxruntime-node and -web' },
 };
 

@@ -1,0 +1,185 @@
+// One FP32 model through the whole job: make each variant, validate them all against FP32 on ground-truth photos,
+// gate, and when static INT8 misses the budget let accuracy-aware quantization keep its most harmful layers float.
+// Leaves the passing variant files, the reports and outcome.json in `dir`. Node-only.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { NamedImage } from '../../src-core/image/image-files.node.ts';
+import type { RasterImage } from '../../src-core/image/raster.ts';
+import { prepareInferenceModel } from '../../src-core/inference-model.ts';
+import { encodeModel, setMetadata } from '../../src-core/onnx/model.ts';
+import type { ModelProto } from '../../src-core/onnx/types.ts';
+import { quantizeDynamic } from '../../src-core/quantize/dynamic.ts';
+import { convertToFp16 } from '../../src-core/quantize/fp16.ts';
+import { quantizeStatic } from '../../src-core/quantize/static.ts';
+import { rankingLine, stepLine, verdictLine } from '../../src-core/report/budget.ts';
+import { renderHtml } from '../../src-core/report/html.ts';
+import { renderMarkdown } from '../../src-core/report/markdown.ts';
+import { createRunner } from '../../src-core/runtime/create-runner.node.ts';
+import type { RunnerOptions } from '../../src-core/runtime/runner.ts';
+import { quantizeWithinBudget } from '../../src-core/validate/accuracy-aware.ts';
+import { applyGate } from '../../src-core/validate/gate.ts';
+import { reportToJson } from '../../src-core/validate/schema.ts';
+import { validateModels, type Validation } from '../../src-core/validate/validate.ts';
+import type { JobLog } from './log.ts';
+import { sha256Hex } from './model-files.ts';
+import type { JobOptions, Variant } from './options.ts';
+import { OUTCOME_SCHEMA, writeOutcome, type ModelOutcome, type VariantOutcome } from './outcome.ts';
+
+/** Side of the crops the HTML report shows per image (ground-truth px). */
+const REPORT_CROP = 128;
+
+/** File-name suffix of each variant: `esrgan-slim-x4.int8.onnx` is the static INT8 file the edge serves. */
+export const VARIANT_SUFFIX: Record<Variant, string> = { 'int8-static': 'int8', 'int8-dynamic': 'int8-dynamic', fp16: 'fp16' };
+
+export interface ModelJobInput {
+  name: string;
+  /** Shown in reports: the workspace path (or `path@base`). */
+  path: string;
+  sha256: string;
+  bytes: number;
+  model: ModelProto;
+}
+
+export interface ModelJobContext {
+  options: JobOptions;
+  /** Read on first use (a run restored wholly from the cache never decodes a photo). */
+  calibrationTiles: () => RasterImage[];
+  evaluationImages: () => NamedImage[];
+  log: JobLog;
+}
+
+interface Made { variant: Variant; file: string; model: ModelProto; bytes: Uint8Array; note?: string }
+
+export async function runModelJob(input: ModelJobInput, ctx: ModelJobContext, dir: string): Promise<ModelOutcome> {
+  const { options: opts, log } = ctx;
+  const scaleOption = opts.scale !== undefined ? { scale: opts.scale } : {};
+  const { scale, overlap } = prepareInferenceModel(input.model, { ...scaleOption, name: input.path });
+  const runnerOptions: RunnerOptions = opts.threads !== undefined ? { threads: opts.threads } : {};
+  const factory = (bytes: Uint8Array, hints: RunnerOptions = {}) => createRunner(opts.runtime, bytes, { ...hints, ...runnerOptions });
+
+  const made: Made[] = [];
+  for (const variant of opts.variants) {
+    log.info(`${variant}: quantizing`);
+    const started = performance.now();
+    const model = await makeVariant(variant, input, ctx, factory);
+    const bytes = encodeModel(model);
+    made.push({ variant, file: `${input.name}.${VARIANT_SUFFIX[variant]}.onnx`, model, bytes });
+    log.info(`${variant}: ${(bytes.length / 1e6).toFixed(2)} MB in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  }
+
+  let validation = await validate(input, made, ctx, factory);
+  const staticIndex = made.findIndex((m) => m.variant === 'int8-static');
+  const staticResult = validation.report.candidates[staticIndex];
+  if (staticResult && !staticResult.gate?.passed) {
+    // Accuracy-aware: keep the layers that hurt most in float until the drop fits the budget (or nothing does).
+    log.info(`int8-static misses the ${opts.maxDrop} ${opts.metric} budget: searching for layers to keep float`);
+    const budget = await quantizeWithinBudget(input.model, {
+      tiles: ctx.calibrationTiles(),
+      method: opts.calibrationMethod,
+      createRunner: factory,
+      onProgress: (m) => log.progress(m),
+      name: input.path,
+      evalImages: ctx.evaluationImages(),
+      maxDrop: opts.maxDrop,
+      metric: opts.metric,
+      runtime: opts.runtime,
+      ...runnerOptions,
+      tileSize: opts.tileSize,
+      onStep: (step) => log.info(stepLine(step, opts.metric, opts.maxDrop)),
+      onRanking: (ranking) => log.info(rankingLine(ranking)),
+    });
+    const verdict = verdictLine(budget, opts.metric, opts.maxDrop).split('\n')[0]!;
+    log.info(verdict);
+    const current = made[staticIndex]!;
+    if (budget.best) {
+      const model = budget.best.quantized.model;
+      setMetadata(model, 'srq.float_nodes', budget.best.step.floatNodes.join(','));
+      setMetadata(model, 'srq.max_drop', `${opts.maxDrop} ${opts.metric} (measured ${budget.best.step.drop.toFixed(4)})`);
+      made[staticIndex] = { ...current, model, bytes: encodeModel(model), note: verdict };
+      validation = await validate(input, made, ctx, factory);
+    } else {
+      current.note = verdict;
+    }
+  }
+  return writeResults(input, made, validation, { scale, overlap }, opts, dir);
+}
+
+async function makeVariant(
+  variant: Variant,
+  input: ModelJobInput,
+  ctx: ModelJobContext,
+  factory: (bytes: Uint8Array, hints?: RunnerOptions) => ReturnType<typeof createRunner>,
+): Promise<ModelProto> {
+  if (variant === 'int8-dynamic') return quantizeDynamic(input.model, { name: input.path }).model;
+  if (variant === 'fp16') return convertToFp16(input.model, { name: input.path }).model;
+  const result = await quantizeStatic(input.model, {
+    tiles: ctx.calibrationTiles(),
+    method: ctx.options.calibrationMethod,
+    createRunner: factory,
+    onProgress: (m) => ctx.log.progress(m),
+    name: input.path,
+  });
+  return result.model;
+}
+
+async function validate(
+  input: ModelJobInput,
+  made: readonly Made[],
+  ctx: ModelJobContext,
+  factory: (bytes: Uint8Array) => ReturnType<typeof createRunner>,
+): Promise<Validation> {
+  const { options: opts } = ctx;
+  ctx.log.info(`validating ${made.map((m) => m.variant).join(', ')} against FP32 on ${ctx.evaluationImages().length} images`);
+  const { report, crops } = await validateModels(
+    { path: input.path, model: input.model, bytes: input.bytes },
+    made.map((m) => ({ path: m.file, model: m.model, bytes: m.bytes.length })),
+    {
+      images: ctx.evaluationImages(),
+      createRunner: (bytes) => factory(bytes),
+      runtime: opts.runtime,
+      ...(opts.threads !== undefined ? { threads: opts.threads } : {}),
+      tileSize: opts.tileSize,
+      ...(opts.scale !== undefined ? { scale: opts.scale } : {}),
+      cropSize: REPORT_CROP,
+      onProgress: (m) => ctx.log.progress(m),
+    },
+  );
+  return { report: applyGate(report, { metric: opts.metric, maxDrop: opts.maxDrop }), crops };
+}
+
+function writeResults(
+  input: ModelJobInput,
+  made: readonly Made[],
+  { report, crops }: Validation,
+  { scale, overlap }: { scale: number; overlap: number },
+  opts: JobOptions,
+  dir: string,
+): ModelOutcome {
+  mkdirSync(dir, { recursive: true });
+  const variants: VariantOutcome[] = made.map((m, i) => {
+    const passed = report.candidates[i]!.gate?.passed === true;
+    // A variant that failed its gate is not written: nothing can publish it by mistake.
+    if (passed) writeFileSync(join(dir, m.file), m.bytes);
+    return { quantization: m.variant, file: m.file, sha256: sha256Hex(m.bytes), bytes: m.bytes.length, passed, ...(m.note ? { note: m.note } : {}) };
+  });
+  const reports = { json: `${input.name}.report.json`, markdown: `${input.name}.report.md`, html: `${input.name}.report.html` };
+  writeFileSync(join(dir, reports.json), reportToJson(report));
+  writeFileSync(join(dir, reports.markdown), renderMarkdown(report));
+  writeFileSync(join(dir, reports.html), renderHtml(report, crops));
+  const outcome: ModelOutcome = {
+    schema: OUTCOME_SCHEMA,
+    name: input.name,
+    path: input.path,
+    sha256: input.sha256,
+    bytes: input.bytes,
+    scale,
+    overlap,
+    gate: { metric: opts.metric, maxDrop: opts.maxDrop },
+    variants,
+    // Through JSON, as the cache will hand it back (infinite PSNR = null): fresh and restored runs read alike.
+    report: JSON.parse(reportToJson(report)),
+    reports,
+  };
+  writeOutcome(dir, outcome);
+  return outcome;
+}

@@ -1,0 +1,89 @@
+// What one srq run is asked to do, shared by `srq run` and the GitHub Action (each parses its own flags or inputs
+// into this), with the defaults both document: static INT8, calibrated and validated on srq's built-in photos,
+// gated at 0.1 dB mean PSNR-Y drop.
+import type { Quantization } from '../../src-core/manifest.ts';
+import type { CalibrationMethod } from '../../src-core/quantize/calibrate.ts';
+import type { DropMetric } from '../../src-core/validate/accuracy-aware.ts';
+
+export type Variant = Quantization;
+export type { DropMetric };
+
+export const VARIANTS: readonly Variant[] = ['int8-static', 'int8-dynamic', 'fp16'];
+export const CALIBRATION_METHODS: readonly CalibrationMethod[] = ['minmax', 'percentile', 'entropy'];
+export const DROP_METRICS: readonly DropMetric[] = ['psnr-y', 'psnr-rgb', 'ssim'];
+
+/** Calibration tiles cut from the calibration images, and where (as srq quantize's defaults). */
+export const CALIBRATION_TILES = 32;
+export const CALIBRATION_SEED = 1;
+
+export interface JobOptions {
+  /** Folder the model globs, image paths and git run in (the repository checkout). */
+  workspace: string;
+  /** Globs of FP32 models, relative to the workspace; only .onnx files count. */
+  models: string[];
+  variants: Variant[];
+  /** Image files or folders; empty = srq's built-in photos. */
+  calibrationImages: string[];
+  evaluationImages: string[];
+  calibrationMethod: CalibrationMethod;
+  metric: DropMetric;
+  /** Largest allowed mean drop vs FP32 on `metric` (dB; SSIM units for ssim). */
+  maxDrop: number;
+  /** Calibration and validation tile size in input pixels. */
+  tileSize: number;
+  /** Upscaling factor for models without srq.scale metadata. */
+  scale?: number;
+  /** Where variants, manifest.json and reports go (relative to the workspace, or absolute). */
+  outDir: string;
+  runtime: 'node' | 'web';
+  threads?: number;
+  /** A git revision: only models changed since it are run, and compared with their version there. */
+  base?: string;
+  /** Fetch the base commit from origin when the checkout lacks it (shallow CI checkouts). */
+  fetchBase?: boolean;
+}
+
+export const DEFAULTS = {
+  variants: ['int8-static'] as Variant[],
+  calibrationMethod: 'percentile' as CalibrationMethod,
+  metric: 'psnr-y' as DropMetric,
+  maxDrop: 0.1,
+  tileSize: 128,
+  outDir: 'srq-out',
+};
+
+/** A problem with what the run was asked to do (bad option, no model matched): the CLI's exit code 2. */
+export class JobInputError extends Error {
+  override name = 'JobInputError';
+}
+
+/** Items of a list given as one string: separated by commas or new lines, blanks dropped. */
+export function splitList(text: string): string[] {
+  return text.split(/[,\n]/).map((s) => s.trim()).filter(Boolean);
+}
+
+export function parseVariants(items: readonly string[], what = 'variants'): Variant[] {
+  if (items.length === 0) throw new JobInputError(`${what} is empty; give one or more of ${VARIANTS.join(', ')}`);
+  for (const v of items) {
+    if (!(VARIANTS as readonly string[]).includes(v)) throw new JobInputError(`${what}: unknown variant "${v}"; use ${VARIANTS.join(', ')}`);
+  }
+  return [...new Set(items)] as Variant[];
+}
+
+export function parseChoice<T extends string>(what: string, value: string, allowed: readonly T[]): T {
+  if (!(allowed as readonly string[]).includes(value)) throw new JobInputError(`${what} must be one of ${allowed.join(', ')}, got "${value}"`);
+  return value as T;
+}
+
+/** A number ≥ 0 (a drop limit). */
+export function parseLimit(what: string, value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n < 0) throw new JobInputError(`${what} must be a number ≥ 0, got "${value}"`);
+  return n;
+}
+
+export function parseWhole(what: string, value: string, min: number): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isInteger(n) || n < min) throw new JobInputError(`${what} must be a whole number ≥ ${min}, got "${value}"`);
+  return n;
+}
