@@ -71,8 +71,8 @@ export function parseManifest(json: unknown, source: string): EdgeManifest {
     const host = raw.host as ModelHost;
     if (!HOSTS.includes(host)) fail(`${at} (${name}).host must be cpu or gpu, got ${JSON.stringify(host)}`);
     const file = raw.file;
-    if (typeof file !== 'string' || file === '' || file.startsWith('/') || file.split('/').includes('..')) {
-      fail(`${at} (${name}).file must be a path relative to the manifest (no leading '/', no '..'), got ${JSON.stringify(file)}`);
+    if (typeof file !== 'string' || file === '' || file.startsWith('/') || file.includes(':') || file.split('/').includes('..')) {
+      fail(`${at} (${name}).file must be a path relative to the manifest (no leading '/', no ':', no '..'), got ${JSON.stringify(file)}`);
     }
     const sha256 = raw.sha256;
     if (typeof sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(sha256)) fail(`${at} (${name}).sha256 must be 64 lower-case hex digits`);

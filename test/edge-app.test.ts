@@ -66,6 +66,7 @@ describe('parseManifest', () => {
     ['bad scale', { version: 1, models: [{ ...good, scale: 1.5 }] }, /scale must be an integer >= 1/],
     ['bad variant', { version: 1, models: [{ ...good, variant: 'int4' }] }, /variant must be one of int8, fp16, fp32/],
     ['escaping path', { version: 1, models: [{ ...good, file: '../secret.onnx' }] }, /relative to the manifest/],
+    ['absolute URL', { version: 1, models: [{ ...good, file: 'https://elsewhere.example/m.onnx' }] }, /relative to the manifest/],
     ['bad sha', { version: 1, models: [{ ...good, sha256: 'XYZ' }] }, /sha256 must be 64/],
     ['duplicate', { version: 1, models: [good, good] }, /repeats the int8 file of m/],
     ['disagreeing variants', { version: 1, models: [good, { ...good, variant: 'fp16', host: 'gpu', overlap: 3 }] }, /disagree on scale or overlap/],
