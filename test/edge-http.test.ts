@@ -2,7 +2,7 @@
 // successful upscales byte-for-byte equal to the library's, and every error status sent for real.
 import { serve } from '@hono/node-server';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { request as httpRequest } from 'node:http';
+import { createServer as createHttpServer, request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -279,6 +279,31 @@ describe('errors, each sent for real', () => {
     await bad.engine.start().catch(() => undefined);
     expect(await expectError(fetch(`${bad.url}/healthz`), 503, 'model_unavailable')).toMatch(/^esrgan-slim-x2\.int8\.onnx has SHA-256 [0-9a-f]{64} but the manifest says /);
     await expectError(send(`${bad.url}/v1/upscale`, crop.png), 503, 'model_unavailable');
+  });
+
+  it('serves from a manifest published at a URL (files fetched next to it, checked) and 503s on a missing file', async () => {
+    const entry = embeddedEntry('esrgan-slim-x2', 'int8');
+    const { path: _path, ...listed } = entry;
+    const files: Record<string, Buffer | string> = {
+      '/v3/manifest.json': JSON.stringify({ version: 1, models: [listed, { ...listed, name: 'gone', file: 'gone.onnx' }] }),
+      [`/v3/${entry.file}`]: readFileSync(entry.path),
+    };
+    const host = createHttpServer((req, res) => {
+      const body = files[req.url ?? ''];
+      res.writeHead(body ? 200 : 404).end(body);
+    });
+    await new Promise<void>((r) => host.listen(0, '127.0.0.1', r));
+    try {
+      const manifest = `http://127.0.0.1:${(host.address() as { port: number }).port}/v3/manifest.json`;
+      const remote = await startApp({ SRQ_MANIFEST: manifest });
+      expect(await (await fetch(`${remote.url}/v1/models`)).json()).toMatchObject({ manifest, defaultModel: 'esrgan-slim-x2' });
+      const ok = await postImage(`${remote.url}/v1/upscale`, crop.png);
+      expect(ok.res.status).toBe(200);
+      expect(ok.res.headers.get('x-srq-model-sha256')).toBe(entry.sha256);
+      expect(await expectError(send(`${remote.url}/v1/upscale?model=gone`, crop.png), 503, 'model_unavailable')).toMatch(/gone\.onnx gave HTTP 404; check SRQ_MANIFEST$/);
+    } finally {
+      host.close();
+    }
   });
 
   it('401 without a valid bearer token, the same answer whatever was wrong', async () => {
