@@ -5,6 +5,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { prepareInferenceModel } from '../src-core/inference-model.ts';
+import type { ModelManifest } from '../src-core/manifest.ts';
 import { psnr } from '../src-core/metrics/index.ts';
 import { readModelFile } from '../src-core/onnx/model-file.ts';
 import { createWebRunner } from '../src-core/runtime/ort-web.ts';
@@ -13,7 +14,7 @@ import { upscaleImage } from '../src-core/tiling/upscale.ts';
 import { ConfigError, readConfig } from '../src-edge/config.ts';
 import { Engine, type EdgeRuntime } from '../src-edge/engine.ts';
 import { chooseVariant, type HostCapabilities } from '../src-edge/host.ts';
-import { ManifestError, parseManifest } from '../src-edge/manifest.ts';
+import { ManifestError, parseManifest, type EdgeManifest } from '../src-edge/manifest.ts';
 import { ModelIntegrityError, verifyModelFile, type ModelSource } from '../src-edge/model-source.ts';
 import { embeddedEntry, photoCrop } from './fixtures/edge/harness.ts';
 
@@ -83,6 +84,17 @@ describe('parseManifest', () => {
       }
     });
   }
+
+  it('reads what the Action publishes (src-core/manifest.ts: the same entry fields plus provenance)', () => {
+    // Type level: a published manifest is an edge manifest (typecheck fails if the shapes drift apart).
+    const published: ModelManifest = {
+      version: 1,
+      srqVersion: '0.1.0',
+      models: [{ ...(good as EdgeManifest['models'][number]), quantization: 'int8-static', original: { path: 'models/m.onnx', sha256: 'b'.repeat(64), bytes: 99 } }],
+    };
+    const asEdge: EdgeManifest = published;
+    expect(parseManifest(JSON.parse(JSON.stringify(asEdge)), 'published').models).toEqual([good]);
+  });
 
   it('ignores extra fields (the Action adds metrics and provenance)', () => {
     const m = parseManifest({ version: 1, models: [{ ...good, license: 'MIT', psnrDrop: 0.1 }], commit: 'abc' }, 'x');
