@@ -15,7 +15,9 @@ import { freePort, libraryUpscale, photoCrop, postImage, repoRoot, startServer, 
 const wrangler = join(repoRoot, 'node_modules', 'wrangler', 'bin', 'wrangler.js');
 // No telemetry, no Request.cf download, no account: what a CI box without network needs.
 const offlineEnv = { WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false', WRANGLER_HIDE_BANNER: 'true', NO_COLOR: '1' };
-const isolated = spawnSync('unshare', ['-n', 'true']).status === 0;
+// A fresh network namespace with loopback up needs root, util-linux's unshare and iproute2's ip.
+const isolated = spawnSync('unshare', ['-n', 'sh', '-c', 'ip link set lo up']).status === 0;
+if (!isolated) console.warn('edge-workers: no network namespace here (needs root, unshare, ip); wrangler runs with telemetry off instead');
 
 let server: RunningServer | undefined;
 let bridge: Server | undefined;
