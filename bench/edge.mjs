@@ -25,13 +25,13 @@ const LEVELS = [1, 4, 16];
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 // A 128×128 crop from the middle of a shipped photo, as PNG.
-const { cropImage, decodeImage, encodePng } = await import('../build/edge/src-core/image/index.js');
+const { cropImage, decodeImage, encodePng } = await import('../build/src-core/image/index.js');
 const full = decodeImage(new Uint8Array(readFileSync(`${root}/images/astronaut.png`)));
 const crop = cropImage(full, (full.width - 128) >> 1, (full.height - 128) >> 1, 128, 128);
 const png = encodePng(crop);
 
 // The server: the real Node entry, default limits (1 running, 8 queued, 128 px tiles).
-const child = spawn(process.execPath, ['build/edge/src-edge/entry.node.js'], { cwd: root, env: { ...process.env, PORT: '0' }, stdio: ['ignore', 'pipe', 'pipe'] });
+const child = spawn(process.execPath, ['build/src-edge/entry.node.js'], { cwd: root, env: { ...process.env, PORT: '0' }, stdio: ['ignore', 'pipe', 'pipe'] });
 let log = '';
 child.stdout.on('data', (d) => (log += d));
 child.stderr.on('data', (d) => (log += d));

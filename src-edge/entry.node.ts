@@ -1,4 +1,4 @@
-// Node entry: `npm run start:edge`. PORT (default 8787, 0 = any free port) and HOST (default 127.0.0.1).
+// Node entry: `npm start` (after `npm run build`, which `npm ci` runs). PORT (default 8787, 0 = any free port) and HOST (default 127.0.0.1).
 import { serve } from '@hono/node-server';
 import { createEdgeApp } from './app.ts';
 import { nodeRuntime } from './runtime.node.ts';

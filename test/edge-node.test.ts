@@ -1,4 +1,4 @@
-// The Node entry as deployed (`npm run start:edge`: compiled, @hono/node-server, onnxruntime-web with wasm
+// The Node entry as deployed (`npm start`: compiled, @hono/node-server, onnxruntime-web with wasm
 // threads) started as a real process on a free loopback port: a real photo through HTTP equals the
 // library's output for the same model and tile settings, and SIGTERM stops it cleanly.
 import { execFileSync } from 'node:child_process';
@@ -9,8 +9,7 @@ import { libraryUpscale, photoCrop, postImage, repoRoot, startServer, type Runni
 let server: RunningServer | undefined;
 
 beforeAll(async () => {
-  execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'src-edge/tsconfig.json'], { cwd: repoRoot, stdio: 'inherit' });
-  server = await startServer(process.execPath, ['build/edge/src-edge/entry.node.js'], { env: { PORT: '0', SRQ_TILE_SIZE: '64' } });
+  server = await startServer(process.execPath, ['build/src-edge/entry.node.js'], { env: { PORT: '0', SRQ_TILE_SIZE: '64' } });
 });
 
 afterAll(async () => {
@@ -42,7 +41,7 @@ describe('Node entry (real process)', () => {
     let stderr = '';
     let code = 0;
     try {
-      execFileSync(process.execPath, ['build/edge/src-edge/entry.node.js'], { cwd: repoRoot, env: { ...process.env, SRQ_MAX_QUEUE: '-1' }, stdio: 'pipe' });
+      execFileSync(process.execPath, ['build/src-edge/entry.node.js'], { cwd: repoRoot, env: { ...process.env, SRQ_MAX_QUEUE: '-1' }, stdio: 'pipe' });
     } catch (e) {
       const err = e as { status: number; stderr: Buffer };
       code = err.status;
