@@ -1,6 +1,6 @@
-// The model manifest the edge worker serves from: one entry per model file (a model in one precision).
+// Reading the model manifest the edge worker serves from: one entry per model file (a model in one precision).
 // The embedded default (src-edge/models/manifest.json, made by build-models.mjs) and the Action's published
-// manifest share this shape. Extra fields (license, source, metrics…) are allowed and ignored.
+// manifest share the shape of src-core/manifest.ts. Fields the edge does not use (metrics…) are ignored.
 //
 //   { "version": 1, "models": [ { "name": "esrgan-slim-x4", "scale": 4, "overlap": 10, "variant": "int8",
 //       "host": "cpu", "file": "esrgan-slim-x4.int8.onnx", "sha256": "…64 hex…", "bytes": 271234 }, … ] }
@@ -10,29 +10,12 @@
 // never has to decode ONNX (protobufjs's generated decoders need `new Function`, which Workers forbid).
 // `file` is relative to the manifest (a path next to it, or a URL relative to the manifest's URL).
 
-export type ModelVariant = 'int8' | 'fp16' | 'fp32';
-export type ModelHost = 'cpu' | 'gpu';
+// The types live in src-core/manifest.ts, which `srq run` and the Action write; this file only checks one.
+import type { ManifestEntry, ModelHost, ModelManifest, ModelVariant } from '../src-core/manifest.ts';
+export type { ManifestEntry, ModelHost, ModelVariant };
 
-export interface ManifestEntry {
-  name: string;
-  /** Integer upscaling factor (the model's srq.scale). */
-  scale: number;
-  /** Input px of context each tile needs on every side. */
-  overlap: number;
-  variant: ModelVariant;
-  /** The kind of host this file is made for: int8 for CPUs, fp16 for GPUs, fp32 for either. */
-  host: ModelHost;
-  file: string;
-  /** Lower-case hex SHA-256 of the file; checked before the file is used. */
-  sha256: string;
-  bytes: number;
-}
-
-export interface EdgeManifest {
-  version: 1;
-  /** The first entry's model is the default model. */
-  models: ManifestEntry[];
-}
+/** A manifest as the edge reads it: the published one, or the embedded default (first model = default). */
+export type EdgeManifest = ModelManifest;
 
 export class ManifestError extends Error {
   override name = 'ManifestError';
@@ -44,7 +27,7 @@ const HOSTS: readonly ModelHost[] = ['cpu', 'gpu'];
 /** Checks parsed JSON against the manifest shape; `source` names it in errors. */
 export function parseManifest(json: unknown, source: string): EdgeManifest {
   const fail = (what: string): never => {
-    throw new ManifestError(`manifest ${source}: ${what}; fix the manifest (see src-edge/manifest.ts for its shape)`);
+    throw new ManifestError(`manifest ${source}: ${what}; fix the manifest (see src-core/manifest.ts for its shape)`);
   };
   if (!isObject(json)) return fail('is not a JSON object');
   if (json.version !== 1) fail(`has version ${JSON.stringify(json.version)}, this worker reads version 1`);
