@@ -70,3 +70,19 @@ describe('HTML validation report', () => {
     await page.close();
   });
 });
+
+describe('portability', () => {
+  it('validation and report code imports no Node built-ins (the Action and the edge can use it)', async () => {
+    const { readdirSync } = await import('node:fs');
+    const offenders: string[] = [];
+    for (const dir of ['validate', 'report']) {
+      const base = new URL(`../src-core/${dir}/`, import.meta.url);
+      for (const f of readdirSync(base)) {
+        if (!f.endsWith('.ts') || f.endsWith('.node.ts')) continue;
+        const src = readFileSync(new URL(f, base), 'utf8');
+        if (/from\s+'node:|from\s+'(fs|path|os|url|child_process|worker_threads)'|\bBuffer\.|onnxruntime-node|process\./.test(src)) offenders.push(`${dir}/${f}`);
+      }
+    }
+    expect(offenders).toEqual([]);
+  });
+});

@@ -14,7 +14,7 @@ export function stepLine(step: BudgetStep, metric: DropMetric, maxDrop: number):
 
 export function rankingLine(ranking: readonly LayerSensitivity[], shown = 6): string {
   const top = ranking.slice(0, shown).map((l) => `${l.layer} (${l.opType}, ${l.error.toFixed(3)})`).join(', ');
-  return `ranked ${ranking.length} layers by measured sensitivity (output MSE vs FP32 in 8-bit levels² with only that layer int8); most harmful: ${top}`;
+  return `ranked ${ranking.length} layers by measured sensitivity (MSE of the 8-bit output vs FP32's, in levels², with only that layer int8); most harmful: ${top}`;
 }
 
 /** The final line: what was kept float, the drop reached and what it cost in speed; or why nothing qualifies. */
@@ -32,5 +32,7 @@ export function verdictLine(result: BudgetResult, metric: DropMetric, maxDrop: n
   if (!s) return line;
   const x = (ms: number) => `${(s.fp32Ms / ms).toFixed(2)}×`;
   const cost = step.keptFloat.length ? `, all-int8 ${s.allInt8Ms.toFixed(1)} ms (${x(s.allInt8Ms)}, drop ${formatValue(metric, result.steps[0]!.drop)}${unit(metric)})` : '';
-  return `${line}\nspeed per ${s.tile}² tile (median, interleaved): FP32 ${s.fp32Ms.toFixed(1)} ms, this model ${s.bestMs.toFixed(1)} ms (${x(s.bestMs)} FP32 speed)${cost}`;
+  // With most layers float, Q/DQ around float kernels can cost more than int8 saves: say so rather than imply a gain.
+  const slower = s.bestMs >= s.fp32Ms ? `\nnote: this model is no faster than FP32 here; for this budget FP32 (or FP16, half the size) serves as well` : '';
+  return `${line}\nspeed per ${s.tile}² tile (median, interleaved): FP32 ${s.fp32Ms.toFixed(1)} ms, this model ${s.bestMs.toFixed(1)} ms (${x(s.bestMs)} FP32 speed)${cost}${slower}`;
 }
