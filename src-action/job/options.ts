@@ -39,6 +39,8 @@ export interface JobOptions {
   threads?: number;
   /** A git revision: only models changed since it are run, and compared with their version there. */
   base?: string;
+  /** How reports name the base (e.g. the PR's base branch); default: `base`. */
+  baseLabel?: string;
   /** Fetch the base commit from origin when the checkout lacks it (shallow CI checkouts). */
   fetchBase?: boolean;
 }

@@ -184,7 +184,7 @@ function findBase(workspace: string, opts: JobOptions, log: JobLog): BaseRevisio
     return undefined;
   }
   if (!base.mergeBase) log.info(`shallow checkout: comparing with ${opts.base} itself, not its merge base with HEAD (check out with fetch-depth: 0 for the merge base)`);
-  return base;
+  return { ...base, rev: opts.baseLabel ?? base.rev };
 }
 
 function describeBase(base: BaseRevision): string {

@@ -1,0 +1,66 @@
+// The Action's inputs (action.yml) read into the job's options plus the GitHub-only settings. Every value is
+// checked here, so a typo fails the step at once with one sentence naming the input.
+import * as core from '@actions/core';
+import {
+  CALIBRATION_METHODS,
+  DEFAULTS,
+  DROP_METRICS,
+  JobInputError,
+  parseChoice,
+  parseLimit,
+  parseVariants,
+  parseWhole,
+  splitList,
+  type JobOptions,
+} from './job/options.ts';
+
+export type RuntimeChoice = 'auto' | 'node' | 'web';
+
+export interface ActionInputs {
+  /** The job's options, less what the Action decides itself (workspace, runtime, base). */
+  job: Omit<JobOptions, 'workspace' | 'runtime'>;
+  runtime: RuntimeChoice;
+  uploadArtifact: boolean;
+  artifactName: string;
+  failOnGate: boolean;
+  comment: boolean;
+  token: string;
+}
+
+const text = (name: string) => core.getInput(name);
+
+/** A true/false input; empty (no runner-supplied default, e.g. a local run) means `fallback`, as in action.yml. */
+function bool(name: string, fallback: boolean): boolean {
+  const value = text(name).trim();
+  if (value === '') return fallback;
+  if (/^(true|false)$/i.test(value)) return value.toLowerCase() === 'true';
+  throw new JobInputError(`input ${name} must be true or false, got "${value}"`);
+}
+
+export function readInputs(): ActionInputs {
+  const models = splitList(core.getInput('models', { required: true }));
+  if (models.length === 0) throw new JobInputError('input models is empty; give one or more globs of FP32 .onnx files, e.g. models/*.onnx');
+  const scale = text('scale').trim();
+  const artifactName = text('artifact-name').trim() || 'srq-models';
+  if (/[":<>|*?\\/]/.test(artifactName)) throw new JobInputError(`input artifact-name "${artifactName}" may not contain " : < > | * ? \\ /`);
+  return {
+    job: {
+      models,
+      variants: parseVariants(splitList(text('variants') || DEFAULTS.variants.join(',')), 'input variants'),
+      calibrationImages: splitList(text('calibration-images')),
+      evaluationImages: splitList(text('evaluation-images')),
+      calibrationMethod: parseChoice('input calibration-method', text('calibration-method').trim() || DEFAULTS.calibrationMethod, CALIBRATION_METHODS),
+      metric: parseChoice('input metric', text('metric').trim() || DEFAULTS.metric, DROP_METRICS),
+      maxDrop: parseLimit('input max-drop', text('max-drop').trim() || String(DEFAULTS.maxDrop)),
+      tileSize: parseWhole('input tile-size', text('tile-size').trim() || String(DEFAULTS.tileSize), 8),
+      outDir: text('output-dir').trim() || DEFAULTS.outDir,
+      ...(scale ? { scale: parseWhole('input scale', scale, 1) } : {}),
+    },
+    runtime: parseChoice('input runtime', text('runtime').trim() || 'auto', ['auto', 'node', 'web'] as const),
+    uploadArtifact: bool('upload-artifact', true),
+    artifactName,
+    failOnGate: bool('fail-on-gate', true),
+    comment: bool('comment', true),
+    token: text('github-token'),
+  };
+}
