@@ -62,8 +62,9 @@ describe('srq quantize --max-drop', () => {
   });
 
   it('fails clearly (exit 1, one line, nothing written) when even the almost-float model misses the budget', () => {
-    // Leave two sensitive layers quantizable (the last two convs), so the almost-float model keeps one of them int8.
-    const keep = new Set(['SR_subpixel', 'output', 'UPN3']);
+    // Leave two layers quantizable that each cost ≥ 0.015 dB alone (measured: UPN3 0.027, F_m1 0.015 dB), so the
+    // almost-float model, with one of them int8, stays far above a 0.001 dB budget.
+    const keep = new Set(['UPN3', 'F_m1']);
     const graph = readModelFile(fp32);
     optimizeGraph(graph); // node names as the quantizer sees them (after the exact sub-pixel rewrite)
     const others = graph.graph!.node!.map((n) => n.name!).filter((n) => !keep.has(n));

@@ -34,10 +34,13 @@ function expectAgrees(srqScores: { psnrY: number; psnrRgb: number; ssimY: number
 }
 
 beforeAll(async () => {
-  const q = srq([...INT8_QUANTIZE_ARGS, '-o', int8]);
-  expect(q.code, q.stderr).toBe(0);
-  if (writing) await writeFixtures(int8);
-  else reference = JSON.parse(readFileSync(join(fixturesDir, 'reference.json'), 'utf8'));
+  if (writing) {
+    const q = srq([...INT8_QUANTIZE_ARGS, '-o', int8]);
+    expect(q.code, q.stderr).toBe(0);
+    await writeFixtures(int8);
+  } else {
+    reference = JSON.parse(readFileSync(join(fixturesDir, 'reference.json'), 'utf8'));
+  }
 });
 
 describe.skipIf(writing)('srq validate agrees with scikit-image', () => {
@@ -67,16 +70,18 @@ describe.skipIf(writing)('srq validate agrees with scikit-image', () => {
     }
   });
 
-  it('reports skimage numbers end to end: srq validate on every default model and static INT8 slim-x4', () => {
+  // The committed models only: the quantizer's output changes whenever the quantizer improves, the models do not
+  // (the INT8 pairs above are checked as images).
+  it('reports skimage numbers end to end: srq validate on every default model', () => {
     const runs: [string, string[]][] = [
       ['esrgan-slim-x2', ['esrgan-slim-x2']],
       ['esrgan-slim-x3', ['esrgan-slim-x3']],
       ['esrgan-slim-x8', ['esrgan-slim-x8']],
-      ['esrgan-slim-x4', ['esrgan-medium-x4', INT8]],
+      ['esrgan-slim-x4', ['esrgan-medium-x4']],
     ];
     for (const [ref, candidates] of runs) {
       const json = join(work, `${ref}.json`);
-      const paths = [ref, ...candidates].map((m) => (m === INT8 ? int8 : `models/${m}.onnx`));
+      const paths = [ref, ...candidates].map((m) => `models/${m}.onnx`);
       const r = srq(['validate', ...paths, '--images', gtDir, '--json', json]);
       expect(r.code, r.stderr).toBe(0);
       const report = JSON.parse(readFileSync(json, 'utf8')) as ValidationReport;

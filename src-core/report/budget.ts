@@ -23,7 +23,8 @@ export function verdictLine(result: BudgetResult, metric: DropMetric, maxDrop: n
   const limit = `${formatValue(metric, maxDrop)}${unit(metric)}`;
   if (!result.best) {
     const last = result.steps[result.steps.length - 1]!;
-    return `no INT8 model meets --max-drop ${limit}: even with ${last.keptFloat.length} of ${last.layers} layers kept float the ${METRIC_LABEL[metric]} drop is ${formatValue(metric, last.drop)}${unit(metric)} (${rounds} validation rounds); loosen --max-drop or use --mode fp16`;
+    const tried = last.layers <= 1 ? `with its only quantizable layer int8` : `even with ${last.keptFloat.length} of ${last.layers} layers kept float`;
+    return `no INT8 model meets --max-drop ${limit}: ${tried} the ${METRIC_LABEL[metric]} drop is ${formatValue(metric, last.drop)}${unit(metric)} (${rounds} validation round${rounds === 1 ? '' : 's'}); loosen --max-drop or use --mode fp16`;
   }
   const { step } = result.best;
   const float = step.keptFloat.length ? `kept ${step.keptFloat.length} of ${step.layers} layers float (${step.keptFloat.join(', ')})` : `all ${step.layers} layers int8`;
