@@ -14,7 +14,7 @@ import { expectOneLineError, srq } from './helpers/cli.ts';
 
 const work = mkdtempSync(join(tmpdir(), 'srq-accuracy-'));
 const fp32 = 'models/esrgan-slim-x4.onnx';
-// Calibration on 8 tiles keeps each run short; its all-int8 drop on these two photos is ≈0.05 dB.
+// Calibration on 8 tiles keeps each run short; its all-int8 drop on these two photos was ≈0.05 dB.
 const photos = ['--eval', 'images/chelsea.png', '--eval', 'images/coffee.png'];
 const quantize = (out: string, maxDrop: string, ...rest: string[]) =>
   srq(['quantize', fp32, '-o', out, '--calib-tiles', '8', '--max-drop', maxDrop, ...photos, ...rest]);
@@ -25,10 +25,15 @@ const floatCount = (stdout: string) => {
 };
 
 describe('srq quantize --max-drop', () => {
+  // The all-int8 drop, read from the loose run: the tight budget is half of it, so it needs layers kept float
+  // however the quantizer itself improves.
+  let allInt8Drop = 0.05;
+
   it('keeps every layer int8 in one validation round when the budget is loose', () => {
     const out = join(work, 'loose.onnx');
     const r = quantize(out, '0.1');
     expect(r.code, r.stderr).toBe(0);
+    allInt8Drop = Number(/^round 1: .*PSNR-Y drop (-?[\d.]+) dB/m.exec(r.stdout)![1]);
     expect(r.stdout).toMatch(/^round 1: all 19 layers int8; PSNR-Y drop 0\.0\d\d dB .*≤ 0\.100 dB: meets the budget/m);
     expect(r.stdout).not.toMatch(/^round 2/m);
     expect(r.stdout).toMatch(/^all 19 layers int8: PSNR-Y drop 0\.0\d\d dB ≤ 0\.100 dB; 1 validation round$/m);
@@ -38,7 +43,8 @@ describe('srq quantize --max-drop', () => {
 
   it('keeps the most harmful layers float under a tight budget, and the model it writes meets it under srq validate', () => {
     const out = join(work, 'tight.onnx');
-    const r = quantize(out, '0.02');
+    const budget = Math.max(0.002, Math.round((allInt8Drop / 2) * 1000) / 1000);
+    const r = quantize(out, String(budget));
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^ranked 19 layers by measured sensitivity/m);
     const kept = floatCount(r.stdout);
@@ -50,14 +56,14 @@ describe('srq quantize --max-drop', () => {
     expect(r.stdout).toMatch(/this model [\d.]+ ms \([\d.]+× FP32 speed\), all-int8 [\d.]+ ms \([\d.]+×, drop 0\.0\d\d dB\)$/m);
     const floatNodes = getMetadata(readModelFile(out), 'srq.float_nodes')!.split(',');
     expect(floatNodes.length).toBeGreaterThanOrEqual(kept);
-    expect(getMetadata(readModelFile(out), 'srq.max_drop')).toMatch(/^0\.02 psnr-y on 2 images/);
+    expect(getMetadata(readModelFile(out), 'srq.max_drop')).toMatch(new RegExp(`^${budget} psnr-y on 2 images`));
 
     // Independent check: the same photos through srq validate.
     const json = join(work, 'tight.json');
-    const v = srq(['validate', fp32, out, '--images', 'images/chelsea.png', '--images', 'images/coffee.png', '--max-drop', '0.02', '--json', json]);
+    const v = srq(['validate', fp32, out, '--images', 'images/chelsea.png', '--images', 'images/coffee.png', '--max-drop', String(budget), '--json', json]);
     expect(v.code, v.stdout).toBe(0);
     const report = JSON.parse(readFileSync(json, 'utf8')) as ValidationReport;
-    expect(report.candidates[0]!.drop.psnrY).toBeLessThanOrEqual(0.02);
+    expect(report.candidates[0]!.drop.psnrY).toBeLessThanOrEqual(budget);
     expect(report.candidates[0]!.variant).toBe('int8-static');
   });
 
