@@ -5,7 +5,6 @@ import { encodeModel, cloneModel } from '../onnx/model.ts';
 import { DataType } from '../onnx/tensor.ts';
 import type { ModelProto } from '../onnx/types.ts';
 import type { RasterImage } from '../image/raster.ts';
-import type { Runner } from '../runtime/runner.ts';
 import { rasterToTensor } from './calibration-tiles.ts';
 import type { RunnerFactory } from './calibrate.ts';
 

@@ -3,7 +3,6 @@ import type { RasterImage } from '../image/raster.ts';
 import { Graph } from '../onnx/graph.ts';
 import { setMetadata, cloneModel } from '../onnx/model.ts';
 import type { ModelProto, NodeProto } from '../onnx/types.ts';
-import type { Runner } from '../runtime/runner.ts';
 import { optimizeGraph } from '../optimize/index.ts';
 import { SRQ_VERSION } from '../version.ts';
 import { calibrate, type CalibrationMethod, type CalibrationResult, type RunnerFactory } from './calibrate.ts';

@@ -62,6 +62,13 @@ export function receptiveField(model: ModelProto): ReceptiveField {
   for (const node of graph.topologicalOrder()) {
     const spatial = (node.input ?? []).filter((x) => x && extents.has(x));
     if (spatial.length === 0 || SHAPE_ONLY.has(node.opType ?? '')) continue;
+    if (node.opType === 'DynamicQuantizeLinear') {
+      // Dynamic INT8: the values map pixel to pixel; the scale and zero point (outputs 1, 2) are statistics of
+      // the whole tile, not of a neighbourhood, so they carry no extent. (Tiles therefore differ slightly from
+      // the whole image whatever the overlap: each tile gets its own scale.)
+      extents.set(node.output![0]!, extents.get(spatial[0]!)!);
+      continue;
+    }
     const out = propagate(node, spatial.map((x) => extents.get(x)!), extents, consts, opset);
     for (const o of node.output ?? []) if (o) extents.set(o, out);
   }

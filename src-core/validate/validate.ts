@@ -6,11 +6,8 @@ import { resizeBicubic } from '../image/resize.ts';
 import { cropImage, type RasterImage } from '../image/raster.ts';
 import { prepareInferenceModel, type InferenceModel } from '../inference-model.ts';
 import { summarizeModel } from '../onnx/inspect.ts';
-import { cloneModel, encodeModel, getMetadata } from '../onnx/model.ts';
 import type { ModelProto } from '../onnx/types.ts';
-import { optimizeGraph } from '../optimize/index.ts';
 import type { Runner } from '../runtime/runner.ts';
-import { ReceptiveFieldError } from '../tiling/receptive-field.ts';
 import { upscaleImage } from '../tiling/upscale.ts';
 import { SRQ_VERSION } from '../version.ts';
 import { cropsFor, type ImageCrops } from './crops.ts';
@@ -121,20 +118,17 @@ export async function validateModels(reference: ModelUnderTest, candidates: read
 }
 
 /**
- * The model as the edge serves it. A candidate whose reach the graph cannot state (dynamic INT8 computes its
- * quantization scale over the whole tile) gets the reference's overlap: a variant sees as far as its original.
+ * The model as the edge serves it. Candidates tile with the reference's overlap: a variant sees as far as its
+ * original, and every model is compared under the same tiling.
  */
 function prepare(m: ModelUnderTest, scale: number | undefined, referenceOverlap?: number): InferenceModel {
-  const opts = { name: m.path, ...(scale !== undefined ? { scale } : {}) };
   try {
-    return prepareInferenceModel(m.model, opts);
+    return prepareInferenceModel(m.model, {
+      name: m.path,
+      ...(scale !== undefined ? { scale } : {}),
+      ...(referenceOverlap !== undefined ? { overlap: referenceOverlap } : {}),
+    });
   } catch (e) {
-    if (e instanceof ReceptiveFieldError && referenceOverlap !== undefined) {
-      // prepareInferenceModel checked the scale before the receptive field, so it is known here.
-      const optimized = cloneModel(m.model);
-      optimizeGraph(optimized);
-      return { bytes: encodeModel(optimized), scale: scale ?? Number(getMetadata(m.model, 'srq.scale')), overlap: referenceOverlap };
-    }
     throw new ValidationError((e as Error).message);
   }
 }
