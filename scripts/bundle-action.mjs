@@ -6,7 +6,8 @@
 //    (quality 11: 15 MB instead of 60 MB), with assets.json (each file's uncompressed SHA-256 and size).
 //    Compressing takes ~2.5 min, so a .br already in the output folder (or in --seed) is kept when it decompresses
 //    to the current node_modules file; only a changed ORT is compressed again.
-// Usage: node scripts/bundle-action.mjs [--out <dir>] [--seed <dir with earlier ort/*.br>]
+// Usage: node scripts/bundle-action.mjs [--out <dir>] [--seed <dir with earlier ort/*.br>] [--no-compress]
+//   --no-compress: fail instead of compressing (the dist check: a stale .br is an error, not 2.5 minutes of work).
 import * as esbuild from 'esbuild';
 import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -16,7 +17,7 @@ import { parseArgs } from 'node:util';
 import { brotliCompressSync, brotliDecompressSync, constants } from 'node:zlib';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const { values } = parseArgs({ options: { out: { type: 'string' }, seed: { type: 'string' } } });
+const { values } = parseArgs({ options: { out: { type: 'string' }, seed: { type: 'string' }, 'no-compress': { type: 'boolean' } } });
 const out = resolve(values.out ?? join(root, 'dist'));
 const seed = values.seed ? resolve(values.seed) : undefined;
 
@@ -86,6 +87,10 @@ function syncAssets() {
     mkdirSync(dirname(target), { recursive: true });
     const existing = reusable(target, hash) ?? (seed ? reusable(join(seed, 'ort', `${name}.br`), hash) : undefined);
     if (existing && existing !== target) copyFileSync(existing, target);
+    if (!existing && values['no-compress']) {
+      console.error(`dist/ort/${name}.br does not match ${source}; run npm run bundle`);
+      process.exit(1);
+    }
     if (!existing) {
       const started = performance.now();
       const params = { [constants.BROTLI_PARAM_QUALITY]: 11, [constants.BROTLI_PARAM_LGWIN]: 24, [constants.BROTLI_PARAM_SIZE_HINT]: data.length };

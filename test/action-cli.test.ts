@@ -1,0 +1,98 @@
+// `srq run`: the Action's job from the command line (the same implementation): files written, exit codes for a
+// passing and a failing gate, --base, and the refusals (no model, a file it did not write, a bad flag), each as one
+// line with exit code 2.
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RunReport } from '../src-action/job/run-report.ts';
+import type { ModelManifest } from '../src-core/manifest.ts';
+import { decodeModel, getMetadata } from '../src-core/onnx/model.ts';
+import { makeWorkspace } from './fixtures/action/runner.ts';
+import { expectOneLineError, srq } from './helpers/cli.ts';
+
+const fast = ['--calib', 'photos', '--eval', 'photos', '--calib-method', 'minmax', '--tile', '64'];
+let ws: string;
+
+beforeAll(() => {
+  ws = mkdtempSync(join(tmpdir(), 'srq-run-'));
+  makeWorkspace(ws);
+});
+
+afterAll(() => rmSync(ws, { recursive: true, force: true }));
+
+describe('srq run', () => {
+  it('writes the passing variants, manifest.json, the reports and a summary, and exits 0', () => {
+    const r = srq(['run', 'models/*.onnx', ...fast, '--variants', 'int8-static,fp16', '--out', 'out'], { cwd: ws });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('pass  esrgan-slim-x2  int8-static -> out/esrgan-slim-x2.int8.onnx');
+    expect(r.stdout).toContain('pass  esrgan-slim-x2  fp16 -> out/esrgan-slim-x2.fp16.onnx');
+    expect(r.stdout).toMatch(/2 of 2 variants passed the gate \(mean PSNR-Y drop ≤ 0\.1 dB\); 2 files published\n$/);
+    expect(readdirSync(join(ws, 'out')).sort()).toEqual(['esrgan-slim-x2.fp16.onnx', 'esrgan-slim-x2.int8.onnx', 'manifest.json', 'report.json', 'reports', 'summary.md']);
+    const manifest = JSON.parse(readFileSync(join(ws, 'out', 'manifest.json'), 'utf8')) as ModelManifest;
+    expect(manifest.models.map((m) => m.file)).toEqual(['esrgan-slim-x2.int8.onnx', 'esrgan-slim-x2.fp16.onnx']);
+    const report = JSON.parse(readFileSync(join(ws, 'out', 'report.json'), 'utf8')) as RunReport;
+    expect(report).toMatchObject({ schema: 'srq.run/1', passed: true, base: null, models: [{ name: 'esrgan-slim-x2', cache: 'off' }] });
+    expect(readFileSync(join(ws, 'out', 'summary.md'), 'utf8')).toContain('| esrgan-slim-x2 | fp16 |');
+  });
+
+  it('keeps the most harmful layers float when static INT8 misses the budget (accuracy-aware), then publishes it', () => {
+    const r = srq(['run', 'models/*.onnx', ...fast, '--max-drop', '0.05', '--out', 'aware'], { cwd: ws });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/int8-static misses the 0\.05 psnr-y budget: searching for layers to keep float/);
+    expect(r.stdout).toMatch(/round 1: all \d+ layers int8; PSNR-Y drop [\d.]+ dB .*> 0\.050 dB/);
+    const report = JSON.parse(readFileSync(join(ws, 'aware', 'report.json'), 'utf8')) as RunReport;
+    const variant = report.models[0]!.variants[0]!;
+    expect(variant).toMatchObject({ quantization: 'int8-static', passed: true, published: true });
+    expect(variant.note).toMatch(/^kept \d+ of \d+ layers float \(.+\): PSNR-Y drop [\d.]+ dB ≤ 0\.050 dB; \d+ validation rounds$/);
+    const model = decodeModel(readFileSync(join(ws, 'aware', variant.file)));
+    expect(getMetadata(model, 'srq.float_nodes')).toMatch(/\w/);
+    const manifest = JSON.parse(readFileSync(join(ws, 'aware', 'manifest.json'), 'utf8')) as ModelManifest;
+    expect(manifest.models[0]!.metrics!.drop).toBeLessThanOrEqual(0.05);
+    expect(readFileSync(join(ws, 'aware', 'summary.md'), 'utf8')).toContain('**Accuracy-aware INT8:**');
+  });
+
+  it('exits 1 when a variant misses the budget, and leaves no file of it', () => {
+    const r = srq(['run', 'models/*.onnx', ...fast, '--variants', 'int8-dynamic', '--max-drop', '0.001', '--out', 'out'], { cwd: ws });
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain('FAIL  esrgan-slim-x2  int8-dynamic');
+    // The previous run's files were srq's own: replaced, and the stale variants are gone.
+    expect(readdirSync(join(ws, 'out')).filter((f) => f.endsWith('.onnx'))).toEqual([]);
+  });
+
+  it('with --base runs only the models changed since that revision', () => {
+    const git = (...args: string[]) => execFileSync('git', ['-c', 'user.name=srq', '-c', 'user.email=srq@example.com', ...args], { cwd: ws, stdio: 'pipe' });
+    git('init', '-q');
+    git('add', 'models', 'photos');
+    git('commit', '-q', '-m', 'base');
+    writeFileSync(join(ws, 'models', 'new-x2.onnx'), readFileSync(join(ws, 'models', 'esrgan-slim-x2.onnx')));
+    const r = srq(['run', 'models/*.onnx', ...fast, '--variants', 'fp16', '--base', 'HEAD', '--out', 'changed'], { cwd: ws });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('1 of 2 models changed since HEAD');
+    const report = JSON.parse(readFileSync(join(ws, 'changed', 'report.json'), 'utf8')) as RunReport;
+    expect(report.models.map((m) => [m.path, m.base])).toEqual([['models/new-x2.onnx', 'new']]);
+  });
+
+  it('never writes over a file it did not write', () => {
+    mkdirSync(join(ws, 'mine'), { recursive: true });
+    writeFileSync(join(ws, 'mine', 'esrgan-slim-x2.int8.onnx'), 'my own file');
+    const r = srq(['run', 'models/esrgan-slim-x2.onnx', ...fast, '--out', 'mine'], { cwd: ws });
+    expect(expectOneLineError(r)).toMatch(/^srq: .*mine\/esrgan-slim-x2\.int8\.onnx exists and was not written by srq run; choose another output folder$/);
+    expect(r.code).toBe(2);
+    expect(readFileSync(join(ws, 'mine', 'esrgan-slim-x2.int8.onnx'), 'utf8')).toBe('my own file');
+    expect(existsSync(join(ws, 'mine', 'manifest.json'))).toBe(false);
+  });
+
+  it.each([
+    [['run', 'nothing/*.onnx'], /^srq: no \.onnx file matches nothing\/\*\.onnx in .*; check the models glob$/],
+    [['run', 'models/*.onnx', '--variants', 'int4'], /^srq: --variants: unknown variant "int4"; use int8-static, int8-dynamic, fp16$/],
+    [['run', 'models/*.onnx', '--max-drop', 'lots'], /^srq: --max-drop must be a number ≥ 0, got "lots"$/],
+    [['run', 'models/*.onnx', '--base', 'no-such-rev'], /^srq: base revision no-such-rev not found in the git checkout at .*; pass a branch, tag or commit that exists$/],
+    [['run'], /^srq: run needs one or more model files or globs/],
+  ])('refuses %j with one line and exit 2', (args, message) => {
+    const r = srq(args, { cwd: ws });
+    expect(r.code).toBe(2);
+    expect(expectOneLineError(r)).toMatch(message);
+  });
+});

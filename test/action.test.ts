@@ -1,0 +1,166 @@
+// The committed Action (node dist/index.js) run as a runner runs it, on a small workspace: outputs, job summary,
+// manifest, annotations and exit codes for a passing and a failing gate; the cache and artifact services through a
+// stand-in on 127.0.0.1 (a second run on unchanged models restores from the cache and quantizes nothing); without
+// those services the Action says it skipped them and still succeeds; onnxruntime-web (wasm) from dist/ as well.
+import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ModelManifest } from '../src-core/manifest.ts';
+import { parseManifest } from '../src-edge/manifest.ts';
+import type { RunReport } from '../src-action/job/run-report.ts';
+import { fastInputs, makeWorkspace, runAction } from './fixtures/action/runner.ts';
+import { startServices, zipEntries, type Services } from './fixtures/action/services.ts';
+
+const sha256 = (data: Uint8Array) => createHash('sha256').update(data).digest('hex');
+
+let root: string;
+let services: Services;
+
+beforeAll(async () => {
+  root = mkdtempSync(join(tmpdir(), 'srq-action-'));
+  services = await startServices();
+});
+
+afterAll(async () => {
+  await services.close();
+  rmSync(root, { recursive: true, force: true });
+});
+
+function readJson<T>(path: string): T {
+  return JSON.parse(readFileSync(path, 'utf8')) as T;
+}
+
+describe('the Action with cache and artifact services', () => {
+  let workspace: string;
+  let temp: string;
+  const inputs = { ...fastInputs, variants: 'int8-static, fp16' };
+
+  beforeAll(() => {
+    workspace = join(root, 'services-ws');
+    temp = join(root, 'services-temp');
+    makeWorkspace(workspace);
+  });
+
+  it('passes the gate, publishes the passing variants with a manifest, saves to the cache and uploads the artifact', async () => {
+    const run = await runAction({ workspace, temp, inputs, env: services.env() });
+    expect(run.code, run.log).toBe(0);
+    expect(run.outputs['passed']).toBe('true');
+    expect(run.outputs['report']).toBe('srq-out/report.json');
+    expect(run.outputs['artifact-dir']).toBe('srq-out');
+    expect(run.outputs['artifact-id']).toBe('1');
+    expect(run.outputs['summary']).toMatch(/^2 of 2 variants passed the gate \(mean PSNR-Y drop ≤ 0\.1 dB\); 2 files published$/);
+
+    // Log: one group per model, the cache miss and save, the work done.
+    expect(run.log).toContain('::group::models/esrgan-slim-x2.onnx');
+    expect(run.log).toMatch(/cache miss: srq-[\d.]+-esrgan-slim-x2-/);
+    expect(run.log).toContain('int8-static: quantizing');
+    expect(run.log).toMatch(/cache saved: srq-/);
+
+    // Summary: the table row per model × variant with its mark, and where the HTML report is.
+    expect(run.summary).toContain('## srq ✅ 2 of 2 variants passed');
+    expect(run.summary).toMatch(/\| esrgan-slim-x2 \| int8-static \| [^|]+ \| [\d.]+ \| [\d.]+ \| [\d.]+ \| [\d.]+ \| [\d.]+× \| ✅ pass \|/);
+    expect(run.summary).toMatch(/\| esrgan-slim-x2 \| fp16 \| .* \| ✅ pass \|/);
+    expect(run.summary).toContain('[`srq-models`](https://github.com/octo/models/actions/runs/42/artifacts/1)');
+    expect(run.summary).toContain('reports/<model>.report.html');
+
+    // Manifest: both variants, hashes of the files beside it, readable by the edge worker.
+    const out = join(workspace, 'srq-out');
+    const manifest = readJson<ModelManifest>(join(out, 'manifest.json'));
+    expect(parseManifest(manifest, 'manifest.json').models).toHaveLength(2);
+    expect(manifest.models.map((m) => [m.file, m.variant, m.host, m.quantization])).toEqual([
+      ['esrgan-slim-x2.int8.onnx', 'int8', 'cpu', 'int8-static'],
+      ['esrgan-slim-x2.fp16.onnx', 'fp16', 'gpu', 'fp16'],
+    ]);
+    for (const m of manifest.models) {
+      const bytes = readFileSync(join(out, m.file));
+      expect(m.sha256).toBe(sha256(bytes));
+      expect(m.bytes).toBe(bytes.length);
+      expect(m.scale).toBe(2);
+      expect(m.metrics!.drop).toBeLessThanOrEqual(0.1);
+      expect(m.original!.path).toBe('models/esrgan-slim-x2.onnx');
+    }
+
+    // Services: one cache entry saved; one artifact holding the output folder.
+    expect(services.twirpCalls('CreateCacheEntry')).toHaveLength(1);
+    expect(services.cache.size).toBe(1);
+    const zip = services.artifacts.get('srq-models')!;
+    expect(zipEntries(zip).sort()).toEqual([
+      'esrgan-slim-x2.fp16.onnx', 'esrgan-slim-x2.int8.onnx', 'manifest.json', 'report.json',
+      'reports/esrgan-slim-x2.report.html', 'reports/esrgan-slim-x2.report.json', 'reports/esrgan-slim-x2.report.md', 'summary.md',
+    ]);
+  });
+
+  it('restores unchanged models from the cache on the next run and quantizes nothing', async () => {
+    const before = readFileSync(join(workspace, 'srq-out', 'manifest.json'), 'utf8');
+    services.artifacts.clear();
+    const creates = services.twirpCalls('CreateCacheEntry').length;
+    const run = await runAction({ workspace, temp, inputs, env: services.env() });
+    expect(run.code, run.log).toBe(0);
+    expect(run.log).toMatch(/cache hit: srq-[\d.]+-esrgan-slim-x2-\w+-\w+ restored; no quantization or validation/);
+    expect(run.log).not.toContain('quantizing');
+    expect(run.log).not.toContain('calibration');
+    expect(run.log).not.toContain('validating');
+    expect(services.twirpCalls('CreateCacheEntry')).toHaveLength(creates);
+    const report = readJson<RunReport>(join(workspace, 'srq-out', 'report.json'));
+    expect(report.models.map((m) => m.cache)).toEqual(['hit']);
+    expect(run.summary).toContain('**Restored from the cache** (no quantization or validation): esrgan-slim-x2.');
+    expect(run.outputs['summary']).toContain('1 of 1 models restored from the cache');
+    // The same files as the first run, published again.
+    const after = readJson<ModelManifest>(join(workspace, 'srq-out', 'manifest.json'));
+    expect(after.models.map((m) => m.sha256)).toEqual((JSON.parse(before) as ModelManifest).models.map((m) => m.sha256));
+    expect(services.artifacts.has('srq-models')).toBe(true);
+  });
+});
+
+describe('the Action without runner services', () => {
+  let workspace: string;
+  let temp: string;
+  const failing = { ...fastInputs, variants: 'int8-dynamic', 'max-drop': '0.001' };
+
+  beforeAll(() => {
+    workspace = join(root, 'plain-ws');
+    temp = join(root, 'plain-temp');
+    makeWorkspace(workspace);
+  });
+
+  it('fails a variant over budget: exit 1, one sentence, an error annotation on the model file, nothing published', async () => {
+    const run = await runAction({ workspace, temp, inputs: failing });
+    expect(run.code).toBe(1);
+    expect(run.outputs['passed']).toBe('false');
+    expect(run.log).toContain('cache service not available');
+    expect(run.log).toContain('artifact service not available');
+    expect(run.log).toMatch(/::error title=srq quality gate,file=models\/esrgan-slim-x2\.onnx::srq quality gate failed: esrgan-slim-x2\.int8-dynamic\.onnx: mean over all images PSNR-Y drop [\d.]+ dB > 0\.001 dB/);
+    const failures = run.log.split('\n').filter((l) => l.startsWith('::error::'));
+    expect(failures).toEqual([expect.stringMatching(/^::error::srq: 1 of 1 variants failed the gate \(mean PSNR-Y drop ≤ 0\.001 dB\): esrgan-slim-x2 int8-dynamic; 0 files published$/)]);
+    expect(run.summary).toContain('## srq ❌ 1 of 1 variants failed the quality gate');
+    expect(run.summary).toMatch(/\| esrgan-slim-x2 \| int8-dynamic \| .* \| ❌ fail \|/);
+    const out = join(workspace, 'srq-out');
+    expect(readJson<ModelManifest>(join(out, 'manifest.json')).models).toEqual([]);
+    expect(readdirSync(out).filter((f) => f.endsWith('.onnx'))).toEqual([]);
+    expect(existsSync(join(out, 'reports', 'esrgan-slim-x2.report.html'))).toBe(true);
+  });
+
+  it('reports the failure but passes the step with fail-on-gate: false', async () => {
+    const run = await runAction({ workspace, temp, inputs: { ...failing, 'fail-on-gate': 'false' } });
+    expect(run.code, run.log).toBe(0);
+    expect(run.outputs['passed']).toBe('false');
+    expect(run.log).toMatch(/::warning::srq: 1 of 1 variants failed the gate .*fail-on-gate is false/);
+  });
+
+  it('runs on onnxruntime-web (wasm) unpacked from dist/', async () => {
+    const run = await runAction({ workspace, temp, inputs: { ...fastInputs, runtime: 'web' } });
+    expect(run.code, run.log).toBe(0);
+    expect(run.log).toMatch(/onnxruntime-web [\d.]+ \(wasm, \d threads\) ready/);
+    expect(run.log).not.toContain('onnxruntime-node');
+    expect(run.summary).toContain('onnxruntime-web (wasm)');
+    expect(readJson<ModelManifest>(join(workspace, 'srq-out', 'manifest.json')).models[0]!.metrics!.runtime).toBe('web');
+  });
+
+  it('fails with one sentence naming a bad input', async () => {
+    const run = await runAction({ workspace, temp, inputs: { ...fastInputs, variants: 'int4' } });
+    expect(run.code).toBe(1);
+    expect(run.log.split('\n').filter((l) => l.startsWith('::error::'))).toEqual(['::error::srq: input variants: unknown variant "int4"; use int8-static, int8-dynamic, fp16']);
+  });
+});
