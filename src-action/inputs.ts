@@ -23,6 +23,8 @@ export interface ActionInputs {
   uploadArtifact: boolean;
   artifactName: string;
   failOnGate: boolean;
+  /** On pull requests, run only the models the PR changes (else every matched model, still compared with base). */
+  changedOnly: boolean;
   comment: boolean;
   token: string;
 }
@@ -60,6 +62,7 @@ export function readInputs(): ActionInputs {
     uploadArtifact: bool('upload-artifact', true),
     artifactName,
     failOnGate: bool('fail-on-gate', true),
+    changedOnly: bool('changed-only', true),
     comment: bool('comment', true),
     token: text('github-token'),
   };

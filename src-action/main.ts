@@ -34,8 +34,8 @@ export async function run(): Promise<void> {
       workspace,
       runtime,
       ...(threads !== undefined ? { threads } : {}),
-      // A pull request runs only the models it changes, each compared with its version on the base branch.
-      ...(pr ? { base: pr.baseSha, baseLabel: pr.baseRef, fetchBase: true } : {}),
+      // A pull request runs the models it changes (or all, with changed-only: false), compared with the base branch.
+      ...(pr ? { base: pr.baseSha, baseLabel: pr.baseRef, fetchBase: true, changedOnly: inputs.changedOnly } : {}),
     };
     const cache = actionsCache(actionLog);
     const result = await runJob(options, { log: actionLog, workDir: join(temp, 'srq-cache'), ...(cache ? { cache } : {}) });

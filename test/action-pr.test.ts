@@ -119,6 +119,18 @@ describe('the Action on a pull request', () => {
     expect(run.log).toContain('updated the srq comment on pull request #7');
   });
 
+  it('with changed-only: false runs every model, comparing the unchanged ones with themselves for free', async () => {
+    const run = await runAction({ workspace: repo, temp, inputs: { ...inputs, 'changed-only': 'false' }, env });
+    expect(run.code, run.log).toBe(0);
+    expect(run.log).toContain('::group::models/sr-b.onnx');
+    expect(run.log).not.toContain('before: models/sr-b.onnx');
+    const report = JSON.parse(readFileSync(join(repo, 'srq-out', 'report.json'), 'utf8')) as RunReport;
+    expect(report.models.map((m) => m.path)).toEqual(['models/sr-a.onnx', 'models/sr-b.onnx']);
+    const b = report.models[1]!;
+    expect(typeof b.base === 'object' && b.base?.sha256).toBe(b.sha256);
+    expect(services.comments).toHaveLength(1);
+  });
+
   it('with a read-only token (a fork) keeps the results in the job summary and passes', async () => {
     services.denyComments = true;
     try {

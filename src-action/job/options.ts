@@ -37,8 +37,10 @@ export interface JobOptions {
   outDir: string;
   runtime: 'node' | 'web';
   threads?: number;
-  /** A git revision: only models changed since it are run, and compared with their version there. */
+  /** A git revision: only models changed since it are run (see changedOnly), each compared with its version there. */
   base?: string;
+  /** With a base: run only the models changed since it (default true); false runs every matched model. */
+  changedOnly?: boolean;
   /** How reports name the base (e.g. the PR's base branch); default: `base`. */
   baseLabel?: string;
   /** Fetch the base commit from origin when the checkout lacks it (shallow CI checkouts). */

@@ -66,8 +66,9 @@ export async function runJob(opts: JobOptions, deps: RunDeps): Promise<RunResult
   let selected = matched;
   if (base) {
     const changed = changedPaths(workspace, base.commit);
-    selected = matched.filter((p) => changed.has(p));
-    log.info(`${selected.length} of ${matched.length} models changed since ${describeBase(base)}${selected.length ? `: ${selected.join(', ')}` : ''}`);
+    const changedModels = matched.filter((p) => changed.has(p));
+    log.info(`${changedModels.length} of ${matched.length} models changed since ${describeBase(base)}${changedModels.length ? `: ${changedModels.join(', ')}` : ''}`);
+    if (opts.changedOnly ?? true) selected = changedModels;
   }
 
   const skipped: RunReport['skipped'] = [];
@@ -127,7 +128,7 @@ export async function runJob(opts: JobOptions, deps: RunDeps): Promise<RunResult
         rmSync(dir, { recursive: true, force: true });
       }
       const run: ModelRun = { outcome, cache };
-      if (base) run.base = await baseOutcome(input, base, optionsHash, workspace, ctx, deps);
+      if (base) run.base = await baseOutcome(input, outcome, base, optionsHash, workspace, ctx, deps);
       return run;
     }));
   }
@@ -215,16 +216,18 @@ async function resultFor(input: ModelJobInput, key: string, ctx: ModelJobContext
 }
 
 /** The same job on the model's version at the base revision (restored from the cache when the base ran it). */
-async function baseOutcome(input: ModelJobInput, base: BaseRevision, optionsHash: string, workspace: string, ctx: ModelJobContext, deps: RunDeps): Promise<ModelOutcome | 'new' | null> {
+async function baseOutcome(input: ModelJobInput, head: ModelOutcome, base: BaseRevision, optionsHash: string, workspace: string, ctx: ModelJobContext, deps: RunDeps): Promise<ModelOutcome | 'new' | null> {
   const bytes = fileAtCommit(workspace, base.commit, input.path);
   if (!bytes) {
     deps.log.info(`${input.path} is new since ${describeBase(base)}`);
     return 'new';
   }
   const at = `${input.path}@${base.commit.slice(0, 7)}`;
+  const sha256 = sha256Hex(bytes);
+  // Unchanged (changed-only: false): the same bytes under the same options give the same result.
+  if (sha256 === input.sha256) return head;
   try {
     deps.log.info(`before: ${at}`);
-    const sha256 = sha256Hex(bytes);
     const model = decodeModel(bytes, at);
     const { outcome, dir } = await resultFor({ name: input.name, path: at, sha256, bytes: bytes.length, model }, cacheKey(input.name, sha256, optionsHash), ctx, deps);
     rmSync(dir, { recursive: true, force: true });
