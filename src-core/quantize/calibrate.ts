@@ -25,8 +25,6 @@ export interface CalibrationOptions {
   method: CalibrationMethod;
   /** For 'percentile': share of values kept inside the range, e.g. 99.999. */
   percentile?: number;
-  /** Bytes of sampled activations fetched per run in pass 2 (default 64 MB); sets the sampling stride. */
-  memoryBudget?: number;
   createRunner: RunnerFactory;
   onProgress?: (message: string) => void;
 }
@@ -80,28 +78,24 @@ function placeTapsAfterProducers(g: GraphProto, taps: ReadonlyMap<string, NodePr
 
 /**
  * A copy of the model that also outputs a strided sample of each tensor: every `stride`-th pixel in height and
- * width (Slice with steps), so all tensors fit one fetch per tile. Percentiles and histograms of SR activations
- * barely change under spatial subsampling, while memory and runs drop by stride².
+ * width (Slice with steps). Percentiles and histograms of SR activations barely change under spatial subsampling,
+ * while memory drops by stride². Each tensor's stride depends on its own size only, so its range does not depend
+ * on which other tensors are calibrated alongside it.
  */
-function sampledTapModel(model: ModelProto, tensors: readonly string[], rank4: ReadonlySet<string>, stride: number): { bytes: Uint8Array; outputs: Map<string, string> } {
+function sampledTapModel(model: ModelProto, tensors: readonly string[], strides: ReadonlyMap<string, number>): { bytes: Uint8Array; outputs: Map<string, string> } {
   const m = cloneModel(model);
   const g = m.graph!;
   const outputs = new Map<string, string>();
   const int64 = (name: string, values: number[]) => makeTensor(name, DataType.INT64, [values.length], BigInt64Array.from(values.map(BigInt)));
-  if (stride > 1) {
-    g.initializer!.push(
-      int64('srq_sample_starts', [0, 0]),
-      int64('srq_sample_ends', [2 ** 31 - 1, 2 ** 31 - 1]),
-      int64('srq_sample_axes', [2, 3]),
-      int64('srq_sample_steps', [stride, stride]),
-    );
-  }
+  g.initializer!.push(int64('srq_sample_starts', [0, 0]), int64('srq_sample_ends', [2 ** 31 - 1, 2 ** 31 - 1]), int64('srq_sample_axes', [2, 3]));
+  for (const stride of new Set(strides.values())) if (stride > 1) g.initializer!.push(int64(`srq_sample_steps_${stride}`, [stride, stride]));
   const taps = new Map<string, NodeProto[]>();
   tensors.forEach((t, i) => {
+    const stride = strides.get(t) ?? 1;
     let out = t;
-    if (stride > 1 && rank4.has(t)) {
+    if (stride > 1) {
       out = `srq_sample_${i}`;
-      taps.set(t, [makeNode('Slice', [t, 'srq_sample_starts', 'srq_sample_ends', 'srq_sample_axes', 'srq_sample_steps'], [out])]);
+      taps.set(t, [makeNode('Slice', [t, 'srq_sample_starts', 'srq_sample_ends', 'srq_sample_axes', `srq_sample_steps_${stride}`], [out])]);
     }
     // Type only, no shape: ORT infers it (a declared shape would have to match exactly).
     if (!g.output!.some((o) => o.name === out)) g.output!.push({ name: out, type: { tensorType: { elemType: DataType.FLOAT } } });
@@ -117,6 +111,9 @@ function sampledTapModel(model: ModelProto, tensors: readonly string[], rank4: R
  * esrgan-medium-x4 at 256²: 0.5 GB plain, ~2 GB with taps); crops keep it to what a 128² tile needs.
  */
 const HISTOGRAM_CROP = 128;
+
+/** Values sampled from each tensor per crop: 2^17 (512 kB); a 64-channel 128² tensor is sampled every 3rd pixel. */
+const SAMPLE_VALUES = 2 ** 17;
 
 function histogramCrops(tile: RasterImage): RasterImage[] {
   if (tile.width <= HISTOGRAM_CROP && tile.height <= HISTOGRAM_CROP) return [tile];
@@ -173,11 +170,13 @@ export async function calibrate(
     const byMagnitude = opts.method === 'entropy' && min < 0;
     return [t, byMagnitude ? new Histogram(0, Math.max(-min, max), bins, true) : new Histogram(min, max, bins)];
   }));
-  const budget = opts.memoryBudget ?? 64 * 2 ** 20;
+  // Samples of at most SAMPLE_VALUES per tensor per crop (rank-4 tensors; others are fetched whole).
   const cropShare = Math.min(1, (HISTOGRAM_CROP * HISTOGRAM_CROP) / (tiles[0]!.width * tiles[0]!.height));
-  const totalBytes = tensors.reduce((n, t) => n + (elements.get(t) ?? 0) * 4 * cropShare, 0);
-  const stride = Math.max(1, Math.ceil(Math.sqrt(totalBytes / budget)));
-  const tap = sampledTapModel(model, tensors, new Set(tensors.filter((t) => ranks.get(t) === 4)), stride);
+  const strides = new Map(tensors.map((t) => {
+    const values = (elements.get(t) ?? 0) * cropShare;
+    return [t, ranks.get(t) === 4 ? Math.max(1, Math.ceil(Math.sqrt(values / SAMPLE_VALUES))) : 1];
+  }));
+  const tap = sampledTapModel(model, tensors, strides);
   const sampler = await opts.createRunner(tap.bytes, calibrationSession);
   try {
     for (let i = 0; i < tiles.length; i++) {
