@@ -40,6 +40,8 @@ function bool(name: string, fallback: boolean): boolean {
 }
 
 export function readInputs(): ActionInputs {
+  const token = text('github-token');
+  if (token) core.setSecret(token);
   const models = splitList(core.getInput('models', { required: true }));
   if (models.length === 0) throw new JobInputError('input models is empty; give one or more globs of FP32 .onnx files, e.g. models/*.onnx');
   const scale = text('scale').trim();
@@ -64,6 +66,6 @@ export function readInputs(): ActionInputs {
     failOnGate: bool('fail-on-gate', true),
     changedOnly: bool('changed-only', true),
     comment: bool('comment', true),
-    token: text('github-token'),
+    token,
   };
 }
