@@ -5,7 +5,6 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import type { Runner } from '../src-core/runtime/runner.ts';
-import { sessionRunner, type OrtSessionLike, type OrtTensorCtor } from '../src-core/runtime/session-runner.ts';
 import type { HostCapabilities } from './host.ts';
 
 function bindingDir(): string {
@@ -23,10 +22,7 @@ export async function probeCuda(): Promise<HostCapabilities> {
 }
 
 export async function createCudaRunner(model: Uint8Array): Promise<Runner> {
-  const ort = await import('onnxruntime-node');
-  const session = await ort.InferenceSession.create(model, {
-    executionProviders: ['cuda'],
-    graphOptimizationLevel: 'all',
-  });
-  return sessionRunner('node', session as unknown as OrtSessionLike, ort.Tensor as unknown as OrtTensorCtor);
+  // Loaded on demand: CPU hosts serve from onnxruntime-web and never need the native addon.
+  const { createNodeRunner } = await import('../src-core/runtime/ort-node.ts');
+  return createNodeRunner(model, { executionProviders: ['cuda'] });
 }

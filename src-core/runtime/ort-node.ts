@@ -6,7 +6,7 @@ import { sessionRunner, type OrtSessionLike, type OrtTensorCtor } from './sessio
 export async function createNodeRunner(model: Uint8Array, opts: RunnerOptions = {}): Promise<Runner> {
   checkRunnerOptions(opts);
   const session = await ort.InferenceSession.create(model, {
-    executionProviders: ['cpu'],
+    executionProviders: opts.executionProviders ?? ['cpu'],
     // 0 lets ORT pick one thread per physical core.
     intraOpNumThreads: opts.threads ?? 0,
     // SR nets are one long chain of convs: inter-op parallelism only adds contention.

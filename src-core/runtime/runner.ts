@@ -18,6 +18,8 @@ export interface RunnerOptions {
    * serving, wasteful for calibration's many differently-shaped outputs (measured 2.7 GB vs 1.35 GB peak).
    */
   memoryArena?: boolean;
+  /** ORT-node only, default ['cpu']: e.g. ['cuda'] on a GPU host where the native build's CUDA provider is installed. */
+  executionProviders?: ('cpu' | 'cuda')[];
 }
 
 export interface RunnerOutput {
