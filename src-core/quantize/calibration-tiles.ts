@@ -1,6 +1,8 @@
 // Calibration data: square tiles cut from real images at seeded random positions, so a run repeats exactly.
 import type { RasterImage } from '../image/raster.ts';
-import { cropImage, toRgb } from '../image/raster.ts';
+import { cropImage } from '../image/raster.ts';
+import { readWindow } from '../tiling/tile-io.ts';
+import { planAxis } from '../tiling/tile-plan.ts';
 
 export class CalibrationError extends Error {
   override name = 'CalibrationError';
@@ -20,20 +22,11 @@ export function seededRandom(seed: number): () => number {
   };
 }
 
-/** NCHW float32 in [0,1] from an RGB(A) raster (alpha dropped: the model sees RGB only). */
+/** NCHW float32 in [0,1] from a raster: the tiling engine's window reader over the whole image. */
 export function rasterToTensor(img: RasterImage): CalibrationTile {
-  const rgb = toRgb(img);
-  const { width: w, height: h } = rgb;
-  const plane = w * h;
-  const data = new Float32Array(3 * plane);
-  const src = rgb.data;
-  const step = rgb.channels;
-  for (let i = 0; i < plane; i++) {
-    data[i] = src[i * step]! / 255;
-    data[plane + i] = src[i * step + 1]! / 255;
-    data[2 * plane + i] = src[i * step + 2]! / 255;
-  }
-  return { data, dims: [1, 3, h, w] };
+  const { width: w, height: h } = img;
+  const whole = { x: planAxis(w, w, 0)[0]!, y: planAxis(h, h, 0)[0]! };
+  return { data: readWindow(img, whole), dims: [1, 3, h, w] };
 }
 
 /**

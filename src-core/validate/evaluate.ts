@@ -4,7 +4,7 @@
 // (Y and RGB) and SSIM (Y) are taken on the uint8 output with `s` pixels cropped from every border.
 // Fidelity compares a candidate's output with a reference model's output: RGB PSNR over the whole image.
 import type { RasterImage } from '../image/raster.ts';
-import { toRgb } from '../image/raster.ts';
+import { splitAlpha } from '../image/raster.ts';
 import { makeLowRes, resizeBicubic } from '../image/resize.ts';
 import { psnr, ssim } from '../metrics/index.ts';
 import type { Runner } from '../runtime/runner.ts';
@@ -25,19 +25,7 @@ export interface UpscaleSettings { scale: number; tileSize: number; overlap: num
 
 /** Ground truth (RGB, cropped to a multiple of scale) and its bicubic low-resolution input. */
 export function prepareEvalImages(images: readonly { name: string; image: RasterImage }[], scale: number): EvalImage[] {
-  return images.map(({ name, image }) => ({ name, ...makeLowRes(toRgb(dropAlpha(image)), scale) }));
-}
-
-function dropAlpha(img: RasterImage): RasterImage {
-  if (img.channels !== 4) return img;
-  const n = img.width * img.height;
-  const data = new Uint8Array(n * 3);
-  for (let i = 0; i < n; i++) {
-    data[i * 3] = img.data[i * 4]!;
-    data[i * 3 + 1] = img.data[i * 4 + 1]!;
-    data[i * 3 + 2] = img.data[i * 4 + 2]!;
-  }
-  return { width: img.width, height: img.height, channels: 3, data };
+  return images.map(({ name, image }) => ({ name, ...makeLowRes(splitAlpha(image).rgb, scale) }));
 }
 
 export async function upscaleAll(runner: Runner, images: readonly EvalImage[], settings: UpscaleSettings): Promise<{ outputs: RasterImage[]; seconds: number }> {
