@@ -3,6 +3,8 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFi
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { DataType } from '../src-core/onnx/index.ts';
+import { makeGraph, makeModel, makeNode, makeValueInfo } from '../src-core/onnx/build.ts';
 import { encodeModel } from '../src-core/onnx/model.ts';
 import { readModelFile } from '../src-core/onnx/model-file.ts';
 import { expectOneLineError, srq } from './helpers/cli.ts';
@@ -65,7 +67,17 @@ describe('srq quantize', () => {
         if (!existsSync(q)) srq(['quantize', model, '-o', q, '--mode', 'int8-dynamic']);
         return ['quantize', q, '-o', out];
       }, /already int8-dynamic; quantize the original FP32 model/],
-      ['no float weights', () => ['quantize', '/usr/share/libonnx-testdata/data/node/test_add/model.onnx', '-o', out], /has no float32 weights/],
+      ['no float weights', () => {
+        // One Add of two inputs, as the ONNX test suite's test_add: nothing to quantize.
+        const p = join(work, 'add.onnx');
+        writeFileSync(p, encodeModel(makeModel(makeGraph({
+          name: 'add',
+          nodes: [makeNode('Add', ['x', 'y'], ['sum'])],
+          inputs: [makeValueInfo('x', DataType.FLOAT, [3, 4, 5]), makeValueInfo('y', DataType.FLOAT, [3, 4, 5])],
+          outputs: [makeValueInfo('sum', DataType.FLOAT, [3, 4, 5])],
+        }))));
+        return ['quantize', p, '-o', out];
+      }, /has no float32 weights/],
       ['unsupported opset', () => {
         const old = readModelFile(model);
         old.opsetImport = [{ domain: '', version: 11 }];

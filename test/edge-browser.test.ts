@@ -1,20 +1,19 @@
 // The demo page in a real browser: Debian's Chromium driven by playwright-core (no browser download) picks a
 // photo, uploads it, waits for the result and checks the before/after slider shows both images.
 import { serve } from '@hono/node-server';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { decodeImage } from '../src-core/image/index.ts';
 import { createEdgeApp } from '../src-edge/app.ts';
 import { nodeRuntime } from '../src-edge/runtime.node.ts';
 import { photoCrop } from './fixtures/edge/harness.ts';
+import { requiresSystemPackage } from './helpers/system-packages.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
-const haveChromium = existsSync(CHROMIUM);
-if (!haveChromium) console.warn(`edge-browser: ${CHROMIUM} is missing (apt-get install chromium); the demo page test is skipped`);
+const chromiumPkg = requiresSystemPackage('chromium', '/usr/bin/chromium', 'the demo page test');
 
 let server: Server | undefined;
 let url = '';
@@ -22,7 +21,7 @@ let browser: BrowserContext | undefined;
 const work = mkdtempSync(join(tmpdir(), 'srq-edge-browser-'));
 
 beforeAll(async () => {
-  if (!haveChromium) return;
+  if (!chromiumPkg.available) return;
   const { app, engine } = createEdgeApp(nodeRuntime(), { SRQ_TILE_SIZE: '64' });
   await engine.start();
   await new Promise<void>((resolve) => {
@@ -32,7 +31,7 @@ beforeAll(async () => {
     }) as Server;
   });
   browser = await chromium.launchPersistentContext(join(work, 'profile'), {
-    executablePath: CHROMIUM,
+    executablePath: chromiumPkg.path!,
     headless: true,
     args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
@@ -45,7 +44,7 @@ afterAll(async () => {
   rmSync(work, { recursive: true, force: true });
 });
 
-describe.runIf(haveChromium)('demo page in Chromium', () => {
+chromiumPkg.describe('demo page in Chromium', () => {
   it('uploads a photo, shows before and after under the slider, and offers the download', async () => {
     const crop = photoCrop('astronaut.png', 90, 70);
     const file = join(work, 'astronaut.png');

@@ -11,13 +11,19 @@ import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeImage } from '../src-core/image/index.ts';
 import { freePort, libraryUpscale, photoCrop, postImage, repoRoot, startServer, type RunningServer } from './fixtures/edge/harness.ts';
+import { requiresSystemPackage } from './helpers/system-packages.ts';
 
 const wrangler = join(repoRoot, 'node_modules', 'wrangler', 'bin', 'wrangler.js');
 // No telemetry, no Request.cf download, no account: what a CI box without network needs.
 const offlineEnv = { WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false', WRANGLER_HIDE_BANNER: 'true', NO_COLOR: '1' };
-// A fresh network namespace with loopback up needs root, util-linux's unshare and iproute2's ip.
-const isolated = spawnSync('unshare', ['-n', 'sh', '-c', 'ip link set lo up']).status === 0;
-if (!isolated) console.warn('edge-workers: no network namespace here (needs root, unshare, ip); wrangler runs with telemetry off instead');
+// A fresh network namespace with loopback up needs iproute2's ip, util-linux's unshare and root. Without
+// them wrangler runs in this machine's network, with telemetry and cf fetch off; the first test's name says which.
+const iproute2 = requiresSystemPackage('iproute2', ['/usr/sbin/ip', '/sbin/ip', '/usr/bin/ip', '/bin/ip'], 'the offline (network namespace) start of wrangler dev');
+const isolated = iproute2.available && spawnSync('unshare', ['-n', 'sh', '-c', 'ip link set lo up']).status === 0;
+if (iproute2.available && !isolated) {
+  const why = process.getuid?.() === 0 ? '`unshare -n` failed here' : 'needs root (a fresh network namespace); this runs as a user';
+  console.warn(`skipped: the offline (network namespace) start of wrangler dev ${why}; wrangler runs with telemetry and cf fetch off instead`);
+}
 
 let server: RunningServer | undefined;
 let bridge: Server | undefined;

@@ -3,11 +3,13 @@
 // and, fed its test_data_set_0 inputs, give byte-identical outputs.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import * as ort from 'onnxruntime-node';
 import { decodeModel, decodeTensor, encodeModel, tensorDims, tensorToArray } from '../src-core/onnx/index.ts';
+import { requiresSystemPackage } from './helpers/system-packages.ts';
 
 const corpusRoot = '/usr/share/libonnx-testdata/data';
+const corpus = requiresSystemPackage('libonnx-testdata', corpusRoot, 'the ONNX corpus test');
 
 function findModels(dir: string): string[] {
   const found: string[] = [];
@@ -65,10 +67,7 @@ async function outputsOf(session: ort.InferenceSession, feeds: Record<string, or
   }
 }
 
-const haveCorpus = existsSync(corpusRoot);
-if (!haveCorpus) console.warn(`skipping the ONNX corpus test: ${corpusRoot} is missing (apt-get install libonnx-testdata; .ci/run does)`);
-
-describe.skipIf(!haveCorpus)('libonnx-testdata corpus', () => {
+corpus.describe('libonnx-testdata corpus', () => {
   it('parses every model, and round-trips those ORT loads into models with identical outputs', async () => {
     const models = findModels(corpusRoot);
     expect(models.length).toBeGreaterThan(1000);

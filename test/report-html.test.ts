@@ -8,26 +8,19 @@ import { chromium, type BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeImage } from '../src-core/image/decode.ts';
 import { srq } from './helpers/cli.ts';
+import { requiresSystemPackage } from './helpers/system-packages.ts';
+
+const chromiumPkg = requiresSystemPackage('chromium', '/usr/bin/chromium', 'the HTML report in a browser');
 
 const work = mkdtempSync(join(tmpdir(), 'srq-report-html-'));
 const html = join(work, 'report.html');
 const int8 = join(work, 'slim-x4-int8.onnx');
-let browser: BrowserContext;
 
-beforeAll(async () => {
+beforeAll(() => {
   const q = srq(['quantize', 'models/esrgan-slim-x4.onnx', '-o', int8, '--calib-tiles', '8']);
   expect(q.code, q.stderr).toBe(0);
   const r = srq(['validate', 'models/esrgan-slim-x4.onnx', int8, '--images', 'images/chelsea.png', '--images', 'images/rocket.jpg', '--max-drop', '0.001', '--html', html]);
   expect(r.code, r.stderr).toBe(1);
-  browser = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), 'srq-chromium-')), {
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
-});
-
-afterAll(async () => {
-  await browser?.close();
 });
 
 describe('HTML validation report', () => {
@@ -39,8 +32,24 @@ describe('HTML validation report', () => {
     for (const s of sources) expect(s).toMatch(/^data:image\/png;base64,/);
     expect(text).not.toMatch(/(href|src)="(https?:|\/\/)/);
   });
+});
 
-  it('renders in Chromium: images decoded, crops side by side, table and verdict shown, screenshot not blank', async () => {
+chromiumPkg.describe('HTML validation report in Chromium', () => {
+  let browser: BrowserContext;
+
+  beforeAll(async () => {
+    browser = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), 'srq-chromium-')), {
+      executablePath: chromiumPkg.path!,
+      headless: true,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+  });
+
+  it('renders: images decoded, crops side by side, table and verdict shown, screenshot not blank', async () => {
     const page = await browser.newPage();
     const requests: string[] = [];
     page.on('request', (r) => requests.push(r.url()));
