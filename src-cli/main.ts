@@ -1,5 +1,5 @@
 // srq command-line entry: dispatch to one module per command.
-import { reportError, EXIT_USAGE } from './errors.ts';
+import { reportError, EXIT_OK, EXIT_USAGE } from './errors.ts';
 import { importCommand } from './import.ts';
 import { infoCommand } from './info.ts';
 import { upscaleCommand } from './upscale.ts';
@@ -7,6 +7,7 @@ import { quantizeCommand } from './quantize.ts';
 import { validateCommand } from './validate.ts';
 import { benchCommand } from './bench.ts';
 import { runCommand } from './run.ts';
+import { SRQ_VERSION } from '../src-core/version.ts';
 
 type Command = (argv: string[]) => Promise<number>;
 
@@ -23,25 +24,38 @@ const commands: Record<string, { run: Command; summary: string }> = {
 function usage(): string {
   const width = Math.max(...Object.keys(commands).map((c) => c.length));
   return [
-    'usage: srq <command> [options]   (srq <command> --help for details)',
+    'usage: srq <command> [options]',
+    '       srq help <command>   (the same as srq <command> --help)',
+    '       srq --version',
     '',
     ...Object.entries(commands).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`),
   ].join('\n');
 }
 
+/** Help and the version go to stdout (exit 0); a usage mistake goes to stderr (exit 2). */
 export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
-  if (!name || name === '--help' || name === '-h' || name === 'help') {
-    console.log(usage());
-    return name ? 0 : EXIT_USAGE;
+  if (name === '--version' || name === '-V' || name === 'version') {
+    console.log(SRQ_VERSION);
+    return EXIT_OK;
   }
-  const command = commands[name];
+  if (name === '--help' || name === '-h' || (name === 'help' && rest.length === 0)) {
+    console.log(usage());
+    return EXIT_OK;
+  }
+  if (!name) {
+    console.error(`srq: no command given\n\n${usage()}`);
+    return EXIT_USAGE;
+  }
+  // `srq help quantize` is `srq quantize --help`.
+  const [commandName, commandArgs] = name === 'help' ? [rest[0]!, ['--help']] : [name, rest];
+  const command = Object.hasOwn(commands, commandName) ? commands[commandName] : undefined;
   if (!command) {
-    console.error(`srq: unknown command "${name}"\n\n${usage()}`);
+    console.error(`srq: unknown command "${commandName}"\n\n${usage()}`);
     return EXIT_USAGE;
   }
   try {
-    return await command.run(rest);
+    return await command.run(commandArgs);
   } catch (e) {
     return reportError(e);
   }
