@@ -4,9 +4,21 @@
 import type { NodeProto } from '../onnx/types.ts';
 import { Graph } from '../onnx/graph.ts';
 import { DataType } from '../onnx/tensor.ts';
+import { describeUntyped, FloatTensorSet } from './float-tensors.ts';
 
 export interface WeightPlan { axis: number | undefined }
 export interface BiasPlan { input: string; weight: string }
+
+/** Something the caller should hear about: the model is still quantized, but not as fully or exactly as asked. */
+export interface QuantWarning {
+  kind: 'untyped-output' | 'bias-scale-raised';
+  message: string;
+  /** Tensors concerned. */
+  tensors: string[];
+}
+
+/** A bias whose int32 value would overflow at s_input·s_weight: the weight's scale was raised on these channels. */
+export interface BiasScaleRaise { bias: string; weight: string; channels: number }
 
 export class QuantPlan {
   /** Activation tensors quantized with their own calibrated range. */
@@ -25,6 +37,10 @@ export class QuantPlan {
   readonly fixedRanges = new Map<string, { min: number; max: number }>();
   /** Nodes some rule quantized, for reports. */
   readonly quantizedNodes = new Set<NodeProto>();
+  /** Warnings for the caller (also filled in by applyPlan). */
+  readonly warnings: QuantWarning[] = [];
+  /** Biases that needed a larger scale than s_input·s_weight (filled in by applyPlan). */
+  readonly biasScaleRaised: BiasScaleRaise[] = [];
 
   /** The tensor whose calibrated range decides `tensor`'s parameters. */
   root(tensor: string): string {
@@ -48,7 +64,12 @@ export class QuantPlan {
 
 /** What a rule may ask for while it looks at one node. */
 export class RuleContext {
-  constructor(readonly graph: Graph, readonly plan: QuantPlan, private readonly floatTensors: Set<string>) {}
+  constructor(readonly graph: Graph, readonly plan: QuantPlan, private readonly floatTensors: Set<string>) {
+    // Outputs of unknown type: everything computed from them stays float, which the caller must be told.
+    if (floatTensors instanceof FloatTensorSet) {
+      for (const u of floatTensors.untyped) plan.warnings.push({ kind: 'untyped-output', message: describeUntyped(u), tensors: u.tensors });
+    }
+  }
 
   /** A float tensor computed at run time (not a weight): a candidate for activation Q/DQ. */
   isActivation(tensor: string | undefined): tensor is string {
