@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { actionsCache } from './actions-cache.ts';
 import { uploadRunArtifact, type UploadedArtifact } from './artifact.ts';
+import { buildIdentity } from './build-identity.ts';
 import { readInputs } from './inputs.ts';
 import { throttled, type JobLog } from './job/log.ts';
 import type { JobOptions } from './job/options.ts';
@@ -37,7 +38,7 @@ export async function run(): Promise<void> {
       // A pull request runs the models it changes (or all, with changed-only: false), compared with the base branch.
       ...(pr ? { base: pr.baseSha, baseLabel: pr.baseRef, fetchBase: true, changedOnly: inputs.changedOnly } : {}),
     };
-    const cache = actionsCache(actionLog);
+    const cache = actionsCache(actionLog, buildIdentity());
     const result = await runJob(options, { log: actionLog, workDir: join(temp, 'srq-cache'), ...(cache ? { cache } : {}) });
 
     let artifact: UploadedArtifact | undefined;

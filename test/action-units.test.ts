@@ -4,7 +4,9 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { cacheKey } from '../src-action/job/cache.ts';
+import { buildIdentity } from '../src-action/build-identity.ts';
+import { cacheKey, withBuild } from '../src-action/job/cache.ts';
+import { SRQ_VERSION } from '../src-core/version.ts';
 import { JobInputError, parseLimit, parseVariants, splitList } from '../src-action/job/options.ts';
 import { chooseRuntime, readAssets, unpackGroup } from '../src-action/ort-runtime.ts';
 import { buildManifest, type ValidatedModel } from '../src-core/manifest.ts';
@@ -63,6 +65,7 @@ function validated(candidates: CandidateResult[], quantizations: ValidatedModel[
   return {
     name: 'm',
     scale: 4,
+    border: 0,
     overlap: 10,
     original: { path: 'models/m.onnx', sha256: 'a'.repeat(64), bytes: 4000 },
     gate: { metric: 'psnr-y', maxDrop: 0.1 },
@@ -101,8 +104,20 @@ describe('options', () => {
 
   it('keys the cache by model name, content, options and srq version, within the cache\'s rules', () => {
     const key = cacheKey('esrgan-slim-x4', 'f'.repeat(64), 'e'.repeat(64));
-    expect(key).toBe('srq-0.1.0-esrgan-slim-x4-ffffffffffffffff-eeeeeeeeeeeeeeee');
+    expect(key).toBe(`srq-${SRQ_VERSION}-esrgan-slim-x4-ffffffffffffffff-eeeeeeeeeeeeeeee`);
     expect(key.length).toBeLessThanOrEqual(512);
     expect(key).not.toContain(',');
+  });
+
+  it('makes the Action\'s keys specific to the running build: code hash and ONNX Runtime version', () => {
+    const key = cacheKey('esrgan-slim-x4', 'f'.repeat(64), 'e'.repeat(64));
+    const a = withBuild(key, { codeSha256: 'a'.repeat(64), onnxruntime: '1.30.0' });
+    expect(a).toBe(`${key}-ort1.30.0-aaaaaaaaaaaa`);
+    expect(withBuild(key, { codeSha256: 'b'.repeat(64), onnxruntime: '1.30.0' })).not.toBe(a);
+    expect(withBuild(key, { codeSha256: 'a'.repeat(64), onnxruntime: '1.31.0' })).not.toBe(a);
+    // From sources: this module's hash and the installed onnxruntime-web's version.
+    const build = buildIdentity();
+    expect(build.codeSha256).toMatch(/^[0-9a-f]{64}$/);
+    expect(build.onnxruntime).toBe(JSON.parse(readFileSync(join(repoRoot, 'node_modules', 'onnxruntime-web', 'package.json'), 'utf8')).version);
   });
 });

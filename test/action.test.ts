@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ModelManifest } from '../src-core/manifest.ts';
 import { parseManifest } from '../src-edge/manifest.ts';
 import type { RunReport } from '../src-action/job/run-report.ts';
-import { fastInputs, makeWorkspace, runAction } from './fixtures/action/runner.ts';
+import { fastInputs, makeWorkspace, repoRoot, runAction } from './fixtures/action/runner.ts';
 import { startServices, zipEntries, type Services } from './fixtures/action/services.ts';
 
 const sha256 = (data: Uint8Array) => createHash('sha256').update(data).digest('hex');
@@ -85,6 +85,10 @@ describe('the Action with cache and artifact services', () => {
     // Services: one cache entry saved; one artifact holding the output folder.
     expect(services.twirpCalls('CreateCacheEntry')).toHaveLength(1);
     expect(services.cache.size).toBe(1);
+    // The key names this build: the running dist/index.js's hash and the shipped ONNX Runtime.
+    const build = `-ort${readJson<{ onnxruntime: string }>(join(repoRoot, 'dist', 'ort', 'assets.json')).onnxruntime}-${sha256(readFileSync(join(repoRoot, 'dist', 'index.js'))).slice(0, 12)}`;
+    expect([...services.cache.keys()]).toEqual([expect.stringMatching(new RegExp(`^srq-[\\d.]+-esrgan-slim-x2-\\w{16}-\\w{16}${build}$`))]);
+    expect(run.log).toContain(`cache keys end in ${build}`);
     const zip = services.artifacts.get('srq-models')!;
     expect(zipEntries(zip).sort()).toEqual([
       'esrgan-slim-x2.fp16.onnx', 'esrgan-slim-x2.int8.onnx', 'manifest.json', 'report.json',
