@@ -31,12 +31,17 @@ export function computeQParams(rmin: number, rmax: number, type: ActivationType,
   return { scale, zeroPoint };
 }
 
-/** Per-channel symmetric int8 weights: one scale per slice along `axis`, zero points 0, values in [-127, 127]. */
+/**
+ * Per-channel symmetric int8 weights: one scale per slice along `axis`, zero points 0, values in [-127, 127].
+ * `minScales` (per channel, or one value) raises scales that would be smaller: a bias needs s_input·s_weight
+ * large enough for its int32 value (ORT's tool adjusts weight scales the same way for int32 biases).
+ */
 export function quantizeWeightsPerChannel(
   weights: Float32Array,
   dims: readonly number[],
   axis: number,
-): { data: Int8Array; scales: Float32Array } {
+  minScales?: ArrayLike<number>,
+): { data: Int8Array; scales: Float32Array; raised: number } {
   const channels = dims[axis]!;
   const inner = dims.slice(axis + 1).reduce((a, b) => a * b, 1);
   const outer = dims.slice(0, axis).reduce((a, b) => a * b, 1);
@@ -49,6 +54,19 @@ export function quantizeWeightsPerChannel(
   }
   // 127, not 128: a symmetric range keeps -w and w equally representable (ORT's tool does the same).
   const scales = Float32Array.from(absMax, (m) => (m > 0 ? m / 127 : 1));
+  let raised = 0;
+  if (minScales) {
+    for (let c = 0; c < channels; c++) {
+      const min = minScales.length === 1 ? minScales[0]! : minScales[c]!;
+      if (scales[c]! < min) {
+        // Round up so that the float32 scale is not below what the bias needs.
+        let s = Math.fround(min);
+        if (s < min) s = Math.fround(s * (1 + 2 ** -23));
+        scales[c] = s;
+        raised++;
+      }
+    }
+  }
   const data = new Int8Array(weights.length);
   for (let o = 0; o < outer; o++) {
     for (let c = 0; c < channels; c++) {
@@ -57,19 +75,32 @@ export function quantizeWeightsPerChannel(
       for (let i = 0; i < inner; i++) data[base + i] = Math.max(-127, Math.min(127, Math.round(weights[base + i]! / s)));
     }
   }
-  return { data, scales };
+  return { data, scales, raised };
+}
+
+export const INT32_MAX = 2 ** 31 - 1;
+
+/**
+ * The smallest weight scale per bias channel for which bias[c] / (inputScale·s_w) fits in int32 (with a 1e-4
+ * margin for float32 rounding of the product). 0 where any scale works.
+ */
+export function minWeightScalesForBias(bias: Float32Array, inputScale: number): Float64Array {
+  return Float64Array.from(bias, (b) => (Math.abs(b) * 1.0001) / (INT32_MAX * inputScale));
 }
 
 /** Bias as int32 with scale s_input·s_weight[c] (what QLinearConv adds to its int32 accumulator). */
-export function quantizeBias(bias: Float32Array, inputScale: number, weightScales: Float32Array): { data: Int32Array; scales: Float32Array } {
+export function quantizeBias(bias: Float32Array, inputScale: number, weightScales: Float32Array): { data: Int32Array; scales: Float32Array; clamped: number } {
   const scales = new Float32Array(bias.length);
   const data = new Int32Array(bias.length);
+  let clamped = 0;
   for (let c = 0; c < bias.length; c++) {
     const s = Math.fround(inputScale * (weightScales.length === 1 ? weightScales[0]! : weightScales[c]!));
     scales[c] = s;
-    data[c] = Math.max(-(2 ** 31), Math.min(2 ** 31 - 1, Math.round(bias[c]! / s)));
+    const q = Math.round(bias[c]! / s);
+    if (q > INT32_MAX || q < -(2 ** 31)) clamped++;
+    data[c] = Math.max(-(2 ** 31), Math.min(INT32_MAX, q));
   }
-  return { data, scales };
+  return { data, scales, clamped };
 }
 
 /** Round-trip a value through quantization (for error estimates without running a model). */

@@ -3,7 +3,8 @@
 // rewrite.ts turns it plus calibrated ranges into a QDQ model.
 import type { NodeProto } from '../onnx/types.ts';
 import { Graph } from '../onnx/graph.ts';
-import { DataType } from '../onnx/tensor.ts';
+import { DataType, tensorToFloat32 } from '../onnx/tensor.ts';
+import { QuantizeError } from './rewrite.ts';
 import { describeUntyped, FloatTensorSet } from './float-tensors.ts';
 
 export interface WeightPlan { axis: number | undefined }
@@ -11,7 +12,7 @@ export interface BiasPlan { input: string; weight: string }
 
 /** Something the caller should hear about: the model is still quantized, but not as fully or exactly as asked. */
 export interface QuantWarning {
-  kind: 'untyped-output' | 'bias-scale-raised';
+  kind: 'untyped-output' | 'bias-scale-raised' | 'bias-clamped';
   message: string;
   /** Tensors concerned. */
   tensors: string[];
@@ -93,15 +94,31 @@ export class RuleContext {
   }
 
   weight(tensor: string, axis: number | undefined): void {
+    this.checkFinite(tensor, 'weight');
     this.plan.weights.set(tensor, { axis });
   }
 
   bias(tensor: string, input: string, weight: string): void {
+    this.checkFinite(tensor, 'bias');
     this.plan.biases.set(tensor, { input, weight });
   }
 
   constant(tensor: string): void {
+    this.checkFinite(tensor, 'constant');
     this.plan.constants.add(tensor);
+  }
+
+  /** NaN or ±Inf in an initializer would give NaN scales: refuse it by name, before calibration runs. */
+  private checkFinite(tensor: string, role: string): void {
+    const t = this.graph.initializer(tensor);
+    if (!t) return;
+    const values = tensorToFloat32(t);
+    for (let i = 0; i < values.length; i++) {
+      if (!Number.isFinite(values[i]!)) {
+        const bad = values.reduce((n, v) => n + (Number.isFinite(v) ? 0 : 1), 0);
+        throw new QuantizeError(`${role} ${tensor} is not finite: ${values[i]} at element ${i} (${bad} of ${values.length} values are NaN or ±Inf); fix the FP32 model first`);
+      }
+    }
   }
 
   /** An input operand: activation if computed, constant if a float initializer; false if neither. */

@@ -6,7 +6,7 @@ import { attr, makeNode } from '../onnx/build.ts';
 import { Graph } from '../onnx/graph.ts';
 import { DataType, makeTensor, tensorDims, tensorToFloat32 } from '../onnx/tensor.ts';
 import type { ModelProto } from '../onnx/types.ts';
-import { computeQParams, quantizeBias, quantizeWeightsPerChannel, type ActivationType, type QParams } from './params.ts';
+import { computeQParams, minWeightScalesForBias, quantizeBias, quantizeWeightsPerChannel, type ActivationType, type QParams } from './params.ts';
 import type { QuantPlan } from './plan.ts';
 
 export interface Range { min: number; max: number }
@@ -76,16 +76,44 @@ export function applyPlan(
     }
   }
 
-  // 4. Weights: int8 symmetric, per channel where the rule gave an axis.
+  // 4. Weights: int8 symmetric, per channel where the rule gave an axis. A bias must fit in int32 at scale
+  //    s_input·s_weight[c] (QLinearConv adds it to its accumulator at exactly that scale), so a channel whose
+  //    weights are tiny next to its bias gets a larger weight scale instead of a clamped bias.
+  const biasNeeds = new Map<string, { bias: string; min: Float64Array }[]>();
+  for (const [name, { input, weight }] of plan.biases) {
+    const inputScale = params.get(input)?.scale;
+    if (inputScale === undefined) continue;
+    const min = minWeightScalesForBias(tensorToFloat32(graph.initializer(name)!), inputScale);
+    biasNeeds.set(weight, [...(biasNeeds.get(weight) ?? []), { bias: name, min }]);
+  }
   const weightScales = new Map<string, Float32Array>();
   for (const [name, { axis }] of plan.weights) {
     const t = graph.initializer(name)!;
     const dims = tensorDims(t);
     const values = tensorToFloat32(t);
     const perChannel = axis !== undefined && dims.length > axis;
-    const { data, scales } = perChannel
-      ? quantizeWeightsPerChannel(values, dims, axis)
-      : quantizeWeightsPerChannel(values, [1, values.length], 0);
+    const channels = perChannel ? dims[axis]! : 1;
+    let minScales: Float64Array | undefined;
+    const needs = biasNeeds.get(name) ?? [];
+    for (const { min } of needs) {
+      minScales ??= new Float64Array(channels);
+      for (let c = 0; c < min.length; c++) {
+        const k = channels === 1 ? 0 : c;
+        if (k < channels) minScales[k] = Math.max(minScales[k]!, min[c]!);
+      }
+    }
+    const { data, scales, raised } = perChannel
+      ? quantizeWeightsPerChannel(values, dims, axis, minScales)
+      : quantizeWeightsPerChannel(values, [1, values.length], 0, minScales);
+    if (raised > 0) {
+      const biases = needs.map((n) => n.bias);
+      for (const bias of biases) plan.biasScaleRaised.push({ bias, weight: name, channels: raised });
+      plan.warnings.push({
+        kind: 'bias-scale-raised',
+        message: `bias ${biases.join(', ')} would overflow int32 at s_input·s_weight: raised the scale of weight ${name} on ${raised} of ${channels} channel(s) so it fits (those weights lose precision)`,
+        tensors: [...biases, name],
+      });
+    }
     weightScales.set(name, scales);
     graph.removeInitializer(name);
     const q = graph.uniqueName(`${name}_quantized`);
@@ -103,7 +131,10 @@ export function applyPlan(
     const inputScale = params.get(input)?.scale;
     const wScales = weightScales.get(weight);
     if (inputScale === undefined || !wScales) throw new QuantizeError(`bias ${name}: its input or weight is not quantized`);
-    const { data, scales } = quantizeBias(tensorToFloat32(t), inputScale, wScales);
+    const { data, scales, clamped } = quantizeBias(tensorToFloat32(t), inputScale, wScales);
+    if (clamped > 0) {
+      plan.warnings.push({ kind: 'bias-clamped', message: `bias ${name}: ${clamped} value(s) clamped to the int32 range`, tensors: [name] });
+    }
     graph.removeInitializer(name);
     const q = graph.uniqueName(`${name}_quantized`);
     const s = graph.uniqueName(`${name}_scale`);

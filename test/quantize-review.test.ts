@@ -1,0 +1,280 @@
+// Regression tests for the review of src-core/quantize (issue 10): each finding has a test that failed before its
+// fix. Small graphs built with srq's graph API, quantized with tiles from real photos and run on onnxruntime-node.
+import { describe, expect, it } from 'vitest';
+import { attr, makeGraph, makeModel, makeNode, makeValueInfo } from '../src-core/onnx/build.ts';
+import { Graph } from '../src-core/onnx/graph.ts';
+import { cloneModel, encodeModel } from '../src-core/onnx/model.ts';
+import { DataType, makeTensor } from '../src-core/onnx/tensor.ts';
+import type { ModelProto, NodeProto, TensorProto } from '../src-core/onnx/types.ts';
+import { readImages } from '../src-core/image/image-files.node.ts';
+import { optimizeGraph } from '../src-core/optimize/index.ts';
+import { cutCalibrationTiles, rasterToTensor, seededRandom } from '../src-core/quantize/calibration-tiles.ts';
+import { floatTensors } from '../src-core/quantize/float-tensors.ts';
+import { planQuantization, quantizeStatic } from '../src-core/quantize/static.ts';
+import { createNodeRunner } from '../src-core/runtime/ort-node.ts';
+import { optimizedKernelCounts } from '../src-core/runtime/optimized-graph.node.ts';
+
+const SIZE = 16;
+const photos = readImages(['images/astronaut.png', 'images/coffee.png']);
+const calibration = cutCalibrationTiles(photos, { count: 16, tileSize: SIZE, seed: 3 });
+const probes = cutCalibrationTiles(photos, { count: 3, tileSize: SIZE, seed: 11 }).map(rasterToTensor);
+const runner = (b: Uint8Array) => createNodeRunner(b, { threads: 1 });
+
+class Weights {
+  readonly list: TensorProto[] = [];
+  private readonly rand = seededRandom(42);
+  add(name: string, dims: number[], scale = 0.3): string {
+    const n = dims.reduce((a, b) => a * b, 1);
+    this.list.push(makeTensor(name, DataType.FLOAT, dims, Float32Array.from({ length: n }, () => (this.rand() * 2 - 1) * scale)));
+    return name;
+  }
+  values(name: string, dims: number[], values: ArrayLike<number>, type: number = DataType.FLOAT): string {
+    const data = type === DataType.INT64 ? BigInt64Array.from(Array.from(values, BigInt))
+      : type === DataType.INT8 ? Int8Array.from(values) : type === DataType.INT32 ? Int32Array.from(values) : Float32Array.from(values);
+    this.list.push(makeTensor(name, type, dims, data));
+    return name;
+  }
+}
+
+const conv = (w: Weights, name: string, x: string, y: string, cin: number, cout: number, k = 3) =>
+  makeNode('Conv', [x, w.add(`${name}_w`, [cout, cin, k, k], 0.6 / Math.sqrt(cin * k * k)), w.add(`${name}_b`, [cout], 0.05)], [y], { kernel_shape: attr.ints([k, k]), pads: attr.ints(Array(4).fill((k - 1) / 2)) }, name);
+
+function model(nodes: NodeProto[], w: Weights, opts: { outputs?: string[]; valueInfo?: ReturnType<typeof makeValueInfo>[] } = {}): ModelProto {
+  const graph = makeGraph({
+    name: 'review',
+    nodes,
+    inputs: [makeValueInfo('input', DataType.FLOAT, [1, 3, null, null])],
+    outputs: (opts.outputs ?? ['y']).map((o) => makeValueInfo(o, DataType.FLOAT, [1, null, null, null])),
+    initializers: w.list,
+  });
+  if (opts.valueInfo) graph.valueInfo = opts.valueInfo;
+  return makeModel(graph);
+}
+
+function sqnr(reference: Float32Array, candidate: Float32Array): number {
+  let s = 0;
+  let n = 0;
+  for (let i = 0; i < reference.length; i++) {
+    s += reference[i]! ** 2;
+    n += (reference[i]! - candidate[i]!) ** 2;
+  }
+  return n === 0 ? Infinity : 10 * Math.log10(s / n);
+}
+
+async function outputs(m: ModelProto, probe = probes[0]!) {
+  const r = await runner(encodeModel(m));
+  try {
+    return await r.run(probe.data, probe.dims);
+  } finally {
+    await r.release();
+  }
+}
+
+const convCount = (m: ModelProto) => m.graph!.node!.filter((n) => n.opType === 'Conv').length;
+
+describe('finding 1: element types are inferred for every standard op', () => {
+  it('tensors after an op the old list lacked (Sum, Softsign, Sign) are float; int64/bool/int8 ones are not', () => {
+    const w = new Weights();
+    const nodes = [
+      makeNode('Sum', ['input', 'input'], ['sum']),
+      makeNode('Softsign', ['sum'], ['soft']),
+      makeNode('Shape', ['soft'], ['shape']),
+      makeNode('Size', ['soft'], ['size']),
+      makeNode('Cast', ['shape'], ['shape_f'], { to: attr.int(DataType.FLOAT) }),
+      makeNode('ArgMax', ['soft'], ['argmax'], { axis: attr.int(1) }),
+      makeNode('Equal', ['soft', 'sum'], ['eq']),
+      makeNode('NonZero', ['eq'], ['nz']),
+      makeNode('Where', ['eq', 'soft', 'sum'], ['where']),
+      makeNode('QuantizeLinear', ['where', w.values('s', [], [0.1]), w.values('zp', [], [0], DataType.INT8)], ['q']),
+      makeNode('DequantizeLinear', ['q', 's', 'zp'], ['dq']),
+      makeNode('ConstantOfShape', ['shape'], ['zeros_i'], { value: attr.tensor(makeTensor('v', DataType.INT32, [1], new Int32Array([0]))) }),
+      makeNode('ConstantOfShape', ['shape'], ['zeros_f']),
+      makeNode('Constant', [], ['k_f'], { value_float: attr.float(2) }),
+      makeNode('Constant', [], ['k_i'], { value_ints: attr.ints([1, 2]) }),
+      makeNode('RandomNormalLike', ['dq'], ['noise']),
+      makeNode('TopK', ['dq', w.values('k', [1], [1], DataType.INT64)], ['topv', 'topi'], { axis: attr.int(1) }),
+      makeNode('Sign', ['topv'], ['sign']),
+      makeNode('Mean', ['sign', 'dq'], ['y']),
+    ];
+    const floats = floatTensors(new Graph(model(nodes, w).graph!));
+    for (const t of ['input', 'sum', 'soft', 'shape_f', 'where', 'dq', 'zeros_f', 'k_f', 'noise', 'topv', 'sign', 'y']) expect(floats, t).toContain(t);
+    for (const t of ['shape', 'size', 'argmax', 'eq', 'nz', 'q', 'zeros_i', 'k_i', 'topi']) expect(floats, t).not.toContain(t);
+  });
+
+  it('an op whose output type cannot be known is named in a plan warning, not skipped silently', () => {
+    const w = new Weights();
+    const nodes = [conv(w, 'c1', 'input', 'a', 3, 4), makeNode('Mystery', ['a'], ['b'], {}, 'mystery', 'com.example'), conv(w, 'c2', 'b', 'y', 4, 3)];
+    const plan = planQuantization(model(nodes, w));
+    expect(plan.warnings.map((x) => x.message).join('\n')).toMatch(/mystery \(com\.example\.Mystery\).*b/);
+    // Declared types (value_info) make it known: no warning, and c2 is quantized too.
+    const typed = planQuantization(model(nodes, w, { valueInfo: [makeValueInfo('b', DataType.FLOAT, [1, 4, null, null])] }));
+    expect(typed.warnings).toEqual([]);
+    expect([...typed.quantizedNodes].map((n) => n.name)).toEqual(['c1', 'c2']);
+  });
+
+  it('a conv after an unlisted elementwise op (Softsign) is quantized and runs as QLinearConv', async () => {
+    const w = new Weights();
+    const nodes = [conv(w, 'c1', 'input', 'a', 3, 8), makeNode('Softsign', ['a'], ['b'], {}, 'softsign'), conv(w, 'c2', 'b', 'y', 8, 3)];
+    const m = model(nodes, w);
+    const result = await quantizeStatic(m, { tiles: calibration, createRunner: runner });
+    expect([...result.plan.quantizedNodes].map((n) => n.name)).toEqual(['c1', 'c2']);
+    const counts = await optimizedKernelCounts(encodeModel(result.model));
+    expect(counts.int8Convs).toBe(2);
+    expect(counts.floatConvs).toBe(0);
+    const expected = await outputs(m);
+    const got = await outputs(result.model);
+    expect(sqnr(expected.data, got.data)).toBeGreaterThan(25);
+  });
+});
+
+describe('finding 3 (Sum): Sum becomes Add before quantization', () => {
+  it('Sum of 2 and of 3 inputs is rewritten to Adds, with bit-identical output', async () => {
+    const w = new Weights();
+    const nodes = [
+      conv(w, 'c1', 'input', 'a', 3, 4),
+      conv(w, 'c2', 'a', 'b', 4, 4),
+      makeNode('Sum', ['a', 'b'], ['s2'], {}, 'sum2'),
+      conv(w, 'c3', 's2', 'c', 4, 4),
+      makeNode('Sum', ['a', 'c', 's2'], ['s3'], {}, 'sum3'),
+      makeNode('Sum', ['s3'], ['s1'], {}, 'sum1'),
+      conv(w, 'c4', 's1', 'y', 4, 3),
+    ];
+    const m = model(nodes, w);
+    const rewritten = cloneModel(m);
+    const report = optimizeGraph(rewritten);
+    expect(report.sumsToAdds).toBe(3);
+    const ops = rewritten.graph!.node!.map((n) => n.opType);
+    expect(ops.filter((op) => op === 'Sum')).toEqual([]);
+    expect(ops.filter((op) => op === 'Add')).toHaveLength(3);
+    for (const probe of probes) expect((await outputs(rewritten, probe)).data).toEqual((await outputs(m, probe)).data);
+  });
+
+  it('a Sum residual quantizes: the Add is planned and ORT runs it as QLinearAdd, every conv as QLinearConv', async () => {
+    const w = new Weights();
+    const nodes = [
+      conv(w, 'c1', 'input', 'a', 3, 8),
+      makeNode('LeakyRelu', ['a'], ['a_act'], { alpha: attr.float(0.2) }),
+      conv(w, 'c2', 'a_act', 'b', 8, 8),
+      makeNode('Sum', ['b', 'a'], ['s'], {}, 'residual'),
+      conv(w, 'c3', 's', 'y', 8, 3),
+    ];
+    const m = model(nodes, w);
+    const result = await quantizeStatic(m, { tiles: calibration, createRunner: runner });
+    expect([...result.plan.quantizedNodes].map((n) => n.opType)).toContain('Add');
+    const counts = await optimizedKernelCounts(encodeModel(result.model));
+    expect(counts.int8Convs).toBe(3);
+    expect(counts.ops['com.microsoft.QLinearAdd']).toBe(1);
+    expect(sqnr((await outputs(m)).data, (await outputs(result.model)).data)).toBeGreaterThan(25);
+  });
+});
+
+describe('finding 5: int32 bias overflow and non-finite weights', () => {
+  // Channel 1 of the conv has weights ~1e-8 and bias 1: s_x·s_w ≈ (1/255)·(1e-8/127) ≈ 3e-13, so the bias
+  // would need ≈3e12 in int32. Before the fix it was clamped to 2^31−1 (output ≈ 0.0007 instead of ≈ 1).
+  function overflowModel() {
+    const w = new Weights();
+    const weights = new Float32Array(2 * 3 * 3 * 3);
+    const rand = seededRandom(5);
+    for (let i = 0; i < weights.length; i++) weights[i] = i < 27 ? (rand() * 2 - 1) * 0.3 : (rand() * 2 - 1) * 1e-8;
+    const nodes = [makeNode('Conv', ['input', w.values('cw', [2, 3, 3, 3], weights), w.values('cb', [2], [0.1, 1])], ['y'], { kernel_shape: attr.ints([3, 3]), pads: attr.ints([1, 1, 1, 1]) }, 'c')];
+    return model(nodes, w);
+  }
+
+  it('a bias too large for s_x·s_w raises that channel\'s weight scale instead of clamping, and says so', async () => {
+    const m = overflowModel();
+    const result = await quantizeStatic(m, { tiles: calibration, createRunner: runner, method: 'minmax' });
+    const expected = await outputs(m);
+    const got = await outputs(result.model);
+    const plane = SIZE * SIZE;
+    // Channel 1 is the constant 1 (to 1e-7) in float; the output's u8 step is ≈ 2.2/255.
+    const step = result.params.get('y')!.scale;
+    for (let i = plane; i < 2 * plane; i++) expect(Math.abs(got.data[i]! - expected.data[i]!)).toBeLessThanOrEqual(step);
+    expect(result.plan.biasScaleRaised).toEqual([{ bias: 'cb', weight: 'cw', channels: 1 }]);
+    expect(result.plan.warnings.map((x) => x.message).join('\n')).toMatch(/cb/);
+    const counts = await optimizedKernelCounts(encodeModel(result.model));
+    expect(counts.int8Convs).toBe(1);
+  });
+
+  it('NaN or Inf weights are a QuantizeError naming the tensor', async () => {
+    const w = new Weights();
+    const values = Float32Array.from({ length: 4 * 3 * 9 }, (_, i) => (i === 40 ? NaN : 0.1));
+    const nodes = [makeNode('Conv', ['input', w.values('bad_w', [4, 3, 3, 3], values)], ['a'], { kernel_shape: attr.ints([3, 3]), pads: attr.ints([1, 1, 1, 1]) }, 'c1'), conv(w, 'c2', 'a', 'y', 4, 3)];
+    await expect(quantizeStatic(model(nodes, w), { tiles: calibration.slice(0, 2), createRunner: runner, method: 'minmax' })).rejects.toThrow(/bad_w.*(NaN|not finite)/);
+    const inf = new Weights();
+    const infNodes = [conv(inf, 'c1', 'input', 'a', 3, 4), makeNode('Conv', ['a', inf.values('inf_w', [3, 4, 1, 1], Float32Array.from({ length: 12 }, (_, i) => (i === 3 ? Infinity : 0.1)))], ['y'], { kernel_shape: attr.ints([1, 1]) }, 'c2')];
+    // Inf makes the float model's activations non-finite too; the weight is named before calibration runs.
+    await expect(quantizeStatic(model(infNodes, inf), { tiles: calibration.slice(0, 2), createRunner: runner, method: 'minmax' })).rejects.toThrow(/inf_w.*(Inf|not finite)/);
+  });
+});
+
+/**
+ * An RRDBNet as ncnn conversions write it: residual adds as ONNX Sum. nf feature channels, gc growth channels,
+ * `blocks` RRDBs of 3 dense blocks of 5 convs, LeakyRelu 0.2, ×0.2 residual scaling, nearest ×2 upsampling.
+ */
+export function rrdbWithSums(blocks = 2, nf = 16, gc = 8): ModelProto {
+  const w = new Weights();
+  const nodes: NodeProto[] = [];
+  const scale = w.values('res_scale', [], [0.2]);
+  let id = 0;
+  const lrelu = (x: string) => {
+    const y = `lrelu_${id++}`;
+    nodes.push(makeNode('LeakyRelu', [x], [y], { alpha: attr.float(0.2) }));
+    return y;
+  };
+  const c = (x: string, cin: number, cout: number) => {
+    const y = `conv_${id++}`;
+    nodes.push(conv(w, y, x, y, cin, cout));
+    return y;
+  };
+  const residual = (x: string, branch: string) => {
+    const scaled = `scaled_${id++}`;
+    nodes.push(makeNode('Mul', [branch, scale], [scaled]));
+    const y = `sum_${id++}`;
+    nodes.push(makeNode('Sum', [scaled, x], [y], {}, y));
+    return y;
+  };
+  const rdb = (x: string) => {
+    const feats = [x];
+    for (let i = 0; i < 4; i++) {
+      const cat = `cat_${id++}`;
+      nodes.push(makeNode('Concat', [...feats], [cat], { axis: attr.int(1) }));
+      feats.push(lrelu(c(feats.length === 1 ? x : cat, nf + i * gc, gc)));
+    }
+    const cat = `cat_${id++}`;
+    nodes.push(makeNode('Concat', [...feats], [cat], { axis: attr.int(1) }));
+    return residual(x, c(cat, nf + 4 * gc, nf));
+  };
+  const fea = c('input', 3, nf);
+  let trunk = fea;
+  for (let b = 0; b < blocks; b++) trunk = residual(trunk, rdb(rdb(rdb(trunk))));
+  const body = c(trunk, nf, nf);
+  const sum = `sum_${id++}`;
+  nodes.push(makeNode('Sum', [fea, body], [sum], {}, sum));
+  const up = `up_${id++}`;
+  nodes.push(makeNode('Resize', [sum, '', w.values('scales', [4], [1, 1, 2, 2])], [up], { mode: attr.string('nearest') }));
+  const hr = lrelu(c(lrelu(c(up, nf, nf)), nf, nf));
+  nodes.push(conv(w, 'conv_last', hr, 'y', nf, 3));
+  // The first conv of each dense block reads x directly: drop its (single-input) Concat.
+  const used = new Set(nodes.flatMap((n) => n.input ?? []));
+  return model(nodes.filter((n) => n.opType !== 'Concat' || used.has(n.output![0]!)), w);
+}
+
+describe('an RRDB-like net with Sum residual adds', () => {
+  it('quantizes every conv: all become QLinearConv in ORT\'s optimized graph', async () => {
+    const m = rrdbWithSums();
+    const convs = convCount(m);
+    expect(convs).toBe(35);
+    expect(m.graph!.node!.filter((n) => n.opType === 'Sum')).toHaveLength(2 * 4 + 1);
+    const result = await quantizeStatic(m, { tiles: calibration, createRunner: runner, method: 'minmax' });
+    expect(result.plan.warnings).toEqual([]);
+    const counts = await optimizedKernelCounts(encodeModel(result.model));
+    // The Resize+conv pair becomes a sub-pixel conv + DepthToSpace (exact rewrite): still 35 convs.
+    expect(counts.int8Convs).toBe(convCount(result.floatModel));
+    expect(counts.int8Convs).toBe(35);
+    expect(counts.floatConvs).toBe(0);
+    expect(counts.ops['com.microsoft.QLinearAdd']).toBe(9);
+    const expected = await outputs(m);
+    const got = await outputs(result.model);
+    expect(sqnr(expected.data, got.data)).toBeGreaterThan(20);
+  });
+});
