@@ -3,36 +3,44 @@ import { readFileSync, statSync } from 'node:fs';
 import { optimizedKernelCounts } from '../src-core/runtime/optimized-graph.node.ts';
 import { readModelFile } from '../src-core/onnx/model-file.ts';
 import { summarizeModel, type TensorSummary } from '../src-core/onnx/inspect.ts';
+import { describeLine } from '../src-core/model/description.ts';
 import { parse } from './args.ts';
+import { MODEL_FLAGS, MODEL_FLAGS_HELP, modelOverrides, resolveModelFile } from './model-args.ts';
 import { UsageError } from './errors.ts';
 
 const help = `usage: srq info <model.onnx> [--json] [--optimized]
 
-Prints the model's inputs and outputs, opset, operator histogram, parameter count, scale and precision.
+Prints the model's inputs and outputs, opset, operator histogram, parameter count and precision, and what srq
+measures of it: scale and border (out = s·in − 2b), receptive field, pixel range, and any rewrite srq makes.
 --optimized also lets onnxruntime-node optimise the model and reports what it really runs: how many convs
-became int8 kernels and how many Q/DQ nodes remain around float ops.`;
+became int8 kernels and how many Q/DQ nodes remain around float ops.
+
+${MODEL_FLAGS_HELP}`;
 
 function shapeText(t: TensorSummary): string {
   return `${t.name}: ${t.type}[${(t.shape ?? []).map((d) => d ?? '?').join(', ')}]`;
 }
 
 export async function infoCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parse('info', argv, { json: { type: 'boolean' }, optimized: { type: 'boolean' } });
+  const { values, positionals } = parse('info', argv, { json: { type: 'boolean' }, optimized: { type: 'boolean' }, ...MODEL_FLAGS });
   if (values.help) return console.log(help), 0;
   if (positionals.length !== 1) throw new UsageError('info needs exactly one model file (srq info <model.onnx>)');
   const path = positionals[0]!;
   const summary = summarizeModel(readModelFile(path));
+  const { description } = await resolveModelFile(path, modelOverrides(values));
   const bytes = statSync(path).size;
   const kernels = values.optimized ? await optimizedKernelCounts(readFileSync(path)) : undefined;
   if (values.json) {
-    console.log(JSON.stringify({ file: path, bytes, ...summary, ...(kernels ? { optimized: kernels } : {}) }, null, 2));
+    console.log(JSON.stringify({ file: path, bytes, ...summary, description, ...(kernels ? { optimized: kernels } : {}) }, null, 2));
     return 0;
   }
   const ops = Object.entries(summary.ops).sort((a, b) => b[1] - a[1]).map(([op, n]) => `${op} ×${n}`).join(', ');
   console.log([
     `model      ${path} (${(bytes / 1e6).toFixed(2)} MB)`,
     `precision  ${summary.precision}`,
-    `scale      ${summary.scale ? `×${summary.scale}` : 'unknown (no srq.scale metadata)'}`,
+    `describes  ${describeLine(description)}`,
+    ...description.rewrites.map((r) => `rewrites   ${r}`),
+    ...description.notes.map((n) => `note       ${n}`),
     `opset      ${summary.opset ?? '?'} (IR ${summary.irVersion})${summary.producer ? `, from ${summary.producer}` : ''}`,
     `inputs     ${summary.inputs.map(shapeText).join('; ')}`,
     `outputs    ${summary.outputs.map(shapeText).join('; ')}`,

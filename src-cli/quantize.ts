@@ -1,7 +1,7 @@
 // srq quantize: FP32 model -> static INT8 (QDQ, calibrated), dynamic INT8 or FP16.
 import { readImages } from '../src-core/image/image-files.node.ts';
 import { encodeModel, setMetadata } from '../src-core/onnx/model.ts';
-import { readModelFile } from '../src-core/onnx/model-file.ts';
+import { MODEL_FLAGS, MODEL_FLAGS_HELP, modelOverrides, resolveModelFile } from './model-args.ts';
 import { builtInImagesDir } from '../src-core/package-root.node.ts';
 import { cutCalibrationTiles } from '../src-core/quantize/calibration-tiles.ts';
 import { quantizeDynamic } from '../src-core/quantize/dynamic.ts';
@@ -38,7 +38,8 @@ drop exceeds the budget keep the most harmful layers (ranked by measured sensiti
 model within the budget, or exits 1 when even an almost-float model misses it.
   --max-drop X              largest allowed mean drop vs FP32 (dB; SSIM units for --metric ssim)
   --eval <dir|file>         validation photos (repeatable; default: srq's built-in photos)
-  --metric psnr-y|psnr-rgb|ssim   what the drop is measured on (default psnr-y)`;
+  --metric psnr-y|psnr-rgb|ssim   what the drop is measured on (default psnr-y)
+${MODEL_FLAGS_HELP}`;
 
 export async function quantizeCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parse('quantize', argv, {
@@ -58,6 +59,7 @@ export async function quantizeCommand(argv: string[]): Promise<number> {
     'max-drop': { type: 'string' },
     eval: { type: 'string', multiple: true },
     metric: { type: 'string' },
+    ...MODEL_FLAGS,
   });
   if (values.help) return console.log(help), 0;
   if (positionals.length !== 1) throw new UsageError('quantize needs exactly one model file (srq quantize <model.onnx> -o <out.onnx>)');
@@ -76,7 +78,9 @@ export async function quantizeCommand(argv: string[]): Promise<number> {
   if (maxDrop === undefined && (values.eval || values.metric)) throw new UsageError('--eval and --metric belong to accuracy-aware quantization: add --max-drop <dB>');
   if (maxDrop !== undefined && mode !== 'int8-static') throw new UsageError(`--max-drop needs --mode int8-static (${mode} has no layers to keep float)`);
   const metric = oneOf('metric', values.metric, ['psnr-y', 'psnr-rgb', 'ssim'] as const, 'psnr-y');
-  const model = readModelFile(input);
+  // The model in srq's contract (e.g. a [0, 255] model rewritten to take [0, 1]), its facts checked against the graph.
+  const resolved = await resolveModelFile(input, modelOverrides(values));
+  const model = resolved.model;
   const started = performance.now();
   const progress = progressReporter();
   const runnerFactory = (bytes: Uint8Array, hints: RunnerOptions = {}) => createRunner(runtime, bytes, { ...hints, ...(threads !== undefined ? { threads } : {}) });
@@ -106,7 +110,7 @@ export async function quantizeCommand(argv: string[]): Promise<number> {
     } else {
       const evalImages = readImages(values.eval?.length ? values.eval : [builtInImagesDir()]);
       const say = (line: string) => (endProgress(), console.log(line));
-      const budget = await quantizeWithinBudget(model, {
+      const budget = await quantizeWithinBudget(resolved, {
         ...staticOptions,
         evalImages,
         maxDrop,

@@ -3,12 +3,12 @@ import { extname } from 'node:path';
 import { encodeJpeg, encodePng } from '../src-core/image/index.ts';
 import { readImageFile } from '../src-core/image/image-files.node.ts';
 import { prepareInferenceModel } from '../src-core/inference-model.ts';
-import { readModelFile } from '../src-core/onnx/model-file.ts';
 import { createRunner } from '../src-core/runtime/create-runner.node.ts';
 import { DEFAULT_TILE_SIZE, upscaleImage } from '../src-core/tiling/upscale.ts';
 import { intFlag, oneOf, parse } from './args.ts';
 import { UsageError } from './errors.ts';
 import { checkOutputPath, endProgress, progressReporter, writeOutput } from './files.ts';
+import { MODEL_FLAGS, MODEL_FLAGS_HELP, modelOverrides, resolveModelFile } from './model-args.ts';
 
 const help = `usage: srq upscale <model.onnx> <image> -o <out.png|out.jpg> [options]
 
@@ -17,7 +17,7 @@ const help = `usage: srq upscale <model.onnx> <image> -o <out.png|out.jpg> [opti
                     tiled output equal whole-image output)
   --runtime node|web   onnxruntime-node (native, default) or onnxruntime-web (wasm, as on the edge)
   --threads N       inference threads
-  --scale N         upscaling factor, for models without srq.scale metadata
+${MODEL_FLAGS_HELP}
   --quality N       JPEG quality 1-100 (default 90)
   --max-pixels N    refuse larger input images (default 40000000)`;
 
@@ -28,7 +28,7 @@ export async function upscaleCommand(argv: string[]): Promise<number> {
     overlap: { type: 'string' },
     runtime: { type: 'string' },
     threads: { type: 'string' },
-    scale: { type: 'string' },
+    ...MODEL_FLAGS,
     quality: { type: 'string' },
     'max-pixels': { type: 'string' },
   });
@@ -44,10 +44,7 @@ export async function upscaleCommand(argv: string[]): Promise<number> {
   const runtime = oneOf('runtime', values.runtime, ['node', 'web'] as const, 'node');
 
   const image = readImageFile(imagePath, values['max-pixels'] !== undefined ? intFlag('max-pixels', values['max-pixels'], 0) : undefined);
-  const prepared = prepareInferenceModel(readModelFile(modelPath), {
-    name: modelPath,
-    ...(values.scale !== undefined ? { scale: intFlag('scale', values.scale, 1) } : {}),
-  });
+  const prepared = prepareInferenceModel(await resolveModelFile(modelPath, modelOverrides(values)));
   const tileSize = intFlag('tile', values.tile, DEFAULT_TILE_SIZE, 8);
   const overlap = intFlag('overlap', values.overlap, prepared.overlap, 0);
   const runner = await createRunner(runtime, prepared.bytes, values.threads !== undefined ? { threads: intFlag('threads', values.threads, 1) } : {});
@@ -57,6 +54,7 @@ export async function upscaleCommand(argv: string[]): Promise<number> {
   try {
     const output = await upscaleImage(runner, image, {
       scale: prepared.scale,
+      border: prepared.border,
       tileSize,
       overlap,
       onProgress: (done, total) => {

@@ -1,7 +1,6 @@
 // srq validate: candidates (INT8, FP16...) against a reference model on ground-truth photos, with a quality gate.
 import { statSync } from 'node:fs';
 import { readImages } from '../src-core/image/image-files.node.ts';
-import { readModelFile } from '../src-core/onnx/model-file.ts';
 import { builtInImagesDir } from '../src-core/package-root.node.ts';
 import { renderHtml } from '../src-core/report/html.ts';
 import { renderMarkdown } from '../src-core/report/markdown.ts';
@@ -10,9 +9,11 @@ import { createRunner } from '../src-core/runtime/create-runner.node.ts';
 import { applyGate } from '../src-core/validate/gate.ts';
 import { reportToJson, type GateLimits, type GateMetric } from '../src-core/validate/schema.ts';
 import { validateModels, type ModelUnderTest } from '../src-core/validate/validate.ts';
+import type { ModelDescription, ModelOverrides } from '../src-core/model/description.ts';
 import { intFlag, oneOf, parse } from './args.ts';
 import { EXIT_FAILED, EXIT_OK, UsageError } from './errors.ts';
 import { checkOutputPath, endProgress, progressReporter, writeOutput } from './files.ts';
+import { MODEL_FLAGS, MODEL_FLAGS_HELP, modelOverrides, resolveModelFile } from './model-args.ts';
 
 const help = `usage: srq validate <reference.onnx> <candidate.onnx>... [options]
 
@@ -36,7 +37,7 @@ Drop = reference − candidate on the chosen metric.
   --tile N                  tile size in input pixels (default 128)
   --runtime node|web        onnxruntime-node (default) or onnxruntime-web (wasm, as on the edge)
   --threads N               inference threads
-  --scale N                 upscaling factor, for models without srq.scale metadata
+${MODEL_FLAGS_HELP}
 
 Exit codes: 0 every candidate within the limits (or no limits given), 1 a limit exceeded, 2 usage or input error.`;
 
@@ -69,8 +70,21 @@ export function gateLimits(values: { metric?: string; 'max-drop'?: string; 'max-
   };
 }
 
-export function loadModel(path: string): ModelUnderTest {
-  return { path, model: readModelFile(path), bytes: statSync(path).size };
+/**
+ * Each file resolved on its own (a candidate may come from another tool and take another pixel range); all are
+ * tiled with the reference's geometry, which each candidate must share.
+ */
+export async function loadModels(paths: readonly string[], overrides: ModelOverrides): Promise<{ models: ModelUnderTest[]; description: ModelDescription }> {
+  const resolved = [];
+  for (const path of paths) resolved.push(await resolveModelFile(path, path === paths[0] ? overrides : {}));
+  const reference = resolved[0]!.description;
+  resolved.forEach(({ description: d }, i) => {
+    if (d.scale !== reference.scale || d.border !== reference.border) {
+      throw new UsageError(`${paths[i]} upscales ×${d.scale} with border ${d.border} but the reference ${paths[0]} ×${reference.scale} with border ${reference.border}; compare variants of one model`);
+    }
+  });
+  const models = resolved.map(({ model }, i) => ({ path: paths[i]!, model, bytes: statSync(paths[i]!).size }));
+  return { models, description: reference };
 }
 
 export async function validateCommand(argv: string[]): Promise<number> {
@@ -87,7 +101,7 @@ export async function validateCommand(argv: string[]): Promise<number> {
     tile: { type: 'string' },
     runtime: { type: 'string' },
     threads: { type: 'string' },
-    scale: { type: 'string' },
+    ...MODEL_FLAGS,
   });
   if (values.help) return console.log(help), EXIT_OK;
   if (positionals.length < 2) throw new UsageError('validate needs a reference model and at least one candidate (srq validate <fp32.onnx> <int8.onnx>...)');
@@ -95,13 +109,13 @@ export async function validateCommand(argv: string[]): Promise<number> {
   const runtime = oneOf('runtime', values.runtime, ['node', 'web'] as const, 'node');
   const threads = values.threads !== undefined ? intFlag('threads', values.threads, 1) : undefined;
   const tileSize = intFlag('tile', values.tile, 128, 8);
-  const scale = values.scale !== undefined ? intFlag('scale', values.scale, 1) : undefined;
   const imagePaths = values.images?.length ? values.images : [builtInImagesDir()];
   const inputs = [...positionals, ...imagePaths];
   const outputs = [values.json, values.markdown, values.html].filter((p): p is string => p !== undefined);
   for (const out of outputs) checkOutputPath(out, inputs);
 
-  const [reference, ...candidates] = positionals.map(loadModel);
+  const { models, description } = await loadModels(positionals, modelOverrides(values));
+  const [reference, ...candidates] = models;
   const images = readImages(imagePaths);
   const progress = progressReporter();
   const { report: measured, crops } = await validateModels(reference!, candidates, {
@@ -110,7 +124,7 @@ export async function validateCommand(argv: string[]): Promise<number> {
     runtime,
     ...(threads !== undefined ? { threads } : {}),
     tileSize,
-    ...(scale !== undefined ? { scale } : {}),
+    description,
     cropSize: values.html ? 128 : 0,
     onProgress: progress,
   });

@@ -39,8 +39,10 @@ export interface VariantMetrics {
 
 export interface ManifestEntry {
   name: string;
-  /** Integer upscaling factor (the model's srq.scale). */
+  /** Integer upscaling factor (the model's description). */
   scale: number;
+  /** Output px the model loses on each side: out = scale·in − 2·border. Absent = 0. */
+  border?: number;
   /** Input px of context each tile needs on every side. */
   overlap: number;
   variant: ModelVariant;
@@ -80,6 +82,7 @@ export const EDGE_VARIANT: Record<Quantization, { variant: ModelVariant; host: M
 export interface ValidatedModel {
   name: string;
   scale: number;
+  border: number;
   overlap: number;
   original: { path: string; sha256: string; bytes: number };
   /** The drop limit the report was gated with. */
@@ -112,6 +115,7 @@ export function buildManifest(models: readonly ValidatedModel[], srqVersion = SR
       entries.push({
         name: m.name,
         scale: m.scale,
+        ...(m.border ? { border: m.border } : {}),
         overlap: m.overlap,
         variant,
         host,

@@ -133,6 +133,7 @@ export class Engine {
         return {
           name,
           scale: files[0]!.scale,
+          border: files[0]!.border ?? 0,
           overlap: files[0]!.overlap,
           variants: files.map((f) => ({ variant: f.variant, host: f.host, bytes: f.bytes, sha256: f.sha256 })),
           served: served ? { variant: served.variant, device: plan.choice.device, sha256: served.sha256 } : null,

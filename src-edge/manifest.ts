@@ -62,6 +62,7 @@ export function parseManifest(json: unknown, source: string): EdgeManifest {
     const entry: ManifestEntry = {
       name,
       scale: intField('scale', 1),
+      ...(raw.border !== undefined && raw.border !== 0 ? { border: intField('border', 0) } : {}),
       overlap: intField('overlap', 0),
       variant,
       host,
@@ -73,8 +74,8 @@ export function parseManifest(json: unknown, source: string): EdgeManifest {
     if (seen.has(key)) fail(`${at} repeats the ${variant} file of ${name}; list each model variant once`);
     seen.add(key);
     const first = byName.get(name);
-    if (first && (first.scale !== entry.scale || first.overlap !== entry.overlap)) {
-      fail(`${at}: the variants of ${name} disagree on scale or overlap`);
+    if (first && (first.scale !== entry.scale || first.overlap !== entry.overlap || (first.border ?? 0) !== (entry.border ?? 0))) {
+      fail(`${at}: the variants of ${name} disagree on scale, border or overlap`);
     }
     byName.set(name, first ?? entry);
     return entry;

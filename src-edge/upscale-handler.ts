@@ -124,6 +124,7 @@ async function infer(
   try {
     return await upscaleImage(served.runner, image, {
       scale: served.entry.scale,
+      border: served.entry.border ?? 0,
       overlap: served.entry.overlap,
       tileSize,
       deadline,

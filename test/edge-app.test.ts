@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { prepareInferenceModel } from '../src-core/inference-model.ts';
 import type { ModelManifest } from '../src-core/manifest.ts';
 import { psnr } from '../src-core/metrics/index.ts';
-import { readModelFile } from '../src-core/onnx/model-file.ts';
+import { resolveModelFile } from '../src-cli/model-args.ts';
 import { createWebRunner } from '../src-core/runtime/ort-web.ts';
 import type { Runner } from '../src-core/runtime/runner.ts';
 import { upscaleImage } from '../src-core/tiling/upscale.ts';
@@ -38,10 +38,10 @@ describe('the embedded manifest', () => {
     }
   });
 
-  it('carries the FP32 graph\'s receptive-field radius as the overlap', () => {
+  it('carries the FP32 graph\'s receptive-field radius as the overlap', async () => {
     const manifest = parseManifest(embeddedJson(), 'embedded');
     for (const name of ['esrgan-slim-x4', 'esrgan-medium-x4']) {
-      const prepared = prepareInferenceModel(readModelFile(`models/${name}.onnx`));
+      const prepared = prepareInferenceModel(await resolveModelFile(`models/${name}.onnx`));
       const entry = manifest.models.find((m) => m.name === name)!;
       expect(entry.overlap).toBe(prepared.overlap);
       expect(entry.scale).toBe(prepared.scale);
@@ -70,7 +70,7 @@ describe('parseManifest', () => {
     ['absolute URL', { version: 1, models: [{ ...good, file: 'https://elsewhere.example/m.onnx' }] }, /relative to the manifest/],
     ['bad sha', { version: 1, models: [{ ...good, sha256: 'XYZ' }] }, /sha256 must be 64/],
     ['duplicate', { version: 1, models: [good, good] }, /repeats the int8 file of m/],
-    ['disagreeing variants', { version: 1, models: [good, { ...good, variant: 'fp16', host: 'gpu', overlap: 3 }] }, /disagree on scale or overlap/],
+    ['disagreeing variants', { version: 1, models: [good, { ...good, variant: 'fp16', host: 'gpu', overlap: 3 }] }, /disagree on scale, border or overlap/],
   ];
   for (const [what, json, message] of bad) {
     it(`rejects a manifest with ${what} in one line`, () => {
@@ -232,7 +232,7 @@ describe('the embedded variants on the CPU (onnxruntime-web)', () => {
   // FP16 is what GPU hosts serve; here it runs through ORT's CPU path, which must give the FP32 result.
   it('FP16 and INT8 esrgan-slim-x4 match the FP32 model (FP16 > 60 dB, INT8 > 30 dB)', async () => {
     const { image } = photoCrop('astronaut.png', 96, 80);
-    const fp32 = prepareInferenceModel(readModelFile('models/esrgan-slim-x4.onnx'));
+    const fp32 = prepareInferenceModel(await resolveModelFile('models/esrgan-slim-x4.onnx'));
     const run = async (bytes: Uint8Array) => {
       const runner = await createWebRunner(bytes, { threads: 1 });
       try {

@@ -5,7 +5,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { NamedImage } from '../../src-core/image/image-files.node.ts';
 import type { RasterImage } from '../../src-core/image/raster.ts';
-import { prepareInferenceModel } from '../../src-core/inference-model.ts';
+import { describeLine, resolveModel, type ModelDescription, type ResolvedModel } from '../../src-core/model/description.ts';
 import { encodeModel, setMetadata } from '../../src-core/onnx/model.ts';
 import type { ModelProto } from '../../src-core/onnx/types.ts';
 import { quantizeDynamic } from '../../src-core/quantize/dynamic.ts';
@@ -52,28 +52,35 @@ interface Made { variant: Variant; file: string; model: ModelProto; bytes: Uint8
 
 export async function runModelJob(input: ModelJobInput, ctx: ModelJobContext, dir: string): Promise<ModelOutcome> {
   const { options: opts, log } = ctx;
-  const scaleOption = opts.scale !== undefined ? { scale: opts.scale } : {};
-  const { scale, overlap } = prepareInferenceModel(input.model, { ...scaleOption, name: input.path });
   const runnerOptions: RunnerOptions = opts.threads !== undefined ? { threads: opts.threads } : {};
   const factory = (bytes: Uint8Array, hints: RunnerOptions = {}) => createRunner(opts.runtime, bytes, { ...hints, ...runnerOptions });
+  // Resolved once: every step below gets this description, none re-derives the scale or border.
+  const resolved = await resolveModel(input.model, {
+    name: input.path,
+    createRunner: (bytes) => factory(bytes),
+    overrides: opts.scale !== undefined ? { scale: opts.scale } : {},
+  });
+  const { description } = resolved;
+  log.info(describeLine(description));
+  for (const note of description.notes) log.warning(note);
 
   const made: Made[] = [];
   for (const variant of opts.variants) {
     log.info(`${variant}: quantizing`);
     const started = performance.now();
-    const model = await makeVariant(variant, input, ctx, factory);
+    const model = await makeVariant(variant, resolved, input.path, ctx, factory);
     const bytes = encodeModel(model);
     made.push({ variant, file: `${input.name}.${VARIANT_SUFFIX[variant]}.onnx`, model, bytes });
     log.info(`${variant}: ${(bytes.length / 1e6).toFixed(2)} MB in ${((performance.now() - started) / 1000).toFixed(1)} s`);
   }
 
-  let validation = await validate(input, made, ctx, factory);
+  let validation = await validate(input, resolved, made, ctx, factory);
   const staticIndex = made.findIndex((m) => m.variant === 'int8-static');
   const staticResult = validation.report.candidates[staticIndex];
   if (staticResult && !staticResult.gate?.passed) {
     // Accuracy-aware: keep the layers that hurt most in float until the drop fits the budget (or nothing does).
     log.info(`int8-static misses the ${opts.maxDrop} ${opts.metric} budget: searching for layers to keep float`);
-    const budget = await quantizeWithinBudget(input.model, {
+    const budget = await quantizeWithinBudget(resolved, {
       tiles: ctx.calibrationTiles(),
       method: opts.calibrationMethod,
       createRunner: factory,
@@ -96,34 +103,36 @@ export async function runModelJob(input: ModelJobInput, ctx: ModelJobContext, di
       setMetadata(model, 'srq.float_nodes', budget.best.step.floatNodes.join(','));
       setMetadata(model, 'srq.max_drop', `${opts.maxDrop} ${opts.metric} (measured ${budget.best.step.drop.toFixed(4)})`);
       made[staticIndex] = { ...current, model, bytes: encodeModel(model), note: verdict };
-      validation = await validate(input, made, ctx, factory);
+      validation = await validate(input, resolved, made, ctx, factory);
     } else {
       current.note = verdict;
     }
   }
-  return writeResults(input, made, validation, { scale, overlap }, opts, dir);
+  return writeResults(input, made, validation, description, opts, dir);
 }
 
 async function makeVariant(
   variant: Variant,
-  input: ModelJobInput,
+  { model }: ResolvedModel,
+  name: string,
   ctx: ModelJobContext,
   factory: (bytes: Uint8Array, hints?: RunnerOptions) => ReturnType<typeof createRunner>,
 ): Promise<ModelProto> {
-  if (variant === 'int8-dynamic') return quantizeDynamic(input.model, { name: input.path }).model;
-  if (variant === 'fp16') return convertToFp16(input.model, { name: input.path }).model;
-  const result = await quantizeStatic(input.model, {
+  if (variant === 'int8-dynamic') return quantizeDynamic(model, { name }).model;
+  if (variant === 'fp16') return convertToFp16(model, { name }).model;
+  const result = await quantizeStatic(model, {
     tiles: ctx.calibrationTiles(),
     method: ctx.options.calibrationMethod,
     createRunner: factory,
     onProgress: (m) => ctx.log.progress(m),
-    name: input.path,
+    name,
   });
   return result.model;
 }
 
 async function validate(
   input: ModelJobInput,
+  resolved: ResolvedModel,
   made: readonly Made[],
   ctx: ModelJobContext,
   factory: (bytes: Uint8Array) => ReturnType<typeof createRunner>,
@@ -131,7 +140,7 @@ async function validate(
   const { options: opts } = ctx;
   ctx.log.info(`validating ${made.map((m) => m.variant).join(', ')} against FP32 on ${ctx.evaluationImages().length} images`);
   const { report, crops } = await validateModels(
-    { path: input.path, model: input.model, bytes: input.bytes },
+    { path: input.path, model: resolved.model, bytes: input.bytes },
     made.map((m) => ({ path: m.file, model: m.model, bytes: m.bytes.length })),
     {
       images: ctx.evaluationImages(),
@@ -139,7 +148,7 @@ async function validate(
       runtime: opts.runtime,
       ...(opts.threads !== undefined ? { threads: opts.threads } : {}),
       tileSize: opts.tileSize,
-      ...(opts.scale !== undefined ? { scale: opts.scale } : {}),
+      description: resolved.description,
       cropSize: REPORT_CROP,
       onProgress: (m) => ctx.log.progress(m),
     },
@@ -151,7 +160,7 @@ function writeResults(
   input: ModelJobInput,
   made: readonly Made[],
   { report, crops }: Validation,
-  { scale, overlap }: { scale: number; overlap: number },
+  { scale, border, overlap }: ModelDescription,
   opts: JobOptions,
   dir: string,
 ): ModelOutcome {
@@ -173,6 +182,7 @@ function writeResults(
     sha256: input.sha256,
     bytes: input.bytes,
     scale,
+    border,
     overlap,
     gate: { metric: opts.metric, maxDrop: opts.maxDrop },
     variants,

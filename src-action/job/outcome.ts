@@ -29,6 +29,8 @@ export interface ModelOutcome {
   sha256: string;
   bytes: number;
   scale: number;
+  /** Output px the model loses on each side (its description's border). */
+  border: number;
   overlap: number;
   gate: { metric: DropMetric; maxDrop: number };
   variants: VariantOutcome[];
@@ -57,6 +59,7 @@ export function toValidatedModel(o: ModelOutcome): ValidatedModel {
   return {
     name: o.name,
     scale: o.scale,
+    border: o.border,
     overlap: o.overlap,
     original: { path: o.path, sha256: o.sha256, bytes: o.bytes },
     gate: o.gate,

@@ -11,8 +11,13 @@ import { planTiles } from './tile-plan.ts';
 export const DEFAULT_TILE_SIZE = 128;
 
 export interface UpscaleOptions {
-  /** The model's integer scale (metadata `srq.scale`). */
+  /** The model's integer scale (its description's). */
   scale: number;
+  /**
+   * Output px the model loses on each side (out = scale·in − 2·border), from its description; default 0. The image
+   * is padded by ceil(border / scale) px of repeated edge pixels so the output is exactly scale × the input.
+   */
+  border?: number;
   /** Model input window, in input px (square). Default 128. Larger = fewer tiles, more memory per run. */
   tileSize?: number;
   /**
@@ -44,7 +49,13 @@ export async function upscaleImage(runner: Runner, img: RasterImage, opts: Upsca
   if (deadline !== undefined && !Number.isFinite(deadline)) {
     throw new TilingOptionsError(`deadline must be epoch milliseconds (e.g. Date.now() + 30000), got ${deadline}`);
   }
-  const tiles = planTiles(img.width, img.height, tileSize, overlap);
+  const border = opts.border ?? 0;
+  if (!Number.isInteger(border) || border < 0) {
+    throw new TilingOptionsError(`border must be a whole number of output px >= 0 (the model's description), got ${border}`);
+  }
+  const pad = Math.ceil(border / scale);
+  // A window's output covers its input minus border/scale px on each side: cores must keep at least that.
+  const tiles = planTiles(img.width + 2 * pad, img.height + 2 * pad, tileSize, Math.max(overlap, pad));
 
   const outChannels = img.channels === 4 ? 4 : 3;
   const out: RasterImage = {
@@ -59,9 +70,9 @@ export async function upscaleImage(runner: Runner, img: RasterImage, opts: Upsca
     if (deadline !== undefined && Date.now() > deadline) throw new DeadlineError(i, tiles.length);
     const tile = tiles[i]!;
     const dims = [1, 3, tile.y.size, tile.x.size];
-    const result = await runner.run(readWindow(img, tile), dims);
-    checkOutputDims(result.dims, dims, scale);
-    writeCore(out, tile, result.data, scale);
+    const result = await runner.run(readWindow(img, tile, pad), dims);
+    checkOutputDims(result.dims, dims, scale, border);
+    writeCore(out, tile, result.data, scale, border, pad);
     onProgress?.(i + 1, tiles.length);
   }
 
@@ -69,12 +80,12 @@ export async function upscaleImage(runner: Runner, img: RasterImage, opts: Upsca
   return out;
 }
 
-function checkOutputDims(got: readonly number[], input: readonly number[], scale: number): void {
-  const want = [1, 3, input[2]! * scale, input[3]! * scale];
+function checkOutputDims(got: readonly number[], input: readonly number[], scale: number, border: number): void {
+  const want = [1, 3, input[2]! * scale - 2 * border, input[3]! * scale - 2 * border];
   if (got.length !== 4 || got.some((d, i) => d !== want[i])) {
     throw new ModelOutputShapeError(
       `model output is [${got.join(', ')}] for input [${input.join(', ')}], expected [${want.join(', ')}]; ` +
-        `check that scale ${scale} matches the model's srq.scale`,
+        `tile with the model's own description (scale ${scale}, border ${border}), e.g. from resolveModel`,
     );
   }
 }

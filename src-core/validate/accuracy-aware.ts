@@ -25,6 +25,7 @@ import { floatTensors } from '../quantize/float-tensors.ts';
 import { QuantizeError, type Range } from '../quantize/rewrite.ts';
 import { quantizeStatic, type StaticQuantizeOptions, type StaticQuantizeResult } from '../quantize/static.ts';
 import { prepareInferenceModel } from '../inference-model.ts';
+import type { ResolvedModel } from '../model/description.ts';
 import type { Runner } from '../runtime/runner.ts';
 import { gatedValue } from './gate.ts';
 import { tileLatencies } from './latency.ts';
@@ -92,7 +93,8 @@ export interface BudgetResult {
   speed?: { tile: number; fp32Ms: number; allInt8Ms: number; bestMs: number };
 }
 
-export async function quantizeWithinBudget(model: ModelProto, opts: BudgetOptions): Promise<BudgetResult> {
+export async function quantizeWithinBudget(resolved: ResolvedModel, opts: BudgetOptions): Promise<BudgetResult> {
+  const { model, description } = resolved;
   const metric = opts.metric ?? 'psnr-y';
   const userExclude = opts.exclude ?? [];
   const steps: BudgetStep[] = [];
@@ -119,6 +121,7 @@ export async function quantizeWithinBudget(model: ModelProto, opts: BudgetOption
         runtime: opts.runtime,
         ...(opts.threads !== undefined ? { threads: opts.threads } : {}),
         tileSize: opts.tileSize ?? 128,
+        description,
         onProgress: opts.onProgress,
       },
     );
@@ -159,16 +162,16 @@ export async function quantizeWithinBudget(model: ModelProto, opts: BudgetOption
   }
   const result: BudgetResult = { steps, ranking };
   if (best) result.best = best;
-  if (best) result.speed = await measureSpeed(model, first.model, best.quantized.model, opts);
+  if (best) result.speed = await measureSpeed(resolved, first.model, best.quantized.model, opts);
   return result;
 }
 
-async function measureSpeed(fp32: ModelProto, allInt8: ModelProto, chosen: ModelProto, opts: BudgetOptions): Promise<BudgetResult['speed']> {
+async function measureSpeed(fp32: ResolvedModel, allInt8: ModelProto, chosen: ModelProto, opts: BudgetOptions): Promise<BudgetResult['speed']> {
   opts.onProgress?.('timing FP32, all-int8 and the chosen model');
-  const models = allInt8 === chosen ? [fp32, allInt8] : [fp32, allInt8, chosen];
+  const models = allInt8 === chosen ? [fp32.model, allInt8] : [fp32.model, allInt8, chosen];
   const runners: Runner[] = [];
   try {
-    for (const m of models) runners.push(await opts.createRunner(prepareInferenceModel(m).bytes));
+    for (const m of models) runners.push(await opts.createRunner(prepareInferenceModel({ model: m, description: fp32.description }).bytes));
     const tile = rasterToTensor(opts.tiles[0]!);
     const [f, a, c] = await tileLatencies(runners, tile);
     return { tile: opts.tiles[0]!.width, fp32Ms: f!.medianMs, allInt8Ms: a!.medianMs, bestMs: (c ?? a)!.medianMs };

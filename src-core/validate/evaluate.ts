@@ -21,7 +21,7 @@ export interface ImageScores {
   fidelity?: number;
 }
 
-export interface UpscaleSettings { scale: number; tileSize: number; overlap: number }
+export interface UpscaleSettings { scale: number; border?: number; tileSize: number; overlap: number }
 
 /** Ground truth (RGB, cropped to a multiple of scale) and its bicubic low-resolution input. */
 export function prepareEvalImages(images: readonly { name: string; image: RasterImage }[], scale: number): EvalImage[] {

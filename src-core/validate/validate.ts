@@ -5,6 +5,7 @@
 import { resizeBicubic } from '../image/resize.ts';
 import { cropImage, type RasterImage } from '../image/raster.ts';
 import { prepareInferenceModel, type InferenceModel } from '../inference-model.ts';
+import type { ModelDescription } from '../model/description.ts';
 import { summarizeModel } from '../onnx/inspect.ts';
 import type { ModelProto } from '../onnx/types.ts';
 import type { Runner } from '../runtime/runner.ts';
@@ -37,8 +38,8 @@ export interface ValidateOptions {
   threads?: number;
   /** Tile size in input pixels (default 128, as the edge). */
   tileSize?: number;
-  /** Upscaling factor for models without srq.scale metadata. */
-  scale?: number;
+  /** The reference model's description (resolveModel): the scale, border and overlap every model is tiled with. */
+  description: ModelDescription;
   /** Side of the crops kept for the HTML report, in ground-truth pixels; 0 (default) keeps none. */
   cropSize?: number;
   onProgress?: (message: string) => void;
@@ -53,12 +54,9 @@ export interface Validation {
 export async function validateModels(reference: ModelUnderTest, candidates: readonly ModelUnderTest[], opts: ValidateOptions): Promise<Validation> {
   if (candidates.length === 0) throw new ValidationError('validation needs at least one candidate model besides the reference');
   const all = [reference, ...candidates];
-  const referencePrepared = prepare(reference, opts.scale);
-  const prepared = [referencePrepared, ...candidates.map((m) => prepare(m, opts.scale, referencePrepared.overlap))];
-  const scale = prepared[0]!.scale;
-  prepared.forEach((p, i) => {
-    if (p.scale !== scale) throw new ValidationError(`${all[i]!.path} upscales ×${p.scale} but the reference ${reference.path} ×${scale}; compare models of the same scale`);
-  });
+  // Every variant is tiled as its reference: it sees as far as its original, and all are compared alike.
+  const prepared = all.map((m) => prepareInferenceModel({ model: m.model, description: opts.description }));
+  const scale = opts.description.scale;
   const images = prepareEvalImages(opts.images, scale);
   checkImageSizes(images, scale);
   const tileSize = opts.tileSize ?? 128;
@@ -117,22 +115,6 @@ export async function validateModels(reference: ModelUnderTest, candidates: read
   return { report, crops };
 }
 
-/**
- * The model as the edge serves it. Candidates tile with the reference's overlap: a variant sees as far as its
- * original, and every model is compared under the same tiling.
- */
-function prepare(m: ModelUnderTest, scale: number | undefined, referenceOverlap?: number): InferenceModel {
-  try {
-    return prepareInferenceModel(m.model, {
-      name: m.path,
-      ...(scale !== undefined ? { scale } : {}),
-      ...(referenceOverlap !== undefined ? { overlap: referenceOverlap } : {}),
-    });
-  } catch (e) {
-    throw new ValidationError((e as Error).message);
-  }
-}
-
 function checkImageSizes(images: readonly EvalImage[], scale: number): void {
   // SSIM's 11×11 window must fit inside the image after `scale` px are cropped from every border.
   const min = 11 + 2 * scale;
@@ -146,7 +128,7 @@ function checkImageSizes(images: readonly EvalImage[], scale: number): void {
 function upscaleOnce(runner: Runner, lr: RasterImage, p: InferenceModel, tileSize: number, warmUp: boolean): Promise<RasterImage> {
   // The warm-up needs one window of the real tile shape, not the whole image.
   const input = warmUp ? cropImage(lr, 0, 0, Math.min(lr.width, tileSize), Math.min(lr.height, tileSize)) : lr;
-  return upscaleImage(runner, input, { scale: p.scale, tileSize, overlap: p.overlap });
+  return upscaleImage(runner, input, { scale: p.scale, border: p.border, overlap: p.overlap, tileSize });
 }
 
 function scoresOf(s: ImageScores): Scores {
