@@ -1,5 +1,6 @@
-// The pull request this run belongs to, from the event payload ($GITHUB_EVENT_PATH), or undefined otherwise.
-import { readFileSync } from 'node:fs';
+// The pull request this run belongs to, from the workflow's context (@actions/github reads $GITHUB_EVENT_PATH,
+// $GITHUB_EVENT_NAME and $GITHUB_REPOSITORY), or undefined on any other event.
+import * as github from '@actions/github';
 
 export interface PullRequest {
   owner: string;
@@ -11,14 +12,18 @@ export interface PullRequest {
 
 const PR_EVENTS = new Set(['pull_request', 'pull_request_target']);
 
-export function pullRequestFromEvent(env: NodeJS.ProcessEnv = process.env): PullRequest | undefined {
-  if (!PR_EVENTS.has(env['GITHUB_EVENT_NAME'] ?? '') || !env['GITHUB_EVENT_PATH']) return undefined;
-  const payload = JSON.parse(readFileSync(env['GITHUB_EVENT_PATH'], 'utf8')) as {
-    pull_request?: { number?: number; base?: { sha?: string; ref?: string } };
-    repository?: { name?: string; owner?: { login?: string } };
-  };
-  const pr = payload.pull_request;
-  const [owner, repo] = (env['GITHUB_REPOSITORY'] ?? `${payload.repository?.owner?.login}/${payload.repository?.name}`).split('/');
-  if (!pr?.number || !pr.base?.sha || !owner || !repo) return undefined;
-  return { owner, repo, number: pr.number, baseSha: pr.base.sha, baseRef: pr.base.ref ?? pr.base.sha };
+type Context = typeof github.context;
+
+export function pullRequestFromEvent(context: Context = github.context): PullRequest | undefined {
+  const pr = context.payload.pull_request;
+  if (!PR_EVENTS.has(context.eventName ?? '') || !pr) return undefined;
+  const base = pr['base'] as { sha?: string; ref?: string } | undefined;
+  if (!pr.number || !base?.sha) return undefined;
+  let repo: { owner: string; repo: string };
+  try {
+    repo = context.repo; // GITHUB_REPOSITORY, else the payload's repository; throws when neither is there
+  } catch {
+    return undefined;
+  }
+  return { ...repo, number: pr.number, baseSha: base.sha, baseRef: base.ref ?? base.sha };
 }

@@ -144,4 +144,22 @@ describe('the Action on a pull request', () => {
       services.denyComments = false;
     }
   });
+
+  it('finds its comment past the first page of 100 and updates it', async () => {
+    const ours = services.comments[0]!;
+    const others = Array.from({ length: 120 }, (_, i) => ({ id: 10_000 + i, body: `a reviewer's comment ${i}` }));
+    services.comments.unshift(...others);
+    try {
+      const listed = () => services.calls.filter((c) => c.method === 'GET' && c.path === '/repos/octo/models/issues/7/comments').length;
+      const before = listed();
+      const run = await runAction({ workspace: repo, temp, inputs, env });
+      expect(run.code, run.log).toBe(0);
+      expect(listed() - before).toBe(2);
+      expect(run.log).toContain('updated the srq comment on pull request #7');
+      expect(services.comments).toHaveLength(121);
+      expect(services.comments.filter((c) => c.body.includes('<!-- srq-action:srq-models -->')).map((c) => c.id)).toEqual([ours.id]);
+    } finally {
+      services.comments.splice(0, others.length);
+    }
+  });
 });
