@@ -10,6 +10,7 @@ import { readImages } from '../src-core/image/image-files.node.ts';
 import { optimizeGraph } from '../src-core/optimize/index.ts';
 import { cutCalibrationTiles, rasterToTensor, seededRandom } from '../src-core/quantize/calibration-tiles.ts';
 import { floatTensors } from '../src-core/quantize/float-tensors.ts';
+import { klDivergence } from '../src-core/quantize/histogram.ts';
 import { planQuantization, quantizeStatic } from '../src-core/quantize/static.ts';
 import { createNodeRunner } from '../src-core/runtime/ort-node.ts';
 import { optimizedKernelCounts } from '../src-core/runtime/optimized-graph.node.ts';
@@ -276,5 +277,147 @@ describe('an RRDB-like net with Sum residual adds', () => {
     const expected = await outputs(m);
     const got = await outputs(result.model);
     expect(sqnr(expected.data, got.data)).toBeGreaterThan(20);
+  });
+});
+
+describe('finding 3: a bias shared by two convs', () => {
+  it('is quantized for each conv at that conv\'s own s_input·s_weight', async () => {
+    const w = new Weights();
+    // convX reads `a` (range ≈ ±1.5), convY reads the image (scale 1/255): the same bias B at two scales.
+    const shared = w.values('shared_b', [4], [0.5, -0.4, 0.3, 0.6]);
+    const nodes = [
+      conv(w, 'c1', 'input', 'a', 3, 8),
+      makeNode('Conv', ['a', w.add('wx', [4, 8, 3, 3], 0.05), shared], ['x'], { kernel_shape: attr.ints([3, 3]), pads: attr.ints([1, 1, 1, 1]) }, 'convX'),
+      makeNode('Conv', ['input', w.add('wy', [4, 3, 3, 3], 0.1), shared], ['z'], { kernel_shape: attr.ints([3, 3]), pads: attr.ints([1, 1, 1, 1]) }, 'convY'),
+      makeNode('Concat', ['x', 'z'], ['y'], { axis: attr.int(1) }, 'cat'),
+    ];
+    const m = model(nodes, w);
+    const result = await quantizeStatic(m, { tiles: calibration, createRunner: runner, method: 'minmax' });
+    const counts = await optimizedKernelCounts(encodeModel(result.model));
+    expect(counts.int8Convs).toBe(3);
+    const step = result.params.get('y')!.scale;
+    const plane = SIZE * SIZE;
+    for (const probe of probes) {
+      const expected = (await outputs(m, probe)).data;
+      const got = (await outputs(result.model, probe)).data;
+      // Mean error of each output channel: a bias at the wrong scale shifts a whole channel.
+      for (let c = 0; c < 8; c++) {
+        let sum = 0;
+        for (let i = c * plane; i < (c + 1) * plane; i++) sum += got[i]! - expected[i]!;
+        expect(Math.abs(sum / plane), `channel ${c}`).toBeLessThan(step);
+      }
+    }
+  });
+});
+
+describe('finding 4: Clip bounds and calibrated ranges', () => {
+  const clipModel = (lo: number, hi: number) => {
+    const w = new Weights();
+    const nodes = [
+      conv(w, 'c1', 'input', 'a', 3, 8),
+      makeNode('Clip', ['a', w.values('lo', [], [lo]), w.values('hi', [], [hi])], ['r'], {}, 'clip'),
+      conv(w, 'c2', 'r', 'y', 8, 3),
+    ];
+    return model(nodes, w);
+  };
+
+  it('Clip(0, 3.4e38) (ReLU written as Clip) keeps the calibrated range', async () => {
+    const m = clipModel(0, 3.4e38);
+    const result = await quantizeStatic(m, { tiles: calibration, createRunner: runner, method: 'minmax' });
+    expect(result.plan.folded.map((n) => n.name)).toEqual(['clip']);
+    const p = result.params.get('r')!;
+    expect(p.zeroPoint).toBe(0);
+    expect(p.scale).toBeCloseTo(result.calibration.ranges.get('r')!.max / 255, 6);
+    for (const probe of probes) expect(sqnr((await outputs(m, probe)).data, (await outputs(result.model, probe)).data)).toBeGreaterThan(25);
+  });
+
+  it('Clip(0, 6) on values below 2 uses the calibrated max, with zero point 0', async () => {
+    const m = clipModel(0, 6);
+    const result = await quantizeStatic(m, { tiles: calibration, createRunner: runner, method: 'minmax' });
+    const seen = result.calibration.ranges.get('r')!;
+    expect(seen.max).toBeLessThan(2);
+    const p = result.params.get('r')!;
+    expect(p.zeroPoint).toBe(0);
+    expect(p.scale).toBeCloseTo(seen.max / 255, 6);
+  });
+
+  it('a [0, 1] output clip reached by the data keeps the exact bounds (scale 1/255)', async () => {
+    // c1's output saturates the clip at both ends on these photos.
+    const w = new Weights();
+    const nodes = [
+      makeNode('Conv', ['input', w.add('c1_w', [3, 3, 3, 3], 1), w.add('c1_b', [3], 0.1)], ['a'], { kernel_shape: attr.ints([3, 3]), pads: attr.ints([1, 1, 1, 1]) }, 'c1'),
+      makeNode('Clip', ['a', w.values('lo', [], [0]), w.values('hi', [], [1])], ['y'], {}, 'clip'),
+    ];
+    const m = model(nodes, w);
+    const result = await quantizeStatic(m, { tiles: calibration, createRunner: runner, method: 'minmax' });
+    expect(result.calibration.ranges.get('y')).toEqual({ min: 0, max: 1 });
+    expect(result.params.get('y')).toEqual({ scale: Math.fround(1 / 255), zeroPoint: 0 });
+  });
+});
+
+describe('finding 6: entropy calibration smooths counts, as ORT does', () => {
+  it('KL(P||Q) smooths the raw counts (eps per empty bin) and then normalises, like ORT\'s smooth_distribution + scipy entropy', () => {
+    const p = Float64Array.from([40, 0, 25, 3, 0, 12]);
+    const q = Float64Array.from([30, 10, 0, 5, 5, 10]);
+    // ORT: p, q = smooth_distribution(counts) (zeros -> 1e-4, others − 1e-4·zeros/nonzeros); scipy.stats.entropy(p, q)
+    // normalises both. Computed in float64: 3.7484439226346886 (normalising first, then smoothing, gives 2.467).
+    expect(klDivergence(p, q)).toBeCloseTo(3.7484439226346886, 12);
+  });
+});
+
+describe('finding 7: histogram sampling sees every sub-pixel phase', () => {
+  it('after DepthToSpace, the sampled histogram covers all phases (odd stride)', async () => {
+    // conv 3->96 at 64² then DepthToSpace(2): 24 channels at 128², sampled with stride 2 before the fix. The
+    // conv's channels for phase (0, 0) (DCR: channels 0..23) are zero, so phase (0, 0) pixels are all 0.
+    const w = new Weights();
+    const rand = seededRandom(9);
+    const weights = Float32Array.from({ length: 96 * 27 }, (_, i) => (i < 24 * 27 ? 0 : (rand() * 2 - 1) * 0.4));
+    const bias = Float32Array.from({ length: 96 }, (_, c) => (c < 24 ? 0 : 0.2));
+    const nodes = [
+      makeNode('Conv', ['input', w.values('c1_w', [96, 3, 3, 3], weights), w.values('c1_b', [96], bias)], ['a'], { kernel_shape: attr.ints([3, 3]), pads: attr.ints([1, 1, 1, 1]) }, 'c1'),
+      makeNode('DepthToSpace', ['a'], ['d'], { blocksize: attr.int(2) }, 'd2s'),
+      makeNode('LeakyRelu', ['d'], ['l'], { alpha: attr.float(0.2) }, 'lrelu'),
+      conv(w, 'c2', 'l', 'y', 24, 3),
+    ];
+    const m = model(nodes, w);
+    const tiles = cutCalibrationTiles(photos, { count: 4, tileSize: 64, seed: 5 });
+    const result = await quantizeStatic(m, { tiles, createRunner: runner });
+    const r = result.calibration.ranges.get('l')!;
+    // Percentile 99.999 of all phases: close to the observed max, not ≈ 0 as a phase-(0,0)-only sample gives.
+    expect(r.max).toBeGreaterThan(1);
+    const probe = rasterToTensor(cutCalibrationTiles(photos, { count: 1, tileSize: 64, seed: 21 })[0]!);
+    expect(sqnr((await outputs(m, probe)).data, (await outputs(result.model, probe)).data)).toBeGreaterThan(25);
+  });
+});
+
+describe('finding 8: calibration fetches bounded samples of tensors of any rank', () => {
+  it('a rank-3 token tensor larger than the sample budget is sampled in-graph, not fetched whole', async () => {
+    // conv 3->16 at 128², Reshape to tokens [1, 16, HW], Transpose to [1, HW, 16], MatMul: the MatMul's output is a
+    // rank-3 tensor of 16·128² = 262144 values per tile (the budget is 2^17 per tensor per crop).
+    const w = new Weights();
+    const nodes = [
+      conv(w, 'c1', 'input', 'a', 3, 16),
+      makeNode('Reshape', ['a', w.values('tokens_shape', [3], [1, 16, -1], DataType.INT64)], ['r'], {}, 'reshape'),
+      makeNode('Transpose', ['r'], ['t'], { perm: attr.ints([0, 2, 1]) }, 'transpose'),
+      makeNode('MatMul', ['t', w.add('mm_w', [16, 16], 0.25)], ['y'], {}, 'mm'),
+    ];
+    const m = model(nodes, w);
+    m.graph!.output = [makeValueInfo('y', DataType.FLOAT, [1, null, 16])];
+    const fetched: number[] = [];
+    const recording = async (bytes: Uint8Array) => {
+      const r = await runner(bytes);
+      const runOutputs = r.runOutputs.bind(r);
+      r.runOutputs = async (data, dims, names) => {
+        const out = await runOutputs(data, dims, names);
+        for (const o of Object.values(out)) fetched.push(o.data.length);
+        return out;
+      };
+      return r;
+    };
+    const tiles = cutCalibrationTiles(photos, { count: 2, tileSize: 128, seed: 5 });
+    const result = await quantizeStatic(m, { tiles, createRunner: recording });
+    expect(Math.max(...fetched)).toBeLessThanOrEqual(2 ** 17);
+    const probe = rasterToTensor(tiles[0]!);
+    expect(sqnr((await outputs(m, probe)).data, (await outputs(result.model, probe)).data)).toBeGreaterThan(25);
   });
 });

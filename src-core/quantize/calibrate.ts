@@ -76,26 +76,43 @@ function placeTapsAfterProducers(g: GraphProto, taps: ReadonlyMap<string, NodePr
   g.node = ordered;
 }
 
+/** How a tensor is sampled in pass 2: every `stride`-th pixel of a rank-4 tensor, or every `stride`-th value. */
+interface Sampling { stride: number; spatial: boolean }
+
 /**
- * A copy of the model that also outputs a strided sample of each tensor: every `stride`-th pixel in height and
- * width (Slice with steps). Percentiles and histograms of SR activations barely change under spatial subsampling,
- * while memory drops by stride². Each tensor's stride depends on its own size only, so its range does not depend
- * on which other tensors are calibrated alongside it.
+ * A copy of the model that also outputs a strided sample of each tensor: rank-4 tensors every `stride`-th pixel
+ * in height and width (Slice with steps), others flattened and every `stride`-th value. Percentiles and
+ * histograms of SR activations barely change under subsampling, while memory drops by the stride (squared).
+ * Each tensor's stride depends on its own size only, so its range does not depend on which other tensors are
+ * calibrated alongside it.
  */
-function sampledTapModel(model: ModelProto, tensors: readonly string[], strides: ReadonlyMap<string, number>): { bytes: Uint8Array; outputs: Map<string, string> } {
+function sampledTapModel(model: ModelProto, tensors: readonly string[], sampling: ReadonlyMap<string, Sampling>): { bytes: Uint8Array; outputs: Map<string, string> } {
   const m = cloneModel(model);
   const g = m.graph!;
   const outputs = new Map<string, string>();
   const int64 = (name: string, values: number[]) => makeTensor(name, DataType.INT64, [values.length], BigInt64Array.from(values.map(BigInt)));
-  g.initializer!.push(int64('srq_sample_starts', [0, 0]), int64('srq_sample_ends', [2 ** 31 - 1, 2 ** 31 - 1]), int64('srq_sample_axes', [2, 3]));
-  for (const stride of new Set(strides.values())) if (stride > 1) g.initializer!.push(int64(`srq_sample_steps_${stride}`, [stride, stride]));
+  g.initializer!.push(
+    int64('srq_sample_starts', [0, 0]), int64('srq_sample_ends', [2 ** 31 - 1, 2 ** 31 - 1]), int64('srq_sample_axes', [2, 3]),
+    int64('srq_sample_flat', [-1]), int64('srq_sample_start', [0]), int64('srq_sample_end', [2 ** 62]), int64('srq_sample_axis', [0]),
+  );
+  const steps = new Set<string>();
   const taps = new Map<string, NodeProto[]>();
   tensors.forEach((t, i) => {
-    const stride = strides.get(t) ?? 1;
+    const { stride, spatial } = sampling.get(t) ?? { stride: 1, spatial: true };
     let out = t;
     if (stride > 1) {
       out = `srq_sample_${i}`;
-      taps.set(t, [makeNode('Slice', [t, 'srq_sample_starts', 'srq_sample_ends', 'srq_sample_axes', `srq_sample_steps_${stride}`], [out])]);
+      const step = `srq_sample_steps_${spatial ? 'hw' : 'flat'}_${stride}`;
+      if (!steps.has(step)) {
+        steps.add(step);
+        g.initializer!.push(int64(step, spatial ? [stride, stride] : [stride]));
+      }
+      taps.set(t, spatial
+        ? [makeNode('Slice', [t, 'srq_sample_starts', 'srq_sample_ends', 'srq_sample_axes', step], [out])]
+        : [
+          makeNode('Reshape', [t, 'srq_sample_flat'], [`${out}_flat`]),
+          makeNode('Slice', [`${out}_flat`, 'srq_sample_start', 'srq_sample_end', 'srq_sample_axis', step], [out]),
+        ]);
     }
     // Type only, no shape: ORT infers it (a declared shape would have to match exactly).
     if (!g.output!.some((o) => o.name === out)) g.output!.push({ name: out, type: { tensorType: { elemType: DataType.FLOAT } } });
@@ -103,6 +120,22 @@ function sampledTapModel(model: ModelProto, tensors: readonly string[], strides:
   });
   placeTapsAfterProducers(g, taps);
   return { bytes: encodeModel(m), outputs };
+}
+
+function gcd(a: number, b: number): number {
+  return b === 0 ? a : gcd(b, a % b);
+}
+
+/**
+ * The smallest stride ≥ `needed` that shares no factor with `period`. Spatial strides avoid 2 and 3 (period 6),
+ * so after a DepthToSpace by 2, 3, 4, 6 or 8 every sub-pixel phase is sampled (an even stride from 0 sees one
+ * phase only). Flattened tensors also avoid 5 (period 30): channel counts are products of 2, 3 and 5 (60, 180),
+ * and a stride sharing a factor with them would sample only some channels.
+ */
+export function samplingStride(needed: number, period: number): number {
+  let s = Math.max(1, Math.ceil(needed));
+  while (s > 1 && gcd(s, period) !== 1) s++;
+  return s;
 }
 
 /**
@@ -170,13 +203,15 @@ export async function calibrate(
     const byMagnitude = opts.method === 'entropy' && min < 0;
     return [t, byMagnitude ? new Histogram(0, Math.max(-min, max), bins, true) : new Histogram(min, max, bins)];
   }));
-  // Samples of at most SAMPLE_VALUES per tensor per crop (rank-4 tensors; others are fetched whole).
+  // Samples of at most SAMPLE_VALUES per tensor per crop, whatever the rank (token tensors grow with the crop too).
   const cropShare = Math.min(1, (HISTOGRAM_CROP * HISTOGRAM_CROP) / (tiles[0]!.width * tiles[0]!.height));
-  const strides = new Map(tensors.map((t) => {
-    const values = (elements.get(t) ?? 0) * cropShare;
-    return [t, ranks.get(t) === 4 ? Math.max(1, Math.ceil(Math.sqrt(values / SAMPLE_VALUES))) : 1];
+  const sampling = new Map(tensors.map((t): [string, Sampling] => {
+    const ratio = ((elements.get(t) ?? 0) * cropShare) / SAMPLE_VALUES;
+    return ranks.get(t) === 4
+      ? [t, { stride: samplingStride(Math.sqrt(ratio), 6), spatial: true }]
+      : [t, { stride: samplingStride(ratio, 30), spatial: false }];
   }));
-  const tap = sampledTapModel(model, tensors, strides);
+  const tap = sampledTapModel(model, tensors, sampling);
   const sampler = await opts.createRunner(tap.bytes, calibrationSession);
   try {
     for (let i = 0; i < tiles.length; i++) {

@@ -92,20 +92,31 @@ export function entropyThreshold(h: Histogram, levels = 128): number {
   return h.min + bestEnd * h.binWidth();
 }
 
-/** KL(P || Q) of two unnormalised histograms; empty bins get `eps` of mass (the smoothing ORT applies). */
-function klDivergence(p: Float64Array, q: Float64Array, eps: number): number {
+/**
+ * KL(P || Q) of two unnormalised histograms, as ORT's calibrate.py computes it: smooth_distribution on the raw
+ * counts (empty bins get `eps`, the others give up eps·zeros/nonzeros each), then scipy.stats.entropy, which
+ * normalises both. Infinity when either has no mass or smoothing would make a bin non-positive.
+ */
+export function klDivergence(p: Float64Array, q: Float64Array, eps = 1e-4): number {
   const smooth = (x: Float64Array) => {
-    const total = x.reduce((a, b) => a + b, 0);
-    const zeros = x.reduce((n, v) => n + (v === 0 ? 1 : 0), 0);
+    let zeros = 0;
+    for (const v of x) if (v === 0) zeros++;
     const nonZeros = x.length - zeros;
-    if (total === 0 || nonZeros === 0) return undefined;
+    if (nonZeros === 0) return undefined;
     const take = (eps * zeros) / nonZeros;
-    return Float64Array.from(x, (v) => (v === 0 ? eps : v / total - take));
+    const out = Float64Array.from(x, (v) => (v === 0 ? eps : v - take));
+    let total = 0;
+    for (const v of out) {
+      if (v <= 0) return undefined;
+      total += v;
+    }
+    for (let i = 0; i < out.length; i++) out[i]! /= total;
+    return out;
   };
   const ps = smooth(p);
   const qs = smooth(q);
   if (!ps || !qs) return Infinity;
   let kl = 0;
-  for (let b = 0; b < ps.length; b++) if (ps[b]! > 0 && qs[b]! > 0) kl += ps[b]! * Math.log(ps[b]! / qs[b]!);
+  for (let b = 0; b < ps.length; b++) kl += ps[b]! * Math.log(ps[b]! / qs[b]!);
   return kl;
 }

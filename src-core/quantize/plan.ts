@@ -34,8 +34,10 @@ export class QuantPlan {
   readonly constants = new Set<string>();
   /** Relu/Clip nodes removed because their producer's quantized output already clamps (asymmetric u8). */
   readonly folded: NodeProto[] = [];
-  /** Ranges known exactly from the graph (a folded Clip's bounds), used instead of calibrated ones. */
+  /** Ranges known exactly from the graph, used instead of calibrated ones. */
   readonly fixedRanges = new Map<string, { min: number; max: number }>();
+  /** A folded Clip's constant bounds: its output's range is the calibrated one intersected with them. */
+  readonly clipBounds = new Map<string, { min: number; max: number }>();
   /** Nodes some rule quantized, for reports. */
   readonly quantizedNodes = new Set<NodeProto>();
   /** Warnings for the caller (also filled in by applyPlan). */
@@ -98,8 +100,21 @@ export class RuleContext {
     this.plan.weights.set(tensor, { axis });
   }
 
-  bias(tensor: string, input: string, weight: string): void {
+  /**
+   * `tensor` is `node`'s bias, quantized at s_input·s_weight. A bias initializer shared with a node of another
+   * input or weight gets its own copy for `node` (one int32 tensor cannot carry two scales).
+   */
+  bias(tensor: string, input: string, weight: string, node: NodeProto): void {
     this.checkFinite(tensor, 'bias');
+    const planned = this.plan.biases.get(tensor);
+    if (planned && (planned.input !== input || planned.weight !== weight)) {
+      const copy = this.graph.uniqueName(`${tensor}_${node.name || node.opType}`);
+      this.graph.addInitializer({ ...this.graph.initializer(tensor)!, name: copy });
+      const i = node.input!.lastIndexOf(tensor);
+      node.input = node.input!.map((x, j) => (j === i ? copy : x));
+      this.graph.invalidate();
+      tensor = copy;
+    }
     this.plan.biases.set(tensor, { input, weight });
   }
 

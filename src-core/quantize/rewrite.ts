@@ -18,6 +18,20 @@ export class QuantizeError extends Error {
 /** Quantization parameters of every quantized activation (by tensor name), for reports and tests. */
 export type ActivationParams = Map<string, QParams>;
 
+/**
+ * A folded Clip's output range: the calibrated range intersected with the bounds, each end snapped to its bound
+ * when the data come within one quantization step of it (so [0, 1] outputs keep scale 1/255 and zero point 0).
+ */
+export function withinClipBounds(calibrated: Range, bounds: Range): Range {
+  let min = Math.max(calibrated.min, bounds.min);
+  let max = Math.min(calibrated.max, bounds.max);
+  if (max < min) return { min: bounds.min, max: Math.max(bounds.min, Math.min(bounds.max, calibrated.max)) };
+  const step = (max - Math.min(min, 0)) / 255;
+  if (bounds.max - max <= step) max = bounds.max;
+  if (min - bounds.min <= step) min = bounds.min;
+  return { min, max };
+}
+
 export function applyPlan(
   model: ModelProto,
   plan: QuantPlan,
@@ -42,8 +56,10 @@ export function applyPlan(
   const rootParams = (root: string) => {
     let names = paramNames.get(root);
     if (!names) {
-      const range = ranges.get(root);
-      if (!range) throw new QuantizeError(`no calibrated range for tensor ${root}`);
+      const calibrated = ranges.get(root);
+      if (!calibrated) throw new QuantizeError(`no calibrated range for tensor ${root}`);
+      const bounds = plan.clipBounds.get(root);
+      const range = bounds ? withinClipBounds(calibrated, bounds) : calibrated;
       const p = computeQParams(range.min, range.max, activationType);
       params.set(root, p);
       names = { scale: graph.uniqueName(`${root}_scale`), zeroPoint: graph.uniqueName(`${root}_zero_point`) };

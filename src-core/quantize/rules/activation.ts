@@ -45,9 +45,10 @@ export const clampRule: OpRule = {
       ctx.activation(out);
       ctx.fold(node);
       const bounds = clipBounds(node, ctx);
-      // Exact bounds make the Q clamp exactly where Clip did; for an SR output clipped to [0,1] the scale is
-      // then 1/255, the same grid the final uint8 rounding uses, so quantizing the output costs nothing.
-      if (bounds) ctx.plan.fixedRanges.set(out, bounds);
+      // The Q clamps where Clip did. The range is the calibrated one within the bounds (a Clip(0, 3.4e38) or a
+      // Clip(0, 6) on small values must not set the scale); where the data reach a bound, the bound itself, so
+      // an SR output clipped to [0,1] gets scale 1/255, the grid the final uint8 rounding uses.
+      if (bounds) ctx.plan.clipBounds.set(out, bounds);
     } else {
       ctx.share(out, x);
     }

@@ -15,7 +15,7 @@ export const convRule: OpRule = {
     ctx.activation(x);
     if (ctx.isFloatInitializer(w)) {
       ctx.weight(w, axis);
-      if (ctx.isFloatInitializer(b)) ctx.bias(b, x, w);
+      if (ctx.isFloatInitializer(b)) ctx.bias(b, x, w, node);
     } else if (ctx.isActivation(w)) {
       ctx.activation(w);
     } else {

@@ -17,7 +17,7 @@ export const matmulRule: OpRule = {
       // Output features: last axis of a MatMul weight; for Gemm axis 0 when transB, else 1.
       const axis = node.opType === 'Gemm' ? (getIntAttr(node, 'transB', 0) ? 0 : 1) : rank === 2 ? 1 : undefined;
       ctx.weight(b, axis);
-      if (node.opType === 'Gemm' && ctx.isFloatInitializer(c) && tensorDims(ctx.graph.initializer(c)!).length === 1) ctx.bias(c, a, b);
+      if (node.opType === 'Gemm' && ctx.isFloatInitializer(c) && tensorDims(ctx.graph.initializer(c)!).length === 1) ctx.bias(c, a, b, node);
     } else if (ctx.isActivation(b)) {
       ctx.activation(b);
     } else {
