@@ -421,3 +421,74 @@ describe('finding 8: calibration fetches bounded samples of tensors of any rank'
     expect(sqnr((await outputs(m, probe)).data, (await outputs(result.model, probe)).data)).toBeGreaterThan(25);
   });
 });
+
+describe('complete typing does not quantize shape arithmetic', () => {
+  const constant = (name: string, value: number) => makeNode('Constant', [], [name], { value: attr.tensor(makeTensor(name, DataType.FLOAT, [], new Float32Array([value]))) });
+
+  it('float size arithmetic (Shape -> Cast -> Mul by a Constant -> Resize sizes) stays float and works at any input size', async () => {
+    const w = new Weights();
+    const int64 = (name: string, values: number[]) => w.values(name, [values.length], values, DataType.INT64);
+    const nodes = [
+      conv(w, 'c1', 'input', 'a', 3, 8),
+      makeNode('Shape', ['a'], ['shape']),
+      makeNode('Slice', ['shape', int64('s0', [0]), int64('s2', [2])], ['nc']),
+      makeNode('Gather', ['shape', int64('i2', [2])], ['h']),
+      makeNode('Gather', ['shape', int64('i3', [3])], ['w']),
+      makeNode('Cast', ['h'], ['hf'], { to: attr.int(DataType.FLOAT) }),
+      makeNode('Cast', ['w'], ['wf'], { to: attr.int(DataType.FLOAT) }),
+      constant('two', 2),
+      makeNode('Mul', ['hf', 'two'], ['h2f'], {}, 'mul_h'),
+      makeNode('Mul', ['wf', 'two'], ['w2f'], {}, 'mul_w'),
+      makeNode('Cast', ['h2f'], ['h2'], { to: attr.int(DataType.INT64) }),
+      makeNode('Cast', ['w2f'], ['w2'], { to: attr.int(DataType.INT64) }),
+      makeNode('Concat', ['nc', 'h2', 'w2'], ['sizes'], { axis: attr.int(0) }),
+      makeNode('Resize', ['a', '', '', 'sizes'], ['up'], { mode: attr.string('nearest') }, 'resize'),
+      conv(w, 'c2', 'up', 'y', 8, 3),
+    ];
+    const m = model(nodes, w);
+    const result = await quantizeStatic(m, { tiles: calibration, createRunner: runner, method: 'minmax' });
+    expect([...result.plan.quantizedNodes].map((n) => n.name).sort()).toEqual(['c1', 'c2', 'resize']);
+    // Calibrated on 16² tiles, run on 24².
+    const probe = rasterToTensor(cutCalibrationTiles(photos, { count: 1, tileSize: 24, seed: 4 })[0]!);
+    const expected = await outputs(m, probe);
+    const got = await outputs(result.model, probe);
+    expect(got.dims).toEqual([1, 3, 48, 48]);
+    expect(sqnr(expected.data, got.data)).toBeGreaterThan(25);
+  });
+
+  it('a residual ×0.2 by a Constant node quantizes as a constant operand (QLinearMul)', async () => {
+    const w = new Weights();
+    const nodes = [
+      conv(w, 'c1', 'input', 'a', 3, 8),
+      constant('res_scale', 0.2),
+      makeNode('Mul', ['a', 'res_scale'], ['scaled'], {}, 'mul'),
+      conv(w, 'c2', 'scaled', 'y', 8, 3),
+    ];
+    const m = model(nodes, w);
+    const result = await quantizeStatic(m, { tiles: calibration, createRunner: runner, method: 'minmax' });
+    expect(result.plan.constants.has('res_scale')).toBe(true);
+    expect(result.plan.activations.has('res_scale')).toBe(false);
+    const counts = await optimizedKernelCounts(encodeModel(result.model));
+    expect(counts.ops['com.microsoft.QLinearMul']).toBe(1);
+    expect(counts.int8Convs).toBe(2);
+    expect(sqnr((await outputs(m)).data, (await outputs(result.model)).data)).toBeGreaterThan(25);
+  });
+});
+
+describe('weights reached through Identity (PyTorch\'s export of a weight shared by two layers)', () => {
+  it('are quantized as int8 per-channel weights, not as activations', async () => {
+    const w = new Weights();
+    const nodes = [
+      conv(w, 'c1', 'input', 'a', 3, 3),
+      makeNode('Identity', ['c1_w'], ['c2_w_shared'], {}, 'share'),
+      makeNode('Conv', ['a', 'c2_w_shared', 'c1_b'], ['y'], { kernel_shape: attr.ints([3, 3]), pads: attr.ints([1, 1, 1, 1]) }, 'c2'),
+    ];
+    const m = model(nodes, w);
+    const result = await quantizeStatic(m, { tiles: calibration, createRunner: runner, method: 'minmax' });
+    expect([...result.plan.weights.keys()].sort()).toEqual(['c1_w', 'c2_w_shared']);
+    expect(result.plan.activations.has('c2_w_shared')).toBe(false);
+    const counts = await optimizedKernelCounts(encodeModel(result.model));
+    expect(counts.int8Convs).toBe(2);
+    expect(sqnr((await outputs(m)).data, (await outputs(result.model)).data)).toBeGreaterThan(25);
+  });
+});

@@ -1,9 +1,9 @@
 // A quantization plan: which tensors get Q/DQ, which share another tensor's parameters, which initializers are
 // weights, biases or constants, and which activations fold into their producer. Rules (rules/*.ts) fill it in;
 // rewrite.ts turns it plus calibrated ranges into a QDQ model.
-import type { NodeProto } from '../onnx/types.ts';
+import type { NodeProto, TensorProto } from '../onnx/types.ts';
 import { Graph } from '../onnx/graph.ts';
-import { DataType, tensorToFloat32 } from '../onnx/tensor.ts';
+import { DataType, makeTensor, tensorToFloat32 } from '../onnx/tensor.ts';
 import { QuantizeError } from './rewrite.ts';
 import { describeUntyped, FloatTensorSet } from './float-tensors.ts';
 
@@ -67,16 +67,28 @@ export class QuantPlan {
 
 /** What a rule may ask for while it looks at one node. */
 export class RuleContext {
+  /** Tensors whose values depend on the graph inputs' values (not only on their shapes). */
+  private readonly dataTensors: Set<string>;
+
+  /**
+   * Float Constant nodes become initializers first (an exact rewrite of the graph being planned), so a ×0.2 or a
+   * bias written as a Constant node is a constant operand like an initializer.
+   */
   constructor(readonly graph: Graph, readonly plan: QuantPlan, private readonly floatTensors: Set<string>) {
     // Outputs of unknown type: everything computed from them stays float, which the caller must be told.
     if (floatTensors instanceof FloatTensorSet) {
       for (const u of floatTensors.untyped) plan.warnings.push({ kind: 'untyped-output', message: describeUntyped(u), tensors: u.tensors });
     }
+    constantNodesToInitializers(graph);
+    this.dataTensors = dataDependentTensors(graph);
   }
 
-  /** A float tensor computed at run time (not a weight): a candidate for activation Q/DQ. */
+  /**
+   * A float tensor computed at run time from the input's values (not a weight, not shape arithmetic such as
+   * Cast(Shape(x))·2): a candidate for activation Q/DQ.
+   */
   isActivation(tensor: string | undefined): tensor is string {
-    return !!tensor && !this.graph.initializer(tensor) && this.floatTensors.has(tensor);
+    return !!tensor && !this.graph.initializer(tensor) && this.floatTensors.has(tensor) && this.dataTensors.has(tensor);
   }
 
   isFloatInitializer(tensor: string | undefined): tensor is string {
@@ -149,6 +161,48 @@ export class RuleContext {
 
   done(node: NodeProto): void {
     this.plan.quantizedNodes.add(node);
+  }
+}
+
+/** Ops whose outputs depend on their inputs' shapes (or nothing), never on their values. */
+const shapeOnly = new Set(['Shape', 'Size', 'ConstantOfShape', 'EyeLike', 'RandomNormalLike', 'RandomUniformLike', 'RandomNormal', 'RandomUniform', 'Constant']);
+
+/** Tensors computed from the graph inputs' values: forward from the inputs, cut at ops that read shapes only. */
+function dataDependentTensors(graph: Graph): Set<string> {
+  const data = new Set(graph.inputs.map((v) => v.name ?? ''));
+  for (const node of graph.topologicalOrder()) {
+    if (shapeOnly.has(node.opType ?? '') && (!node.domain || node.domain === 'ai.onnx')) continue;
+    if ((node.input ?? []).some((x) => x && data.has(x))) for (const o of node.output ?? []) if (o) data.add(o);
+  }
+  return data;
+}
+
+/**
+ * Default-domain Constant nodes holding a float32 tensor (value, value_float, value_floats) become initializers,
+ * and so do Identity nodes of an initializer (PyTorch's export of a weight shared by two layers).
+ */
+function constantNodesToInitializers(graph: Graph): void {
+  for (const node of graph.topologicalOrder()) {
+    if (node.domain && node.domain !== 'ai.onnx') continue;
+    const out = node.output?.[0];
+    if (!out || graph.initializer(out) || graph.isGraphOutput(out)) continue;
+    if (node.opType === 'Identity') {
+      const source = graph.initializer(node.input?.[0] ?? '');
+      if (source?.dataType !== DataType.FLOAT) continue;
+      graph.removeNode(node);
+      graph.addInitializer({ ...source, name: out });
+      continue;
+    }
+    if (node.opType !== 'Constant') continue;
+    const a = node.attribute?.[0];
+    if (!a || node.attribute!.length !== 1) continue;
+    let t: TensorProto | undefined;
+    if (a.name === 'value' && a.t?.dataType === DataType.FLOAT) t = { ...a.t, name: out };
+    else if (a.name === 'value_float') t = makeTensor(out, DataType.FLOAT, [], new Float32Array([a.f ?? 0]));
+    else if (a.name === 'value_floats') t = makeTensor(out, DataType.FLOAT, [a.floats?.length ?? 0], Float32Array.from(a.floats ?? []));
+    if (!t) continue;
+    graph.removeNode(node);
+    graph.addInitializer(t);
   }
 }
 
