@@ -45,7 +45,7 @@ async function importNcnn(paramPath: string, output: string, values: { bin?: str
   const binPath = values.bin ?? defaultBinPath(paramPath);
   checkOutputPath(output, [paramPath, binPath]);
   const started = Date.now();
-  const r = await importNcnnFiles(paramPath, { binPath });
+  const r = await importNcnnFiles(paramPath, values.bin !== undefined ? { binPath } : {});
   const bytes = encodeModel(r.model);
   writeOutput(output, bytes, [paramPath, r.binPath]);
   const stored = Object.entries(r.storage).filter(([, n]) => n > 0).map(([k]) => k).join('+');

@@ -3,7 +3,7 @@
 // ncnn models take RGB in [0, 1] and give RGB in about [0, 1]).
 import { makeGraph, makeModel, makeNode, makeValueInfo } from '../../onnx/build.ts';
 import { DataType, makeTensor } from '../../onnx/tensor.ts';
-import type { AttributeProto, ModelProto, NodeProto, TensorProto } from '../../onnx/types.ts';
+import type { AttributeProto, GraphProto, ModelProto, NodeProto, TensorProto } from '../../onnx/types.ts';
 import type { Blob, LayerContext } from './context.ts';
 import { NcnnContractError, NcnnParamError, NcnnWeightsError, UnsupportedNcnnLayerError } from './errors.ts';
 import { converterFor, supportedNcnnLayers } from './layers/index.ts';
@@ -38,14 +38,53 @@ export interface NcnnImportResult {
   storage: Record<WeightStorage, number>;
 }
 
-/** Converts the text of a .param and the bytes of its .bin into an srq-contract float32 ONNX model. */
-export function importNcnn(paramText: string, bin: Uint8Array, opts: NcnnImportOptions = {}): NcnnImportResult {
+export interface ConvertedNcnn {
+  graph: GraphProto;
+  /** The input and output blobs: channels and spatial sizes for the probe input sizes. */
+  input: Blob;
+  output: Blob;
+  layers: number;
+  parameters: number;
+  storage: Record<WeightStorage, number>;
+}
+
+/**
+ * The ONNX graph of an ncnn model with one input and one output blob, without srq's SR checks (any channel
+ * count out, any size change): `input` [1, 3, h, w] -> `output` [1, c, h', w']. importNcnn adds the checks.
+ */
+export function convertNcnn(paramText: string, bin: Uint8Array, opts: NcnnImportOptions = {}): ConvertedNcnn {
   const param = parseNcnnParam(paramText, opts.paramSource);
   const reader = new ModelBin(bin, opts.binSource);
-  const { model, scale } = new Converter(param, reader, opts).run();
-  const storage = reader.storageCounts;
+  const { graph, input, output } = new Converter(param, reader, opts).run();
+  const storage = { ...reader.storageCounts };
   const parameters = Object.values(storage).reduce((a, b) => a + b, 0);
-  return { model, scale, layers: param.layers.length, parameters, storage };
+  return { graph, input, output, layers: param.layers.length, parameters, storage };
+}
+
+/** Converts the text of a .param and the bytes of its .bin into an srq-contract float32 ONNX model. */
+export function importNcnn(paramText: string, bin: Uint8Array, opts: NcnnImportOptions = {}): NcnnImportResult {
+  const { graph, input, output, layers, parameters, storage } = convertNcnn(paramText, bin, opts);
+  const scale = checkContract(input, output);
+  graph.output = [makeValueInfo(OUTPUT_NAME, DataType.FLOAT, [1, 3, `${scale}*h`, `${scale}*w`])];
+  graph.docString =
+    `Imported by srq from the ncnn model ${opts.paramSource ?? ''} (${layers} layers); ` +
+    'computes what ncnn computes on RGB in [0, 1], output not clipped.';
+  const name = opts.name ?? 'ncnn-model';
+  const model = makeModel(graph, { metadata: { 'srq.source': 'ncnn', 'srq.name': name } });
+  return { model, scale, layers, parameters, storage };
+}
+
+function checkContract(input: Blob, output: Blob): number {
+  if (output.c !== 3) throw new NcnnContractError(`the model maps 3 to ${output.c} channels; srq SR models map RGB to RGB (3 to 3)`);
+  const ratios = [...output.h.map((v, i) => v / input.h[i]!), ...output.w.map((v, i) => v / input.w[i]!)];
+  const scale = ratios[0]!;
+  if (!Number.isInteger(scale) || scale < 1 || ratios.some((r) => r !== scale)) {
+    throw new NcnnContractError(
+      `the output is not an integer multiple of the input size (inputs ${input.h.join('/')}x${input.w.join('/')} ` +
+        `give ${output.h.join('/')}x${output.w.join('/')}); srq SR models upscale by one integer factor`,
+    );
+  }
+  return scale;
 }
 
 class Converter {
@@ -79,8 +118,11 @@ class Converter {
     return name;
   }
 
-  run(): { model: ModelProto; scale: number } {
+  run(): { graph: GraphProto; input: Blob; output: Blob } {
     const layers = this.param.layers;
+    // Name the first layer srq cannot convert before reading any weights.
+    const unknown = layers.find((l) => l.type !== 'Input' && !converterFor(l.type));
+    if (unknown) throw new UnsupportedNcnnLayerError(unknown.type, unknown.name, supportedNcnnLayers);
     const inputs = layers.filter((l) => l.type === 'Input');
     if (inputs.length !== 1) {
       throw new NcnnContractError(`${this.source} has ${inputs.length} Input layers; srq SR models have exactly one image input`);
@@ -120,19 +162,14 @@ class Converter {
       this.nodes.push(makeNode('Identity', [output.name], [OUTPUT_NAME], {}, OUTPUT_NAME));
       output = { ...output, name: OUTPUT_NAME };
     }
-    const scale = this.checkContract(input, output);
     const graph = makeGraph({
       name: this.opts.name ?? 'ncnn-model',
       nodes: this.nodes,
       inputs: [makeValueInfo(INPUT_NAME, DataType.FLOAT, [1, 3, 'h', 'w'])],
-      outputs: [makeValueInfo(OUTPUT_NAME, DataType.FLOAT, [1, 3, `${scale}*h`, `${scale}*w`])],
+      outputs: [makeValueInfo(OUTPUT_NAME, DataType.FLOAT, [1, output.c, null, null])],
       initializers: this.initializers,
     });
-    graph.docString =
-      `Imported by srq from the ncnn model ${this.opts.paramSource ?? ''} (${layers.length} layers); ` +
-      'computes what ncnn computes on RGB in [0, 1], output not clipped.';
-    const metadata: Record<string, string> = { 'srq.source': 'ncnn', 'srq.name': this.opts.name ?? 'ncnn-model' };
-    return { model: makeModel(graph, { metadata }), scale };
+    return { graph, input, output };
   }
 
   private get source(): string {
@@ -148,19 +185,6 @@ class Converter {
       throw new NcnnContractError(`Input layer ${layer.name} takes ${c} channels (2=${c}); srq SR models take RGB (3 channels)`);
     }
     this.blobs.set(layer.tops[0]!, { name: INPUT_NAME, c: 3, h: PROBE_H, w: PROBE_W });
-  }
-
-  private checkContract(input: Blob, output: Blob): number {
-    if (output.c !== 3) throw new NcnnContractError(`the model maps 3 to ${output.c} channels; srq SR models map RGB to RGB (3 to 3)`);
-    const ratios = [...output.h.map((v, i) => v / input.h[i]!), ...output.w.map((v, i) => v / input.w[i]!)];
-    const scale = ratios[0]!;
-    if (!Number.isInteger(scale) || scale < 1 || ratios.some((r) => r !== scale)) {
-      throw new NcnnContractError(
-        `the output is not an integer multiple of the input size (inputs ${input.h.join('/')}x${input.w.join('/')} ` +
-          `give ${output.h.join('/')}x${output.w.join('/')}); srq SR models upscale by one integer factor`,
-      );
-    }
-    return scale;
   }
 
   private context(layer: NcnnLayer): LayerContext {

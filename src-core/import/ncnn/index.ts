@@ -1,7 +1,8 @@
 // The ncnn importer (.param + .bin -> ONNX), runtime-agnostic part. Reading files from disk is files.ts
 // (importNcnnFiles), kept out of here so edge bundles never pull in node:fs.
-export { importNcnn, INPUT_NAME, OUTPUT_NAME } from './convert.ts';
-export type { NcnnImportOptions, NcnnImportResult } from './convert.ts';
+export { convertNcnn, importNcnn, INPUT_NAME, OUTPUT_NAME } from './convert.ts';
+export type { ConvertedNcnn, NcnnImportOptions, NcnnImportResult } from './convert.ts';
+export type { Blob } from './context.ts';
 export { parseNcnnParam, ParamDict, NCNN_MAGIC } from './param.ts';
 export type { NcnnLayer, NcnnParam, ParamValue } from './param.ts';
 export { ModelBin, TAG_FLOAT16, TAG_FLOAT32, TAG_INT8 } from './weights.ts';
