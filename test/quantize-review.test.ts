@@ -363,6 +363,21 @@ describe('finding 6: entropy calibration smooths counts, as ORT does', () => {
     // normalises both. Computed in float64: 3.7484439226346886 (normalising first, then smoothing, gives 2.467).
     expect(klDivergence(p, q)).toBeCloseTo(3.7484439226346886, 12);
   });
+
+  it('entropy calibration end to end: ranges inside the observed ones, output within 25 dB', async () => {
+    const w = new Weights();
+    const nodes = [conv(w, 'c1', 'input', 'a', 3, 8), makeNode('LeakyRelu', ['a'], ['l'], { alpha: attr.float(0.2) }, 'lrelu'), conv(w, 'c2', 'l', 'y', 8, 3)];
+    const m = model(nodes, w);
+    const minmax = await quantizeStatic(m, { tiles: calibration, createRunner: runner, method: 'minmax' });
+    const entropy = await quantizeStatic(m, { tiles: calibration, createRunner: runner, method: 'entropy' });
+    for (const [t, r] of entropy.calibration.ranges) {
+      const seen = minmax.calibration.ranges.get(t)!;
+      expect(r.min, t).toBeGreaterThanOrEqual(seen.min);
+      expect(r.max, t).toBeLessThanOrEqual(seen.max);
+      expect(r.max, t).toBeGreaterThan(0.5 * seen.max);
+    }
+    for (const probe of probes) expect(sqnr((await outputs(m, probe)).data, (await outputs(entropy.model, probe)).data)).toBeGreaterThan(25);
+  });
 });
 
 describe('finding 7: histogram sampling sees every sub-pixel phase', () => {
