@@ -11,7 +11,7 @@ import { readInputs } from './inputs.ts';
 import { throttled, type JobLog } from './job/log.ts';
 import type { JobOptions } from './job/options.ts';
 import { runJob, type RunResult } from './job/run-job.ts';
-import { gateFailures, renderComment, renderRunSummary } from './job/summary.ts';
+import { gateFailures, renderComment, renderJobFailure, renderRunSummary, runErrors } from './job/summary.ts';
 import { prepareRuntime } from './ort-runtime.ts';
 import { commentMarker, upsertComment } from './pr-comment.ts';
 import { pullRequestFromEvent } from './pull-request.ts';
@@ -24,8 +24,10 @@ const actionLog: JobLog = {
 };
 
 export async function run(): Promise<void> {
+  let models: string[] = [];
   try {
     const inputs = readInputs();
+    models = inputs.job.models;
     const workspace = process.env['GITHUB_WORKSPACE'] ?? process.cwd();
     const temp = process.env['RUNNER_TEMP'] ?? tmpdir();
     const { runtime, threads } = prepareRuntime(inputs.runtime, temp, actionLog);
@@ -53,6 +55,7 @@ export async function run(): Promise<void> {
     const published = artifact ? { name: artifact.name, ...(artifact.url ? { url: artifact.url } : {}) } : undefined;
     await writeSummary(result, published);
     for (const f of gateFailures(result)) core.error(f.message, { file: f.path, title: 'srq quality gate' });
+    for (const f of runErrors(result)) core.error(f.message, { file: f.path, title: 'srq' });
     if (pr && inputs.comment) {
       const marker = commentMarker(inputs.artifactName);
       await upsertComment(pr, renderComment(result, marker, published), marker, inputs.token, actionLog);
@@ -60,12 +63,20 @@ export async function run(): Promise<void> {
     setOutputs(result, workspace, artifact);
 
     if (uploadError) core.setFailed(`srq: ${uploadError}`);
-    else if (!result.passed && inputs.failOnGate) core.setFailed(`srq: ${result.report.summary}`);
+    // A model that could not be run was not checked at all: that fails the step whatever fail-on-gate says.
+    else if (result.errors.length > 0 || (!result.passed && inputs.failOnGate)) core.setFailed(`srq: ${result.report.summary}`);
     else if (!result.passed) core.warning(`srq: ${result.report.summary} (fail-on-gate is false: the step passes)`);
   } catch (e) {
+    const message = (e instanceof Error ? e.message : String(e)).split('\n')[0]!;
     core.setOutput('passed', 'false');
     core.debug((e as Error).stack ?? String(e));
-    core.setFailed(`srq: ${(e instanceof Error ? e.message : String(e)).split('\n')[0]}`);
+    core.setFailed(`srq: ${message}`);
+    // The job summary says what failed even when there are no results to show.
+    try {
+      if (process.env['GITHUB_STEP_SUMMARY']) await core.summary.emptyBuffer().addRaw(renderJobFailure(message, models.length ? models : [core.getInput('models')].filter(Boolean))).write();
+    } catch (err) {
+      core.warning(`srq: could not write the job summary (${(err as Error).message})`);
+    }
   }
 }
 

@@ -87,6 +87,7 @@ export async function runCommand(argv: string[]): Promise<number> {
         console.log(`${v.passed ? 'pass' : 'FAIL'}  ${m.name}  ${v.quantization}${where}`);
       }
     }
+    for (const e of result.errors) console.log(`ERROR ${e.name}  could not be run: ${e.error}`);
     console.log(`wrote ${relative(process.cwd(), result.outDir) || '.'}/: manifest.json, report.json, summary.md, reports/`);
     console.log(result.report.summary);
     return result.passed ? EXIT_OK : EXIT_FAILED;

@@ -3,11 +3,12 @@
 // stand-in on 127.0.0.1 (a second run on unchanged models restores from the cache and quantizes nothing); without
 // those services the Action says it skipped them and still succeeds; onnxruntime-web (wasm) from dist/ as well.
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ModelManifest } from '../src-core/manifest.ts';
+import { DataType, encodeModel, makeGraph, makeModel, makeNode, makeValueInfo } from '../src-core/onnx/index.ts';
 import { parseManifest } from '../src-edge/manifest.ts';
 import type { RunReport } from '../src-action/job/run-report.ts';
 import { fastInputs, makeWorkspace, repoRoot, runAction } from './fixtures/action/runner.ts';
@@ -166,5 +167,44 @@ describe('the Action without runner services', () => {
     const run = await runAction({ workspace, temp, inputs: { ...fastInputs, variants: 'int4' } });
     expect(run.code).toBe(1);
     expect(run.log.split('\n').filter((l) => l.startsWith('::error::'))).toEqual(['::error::srq: input variants: unknown variant "int4"; use int8-static, int8-dynamic, fp16']);
+    // The job summary still says what failed, for the models asked for.
+    expect(run.summary).toContain('## srq ❌ the job failed');
+    expect(run.summary).toContain('| models/*.onnx | ❌ input variants: unknown variant "int4"; use int8-static, int8-dynamic, fp16 |');
+  });
+});
+
+describe('the Action with models that cannot be run', () => {
+  it('gives each its own row in the job summary with what failed, annotates it, runs the others and fails the step', async () => {
+    const workspace = join(root, 'broken-ws');
+    makeWorkspace(workspace);
+    // Not ONNX at all (half a file), and a readable FP32 graph that is no super-resolution model.
+    const good = readFileSync(join(workspace, 'models', 'esrgan-slim-x2.onnx'));
+    writeFileSync(join(workspace, 'models', 'cut.onnx'), good.subarray(0, good.length >> 1));
+    writeFileSync(join(workspace, 'models', 'sum.onnx'), encodeModel(makeModel(makeGraph({
+      name: 'sum',
+      nodes: [makeNode('Add', ['x', 'y'], ['z'])],
+      inputs: [makeValueInfo('x', DataType.FLOAT, [1, 3, 'h', 'w']), makeValueInfo('y', DataType.FLOAT, [1, 3, 'h', 'w'])],
+      outputs: [makeValueInfo('z', DataType.FLOAT, [1, 3, 'h', 'w'])],
+    }))));
+    const run = await runAction({ workspace, temp: join(root, 'broken-temp'), inputs: fastInputs });
+    expect(run.code, run.log).toBe(1);
+    expect(run.outputs['passed']).toBe('false');
+
+    const report = readJson<RunReport>(join(workspace, 'srq-out', 'report.json'));
+    expect(report.passed).toBe(false);
+    expect(report.models.map((m) => [m.name, m.passed])).toEqual([['esrgan-slim-x2', true]]);
+    expect(report.errors.map((e) => e.path)).toEqual(['models/cut.onnx', 'models/sum.onnx']);
+    expect(report.errors[0]!.error).toMatch(/not a readable ONNX model/);
+    expect(report.summary).toMatch(/^2 of 3 models could not be run \(cut, sum\); 1 of 1 variants passed the gate/);
+
+    expect(run.summary).toContain('## srq ❌ 2 of 3 models could not be run');
+    expect(run.summary).toMatch(/\| esrgan-slim-x2 \| int8-static \| .* \| ✅ pass \|/);
+    for (const e of report.errors) {
+      expect(run.summary).toContain(`| ${e.name} | — |  |  |  |  |  |  | ❌ error: ${e.error.replace(/\|/g, '\\|')} |`);
+      expect(run.log).toContain(`::error title=srq,file=${e.path}::srq could not run ${e.path}: `);
+    }
+    expect(run.log).toMatch(/::error::srq: 2 of 3 models could not be run \(cut, sum\)/);
+    // The model that ran is published as usual.
+    expect(readJson<ModelManifest>(join(workspace, 'srq-out', 'manifest.json')).models.map((m) => m.name)).toEqual(['esrgan-slim-x2']);
   });
 });

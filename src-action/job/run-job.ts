@@ -20,7 +20,7 @@ import { matchModelPaths, readModelFiles, sha256Hex } from './model-files.ts';
 import { runModelJob, VARIANT_SUFFIX, type ModelJobContext, type ModelJobInput } from './model-job.ts';
 import { CALIBRATION_SEED, CALIBRATION_TILES, JobInputError, type JobOptions } from './options.ts';
 import { outcomePassed, readOutcome, toValidatedModel, type ModelOutcome } from './outcome.ts';
-import { RUN_SCHEMA, type RunModel, type RunReport } from './run-report.ts';
+import { RUN_SCHEMA, type RunError, type RunModel, type RunReport } from './run-report.ts';
 import { renderRunSummary, summaryLine } from './summary.ts';
 
 export interface RunDeps {
@@ -48,6 +48,8 @@ export interface RunResult {
   report: RunReport;
   manifest: ModelManifest;
   models: ModelRun[];
+  /** Models that could not be run (an unreadable file, a failure while quantizing or validating): each fails the run. */
+  errors: RunError[];
 }
 
 const MANIFEST = 'manifest.json';
@@ -73,8 +75,21 @@ export async function runJob(opts: JobOptions, deps: RunDeps): Promise<RunResult
 
   const skipped: RunReport['skipped'] = [];
   const inputs: ModelJobInput[] = [];
+  // A model that cannot be read or run is recorded with what failed, and the other models still run.
+  const errors: RunError[] = [];
+  const failed = (name: string, path: string, e: unknown) => {
+    const error = (e instanceof Error ? e.message : String(e)).split('\n')[0]!;
+    errors.push({ name, path, error });
+    log.warning(`${path} could not be run: ${error}`, path);
+  };
   for (const file of readModelFiles(workspace, selected)) {
-    const model = readModelFile(file.absolutePath);
+    let model: ReturnType<typeof readModelFile>;
+    try {
+      model = readModelFile(file.absolutePath);
+    } catch (e) {
+      failed(file.name, file.path, e);
+      continue;
+    }
     const precision = summarizeModel(model).precision;
     if (precision !== 'fp32') {
       const reason = `${precision}, not FP32`;
@@ -119,22 +134,28 @@ export async function runJob(opts: JobOptions, deps: RunDeps): Promise<RunResult
   const written: string[] = [];
   const runs: ModelRun[] = [];
   for (const input of inputs) {
-    runs.push(await log.group(input.path, async () => {
-      const key = cacheKey(input.name, input.sha256, optionsHash);
-      const { outcome, cache, dir } = await resultFor(input, key, ctx, deps);
+    const run = await log.group(input.path, async (): Promise<ModelRun | undefined> => {
       try {
-        written.push(...publishModel(outcome, dir, outDir, log));
-      } finally {
-        rmSync(dir, { recursive: true, force: true });
+        const key = cacheKey(input.name, input.sha256, optionsHash);
+        const { outcome, cache, dir } = await resultFor(input, key, ctx, deps);
+        try {
+          written.push(...publishModel(outcome, dir, outDir, log));
+        } finally {
+          rmSync(dir, { recursive: true, force: true });
+        }
+        const run: ModelRun = { outcome, cache };
+        if (base) run.base = await baseOutcome(input, outcome, base, optionsHash, workspace, ctx, deps);
+        return run;
+      } catch (e) {
+        failed(input.name, input.path, e);
+        return undefined;
       }
-      const run: ModelRun = { outcome, cache };
-      if (base) run.base = await baseOutcome(input, outcome, base, optionsHash, workspace, ctx, deps);
-      return run;
-    }));
+    });
+    if (run) runs.push(run);
   }
 
   const manifest = buildManifest(runs.map((r) => toValidatedModel(r.outcome)));
-  const passed = runs.every((r) => outcomePassed(r.outcome));
+  const passed = errors.length === 0 && runs.every((r) => outcomePassed(r.outcome));
   const published = new Set(manifest.models.map((e) => e.file));
   const report: RunReport = {
     schema: RUN_SCHEMA,
@@ -156,6 +177,7 @@ export async function runJob(opts: JobOptions, deps: RunDeps): Promise<RunResult
     base: base ?? null,
     models: runs.map((r) => runModel(r, published)),
     skipped,
+    errors,
     files: [...written, MANIFEST, REPORT, SUMMARY],
   };
   report.summary = summaryLine(report);
@@ -169,6 +191,7 @@ export async function runJob(opts: JobOptions, deps: RunDeps): Promise<RunResult
     report,
     manifest,
     models: runs,
+    errors,
   };
   writeFileSync(result.manifestPath, JSON.stringify(manifest, null, 2) + '\n');
   writeFileSync(result.reportPath, JSON.stringify(report, null, 2) + '\n');

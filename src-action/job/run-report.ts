@@ -30,6 +30,15 @@ export interface RunModel {
   base?: { sha256: string; variants: Omit<RunVariant, 'published'>[] } | 'new' | null;
 }
 
+/** A model the job could not run: its file is unreadable, or quantizing or validating it failed. */
+export interface RunError {
+  name: string;
+  /** The model's path in the workspace. */
+  path: string;
+  /** One line: what failed. */
+  error: string;
+}
+
 export interface RunReport {
   schema: typeof RUN_SCHEMA;
   srqVersion: string;
@@ -54,6 +63,8 @@ export interface RunReport {
   models: RunModel[];
   /** Matched files left out, and why (e.g. not FP32). */
   skipped: { path: string; reason: string }[];
+  /** Models that could not be run, with what failed; any makes `passed` false. */
+  errors: RunError[];
   /** Every file the run wrote, relative to the output folder (the artifact's content). */
   files: string[];
 }

@@ -20,9 +20,17 @@ function gateText(o: { metric: RunReport['options']['metric']; maxDrop: number }
   return `mean ${METRIC_LABEL[o.metric]} drop ≤ ${o.maxDrop}${unit(o.metric)}`;
 }
 
+/** "2 of 3 models could not be run (a, b)", or '' when every model ran. */
+function errorsText(report: RunReport): string {
+  const errors = report.errors ?? [];
+  if (errors.length === 0) return '';
+  return `${errors.length} of ${report.models.length + errors.length} models could not be run (${errors.map((e) => e.name).join(', ')})`;
+}
+
 /** One sentence saying how the run went. */
 export function summaryLine(report: RunReport): string {
-  if (report.models.length === 0) {
+  const broken = errorsText(report);
+  if (report.models.length === 0 && !broken) {
     const why = report.base ? `no model changed since ${report.base.rev}` : 'no FP32 model to run';
     return `${why}: nothing to quantize or validate`;
   }
@@ -31,11 +39,13 @@ export function summaryLine(report: RunReport): string {
   const published = variants.filter(({ v }) => v.published).length;
   const hits = report.models.filter((m) => m.cache === 'hit').length;
   const gate = gateText(report.options);
-  const head = failed.length === 0
-    ? `${variants.length} of ${variants.length} variants passed the gate (${gate})`
-    : `${failed.length} of ${variants.length} variants failed the gate (${gate}): ${failed.map(({ model, v }) => `${model.name} ${v.quantization}`).join(', ')}`;
+  const head = variants.length === 0
+    ? ''
+    : failed.length === 0
+      ? `${variants.length} of ${variants.length} variants passed the gate (${gate})`
+      : `${failed.length} of ${variants.length} variants failed the gate (${gate}): ${failed.map(({ model, v }) => `${model.name} ${v.quantization}`).join(', ')}`;
   const cache = hits ? `; ${hits} of ${report.models.length} models restored from the cache` : '';
-  return `${head}; ${published} file${published === 1 ? '' : 's'} published${cache}`;
+  return `${[broken, head].filter(Boolean).join('; ')}; ${published} file${published === 1 ? '' : 's'} published${cache}`;
 }
 
 /** Per failing model: the workspace path (for an annotation) and what failed. */
@@ -43,6 +53,28 @@ export function gateFailures(result: RunResult): { path: string; message: string
   return result.models
     .filter((r) => r.outcome.variants.some((v) => !v.passed))
     .map(({ outcome }) => ({ path: outcome.path, message: `srq quality gate failed: ${failureLines(outcome.report).join('; ') || `${outcome.name}: no variant met the limits`}` }));
+}
+
+/** Per model that could not be run: the workspace path (for an annotation) and what failed. */
+export function runErrors(result: RunResult): { path: string; message: string }[] {
+  return result.errors.map((e) => ({ path: e.path, message: `srq could not run ${e.path}: ${e.error}` }));
+}
+
+/**
+ * The job summary when the job itself failed before it had results (a bad input, no model matched, a failure
+ * outside any one model): what failed, and the models asked for. Without it the summary would be empty.
+ */
+export function renderJobFailure(error: string, models: readonly string[]): string {
+  return [
+    '## srq ❌ the job failed',
+    '',
+    ...table(['models', 'result'], [[models.length ? models.join(', ') : '(not read)', `❌ ${error}`]], new Set()),
+    '',
+    'No model was validated or published.',
+    '',
+    `<sub>srq ${SRQ_VERSION}</sub>`,
+    '',
+  ].join('\n');
 }
 
 function candidateOf(o: ModelOutcome, i: number): CandidateResult {
@@ -87,19 +119,23 @@ function render(result: RunResult, details: boolean, artifact: SummaryOptions['a
   const lines: string[] = [];
   const variants = report.models.flatMap((m) => m.variants);
   const failed = variants.filter((v) => !v.passed).length;
+  const errors = result.errors;
+  const models = report.models.length + errors.length;
   lines.push(
-    report.models.length === 0
+    models === 0
       ? '## srq: nothing to run'
-      : failed === 0
-        ? `## srq ✅ ${variants.length} of ${variants.length} variants passed`
-        : `## srq ❌ ${failed} of ${variants.length} variants failed the quality gate`,
+      : errors.length > 0
+        ? `## srq ❌ ${errors.length} of ${models} models could not be run${failed ? `; ${failed} of ${variants.length} variants failed the quality gate` : ''}`
+        : failed === 0
+          ? `## srq ✅ ${variants.length} of ${variants.length} variants passed`
+          : `## srq ❌ ${failed} of ${variants.length} variants failed the quality gate`,
     '',
   );
-  if (report.models.length === 0) {
+  if (models === 0) {
     lines.push(`${report.summary}.`, '');
     return lines.join('\n');
   }
-  const images = result.models[0]!.outcome.report.images.length;
+  const images = result.models[0]?.outcome.report.images.length ?? 0;
   const imageSource = report.options.evaluationImages.length ? report.options.evaluationImages.join(', ') : "srq's built-in photos";
   lines.push(`Gate: ${gateText(report.options)} vs FP32 · ${images} evaluation images (${imageSource}) · ${report.options.runtime === 'node' ? 'onnxruntime-node' : 'onnxruntime-web (wasm)'} · ${report.options.tileSize}² tiles`, '');
 
@@ -119,6 +155,8 @@ function render(result: RunResult, details: boolean, artifact: SummaryOptions['a
         v.passed ? '✅ pass' : '❌ fail',
       ];
     }));
+  // A model that could not be run still has its row, saying what failed.
+  for (const e of errors) rows.push([e.name, '—', '', '', '', '', '', '', `❌ error: ${e.error}`]);
   lines.push(...table(['model', 'variant', 'size (of FP32)', 'PSNR-Y dB', `drop ${label}`, 'SSIM-Y', 'fidelity dB', 'speed vs FP32', 'result'], rows, new Set([2, 3, 4, 5, 6, 7])), '');
 
   const failures = result.models.flatMap((r) => failureLines(r.outcome.report));
