@@ -212,7 +212,7 @@ describe('finding 5: int32 bias overflow and non-finite weights', () => {
  * An RRDBNet as ncnn conversions write it: residual adds as ONNX Sum. nf feature channels, gc growth channels,
  * `blocks` RRDBs of 3 dense blocks of 5 convs, LeakyRelu 0.2, ×0.2 residual scaling, nearest ×2 upsampling.
  */
-export function rrdbWithSums(blocks = 2, nf = 16, gc = 8): ModelProto {
+function rrdbWithSums(blocks = 2, nf = 16, gc = 8): ModelProto {
   const w = new Weights();
   const nodes: NodeProto[] = [];
   const scale = w.values('res_scale', [], [0.2]);
