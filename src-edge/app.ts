@@ -8,7 +8,7 @@ import { bearerAuth } from './auth.ts';
 import { readConfig, type EdgeEnv } from './config.ts';
 import { demoPage } from './demo-page.ts';
 import { Engine, type EdgeRuntime } from './engine.ts';
-import { ApiError, errorResponse, oneLine } from './errors.ts';
+import { ApiError, errorResponse, httpExceptionResponse, oneLine } from './errors.ts';
 import { ConcurrencyLimiter } from './limiter.ts';
 import { RESULT_HEADERS, upscaleHandler } from './upscale-handler.ts';
 
@@ -26,7 +26,8 @@ export function createEdgeApp(runtime: EdgeRuntime, env: EdgeEnv): EdgeApp {
 
   app.onError((err, c) => {
     if (err instanceof ApiError) return errorResponse(err);
-    if (err instanceof HTTPException) return errorResponse(new ApiError(err.status === 413 ? 413 : 400, 'bad_request', oneLine(err)));
+    // Hono's own middleware (bearer-auth 401, body-limit 413, …) throw these: keep the status they mean.
+    if (err instanceof HTTPException) return httpExceptionResponse(err);
     runtime.log(`srq-edge: ${c.req.method} ${c.req.path} failed: ${oneLine(err)}`);
     return errorResponse(new ApiError(500, 'internal_error', `the server failed: ${oneLine(err)}`));
   });
