@@ -10,6 +10,7 @@ import { demoPage } from './demo-page.ts';
 import { Engine, type EdgeRuntime } from './engine.ts';
 import { ApiError, errorResponse, httpExceptionResponse, oneLine } from './errors.ts';
 import { ConcurrencyLimiter } from './limiter.ts';
+import { openApiDocument } from './openapi.ts';
 import { RESULT_HEADERS, upscaleHandler } from './upscale-handler.ts';
 
 export interface EdgeApp {
@@ -31,7 +32,7 @@ export function createEdgeApp(runtime: EdgeRuntime, env: EdgeEnv): EdgeApp {
     runtime.log(`srq-edge: ${c.req.method} ${c.req.path} failed: ${oneLine(err)}`);
     return errorResponse(new ApiError(500, 'internal_error', `the server failed: ${oneLine(err)}`));
   });
-  app.notFound((c) => errorResponse(new ApiError(404, 'not_found', `no route ${c.req.method} ${c.req.path}; see GET /v1/models, POST /v1/upscale`)));
+  app.notFound((c) => errorResponse(new ApiError(404, 'not_found', `no route ${c.req.method} ${c.req.path}; see GET /openapi.json, GET /v1/models, POST /v1/upscale`)));
 
   if (config.corsOrigins.length > 0) {
     const origins = config.corsOrigins;
@@ -45,6 +46,9 @@ export function createEdgeApp(runtime: EdgeRuntime, env: EdgeEnv): EdgeApp {
   }
 
   app.get('/', (c) => c.html(demoPage({ auth: config.apiKeys.length > 0 })));
+
+  const openapi = openApiDocument(config);
+  app.get('/openapi.json', (c) => c.json(openapi));
 
   app.get('/healthz', (c) => {
     const status = engine.status();

@@ -1,10 +1,56 @@
-// The edge app's routes in-process (app.request, as Hono's own tests do): an HTTPException from Hono's own
-// middleware keeps its status (and headers) in srq's error shape.
+// The edge app's routes in-process (app.request, as Hono's own tests do): /openapi.json describes every route the
+// app has, and an HTTPException from Hono's own middleware keeps its status (and headers) in srq's error shape.
 import { bearerAuth as honoBearerAuth } from 'hono/bearer-auth';
 import { HTTPException } from 'hono/http-exception';
 import { describe, expect, it } from 'vitest';
+import { SRQ_VERSION } from '../src-core/version.ts';
 import { createEdgeApp } from '../src-edge/app.ts';
 import { nodeRuntime } from '../src-edge/runtime.node.ts';
+
+type OpenApi = { openapi: string; info: { version: string }; paths: Record<string, Record<string, { security?: unknown[]; responses: Record<string, unknown> }>>; components: { securitySchemes?: Record<string, unknown> } };
+
+describe('GET /openapi.json', () => {
+  it('is an OpenAPI 3.1 document with every route of the app, and no route the app lacks', async () => {
+    const { app } = createEdgeApp(nodeRuntime(), {});
+    const res = await app.request('/openapi.json');
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/^application\/json/);
+    const doc = (await res.json()) as OpenApi;
+    expect(doc.openapi).toBe('3.1.0');
+    expect(doc.info.version).toBe(SRQ_VERSION);
+    // Handlers only: app.use middleware are registered with method ALL.
+    const routes = new Set(app.routes.filter((r) => r.method !== 'ALL').map((r) => `${r.method} ${r.path}`));
+    const documented = new Set(Object.entries(doc.paths).flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${path}`)));
+    expect([...routes].sort()).toEqual([...documented].sort());
+    expect([...routes]).toEqual(expect.arrayContaining(['POST /v1/upscale', 'GET /v1/models', 'GET /healthz', 'GET /openapi.json']));
+    // Without SRQ_API_KEYS nothing asks for a token.
+    expect(doc.components.securitySchemes).toBeUndefined();
+    expect(doc.paths['/v1/upscale']!['post']!.responses['401']).toBeUndefined();
+  });
+
+  it('says that /v1 needs a bearer token when SRQ_API_KEYS is set, and stays readable without one', async () => {
+    const { app } = createEdgeApp(nodeRuntime(), { SRQ_API_KEYS: 'k1' });
+    const res = await app.request('/openapi.json');
+    expect(res.status).toBe(200);
+    const doc = (await res.json()) as OpenApi;
+    expect(doc.components.securitySchemes).toEqual({ bearer: expect.objectContaining({ type: 'http', scheme: 'bearer' }) });
+    for (const [path, ops] of Object.entries(doc.paths)) {
+      for (const op of Object.values(ops)) {
+        expect(op.security, path).toEqual(path.startsWith('/v1/') ? [{ bearer: [] }] : undefined);
+        if (path.startsWith('/v1/')) expect(op.responses['401'], path).toBeDefined();
+      }
+    }
+    // What it says is what the server does.
+    expect((await app.request('/v1/models')).status).toBe(401);
+  });
+
+  it('is named by the 404 answer', async () => {
+    const { app } = createEdgeApp(nodeRuntime(), {});
+    const res = await app.request('/v2/nothing');
+    expect(res.status).toBe(404);
+    expect(((await res.json()) as { error: { message: string } }).error.message).toContain('GET /openapi.json');
+  });
+});
 
 describe('HTTPException from Hono middleware', () => {
   it('keeps its status and headers (hono/bearer-auth: 401 with WWW-Authenticate), in srq\'s JSON error shape', async () => {
