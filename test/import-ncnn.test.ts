@@ -216,6 +216,30 @@ function conv(x: T3, w: Float32Array, b: Float32Array | undefined, o: number, k:
   return out;
 }
 
+/**
+ * ncnn src/layer/deconvolution(depthwise).cpp: full size (h-1)*s + k + outPad, bias, then
+ * out[g*og+o][y*s+ky][x*s+kx] += in[g*ig+i][y][x] * w[g][o][i][ky][kx]; then p cut from every side.
+ */
+function deconv(x: T3, w: Float32Array, b: Float32Array, o: number, k: number, s: number, p: number, g: number, outPad: number): T3 {
+  const fh = (x.h - 1) * s + k + outPad, fw = (x.w - 1) * s + k + outPad;
+  const ig = x.c / g, og = o / g;
+  const full = t3(o, fh, fw);
+  for (let oc = 0; oc < o; oc++) {
+    const grp = Math.floor(oc / og), oo = oc % og;
+    full.d.fill(b[oc]!, oc * fh * fw, (oc + 1) * fh * fw);
+    for (let y = 0; y < x.h; y++) for (let xx = 0; xx < x.w; xx++) for (let i = 0; i < ig; i++) {
+      for (let ky = 0; ky < k; ky++) for (let kx = 0; kx < k; kx++) {
+        full.d[(oc * fh + y * s + ky) * fw + xx * s + kx]! += at(x, grp * ig + i, y, xx) * w[(((grp * og + oo) * ig + i) * k + ky) * k + kx]!;
+      }
+    }
+  }
+  const out = t3(o, fh - 2 * p, fw - 2 * p);
+  for (let c = 0; c < o; c++) for (let y = 0; y < out.h; y++) for (let xx = 0; xx < out.w; xx++) {
+    out.d[(c * out.h + y) * out.w + xx] = at(full, c, y + p, xx + p);
+  }
+  return out;
+}
+
 const relu = (slope: number) => (v: number) => (v > 0 ? v : v * slope);
 const sigmoid = (v: number) => 1 / (1 + Math.exp(-v));
 
@@ -282,23 +306,20 @@ describe('layer converters: ONNX ops and ncnn numerics', () => {
       cat(tagged32(w), raw(b)), X,
     );
     expect(ops).toEqual(['ConvTranspose']);
-    // ncnn src/layer/deconvolution.cpp: full = (w-1)*s + k, out[y*s+ky][x*s+kx] += in * w[o][i][ky][kx], cut p.
-    const fh = (X.h - 1) * s + k, fw = (X.w - 1) * s + k;
-    const full = t3(o, fh, fw);
-    for (let oc = 0; oc < o; oc++) {
-      full.d.fill(b[oc]!, oc * fh * fw, (oc + 1) * fh * fw);
-      for (let y = 0; y < X.h; y++) for (let x = 0; x < X.w; x++) for (let ic = 0; ic < 3; ic++) {
-        for (let ky = 0; ky < k; ky++) for (let kx = 0; kx < k; kx++) {
-          full.d[(oc * fh + y * s + ky) * fw + x * s + kx]! += at(X, ic, y, x) * w[((oc * 3 + ic) * k + ky) * k + kx]!;
-        }
-      }
-    }
-    const want = t3(o, fh - 2 * p, fw - 2 * p);
-    for (let c = 0; c < o; c++) for (let y = 0; y < want.h; y++) for (let x = 0; x < want.w; x++) {
-      want.d[(c * want.h + y) * want.w + x] = at(full, c, y + p, x + p);
-    }
     expect([out.c, out.h, out.w]).toEqual([o, 14, 18]);
-    expect(maxAbsDiff(out.d, want.d)).toBeLessThan(1e-5);
+    expect(maxAbsDiff(out.d, deconv(X, w, b, o, k, s, p, 1, 0).d)).toBeLessThan(1e-5);
+  });
+
+  it('DeconvolutionDepthWise: group 3, 3 -> 6 channels, output pad 1, fused ReLU', async () => {
+    const o = 6, k = 3, s = 2, p = 1, g = 3;
+    const w = seeded(o * 1 * k * k, 16), b = seeded(o, 17);
+    const { out, ops } = await runNet(
+      net('Input in 0 1 data', `DeconvolutionDepthWise dc 1 1 data y 0=${o} 1=${k} 3=${s} 4=${p} 5=1 6=${o * k * k} 7=${g} 9=1 18=1`),
+      cat(tagged32(w), raw(b)), X,
+    );
+    expect(ops).toEqual(['ConvTranspose', 'Relu']);
+    expect([out.c, out.h, out.w]).toEqual([o, 14, 18]);
+    expect(maxAbsDiff(out.d, map(deconv(X, w, b, o, k, s, p, g, 1), relu(0)).d)).toBeLessThan(1e-5);
   });
 
   it('ReLU, ReLU with slope, PReLU per channel and shared, Sigmoid, Clip, TanH', async () => {
@@ -504,7 +525,7 @@ describe('layer converters: ONNX ops and ncnn numerics', () => {
 
   it('lists the supported layer types', () => {
     expect(supportedNcnnLayers).toEqual([
-      'BinaryOp', 'Clip', 'Concat', 'Convolution', 'ConvolutionDepthWise', 'Crop', 'Deconvolution', 'Dropout', 'Eltwise',
+      'BinaryOp', 'Clip', 'Concat', 'Convolution', 'ConvolutionDepthWise', 'Crop', 'Deconvolution', 'DeconvolutionDepthWise', 'Dropout', 'Eltwise',
       'Input', 'Interp', 'Noop', 'PReLU', 'Padding', 'PixelShuffle', 'Pooling', 'ReLU', 'Sigmoid', 'Split', 'TanH',
     ]);
   });
@@ -598,6 +619,7 @@ describe('.param parser', () => {
     const bad: [string, RegExp][] = [
       ['7767518\n1 1\nInput in 0 1 data\n', /must start with the magic number 7767517, found "7767518"/],
       ['', /must start with the magic number 7767517, found an empty file/],
+      ['\x4d\x89\x76\x00\x01\x00\x00\x00', /found binary data \(a \.param\.bin\? srq reads the text \.param\)/],
       ['7767517\n2 2\nInput in 0 1 data\n', /declares 2 layers but ends after 1; is it truncated\?/],
       ['7767517\n1 x\nInput in 0 1 data\n', /line 2: expected "<layer count> <blob count>"/],
       ['7767517\n2 2\nInput in 0 1 data\nReLU r 1 1 nope y\n', /line 4 \(layer r\): input blob "nope" is not produced by an earlier layer/],
@@ -606,11 +628,15 @@ describe('.param parser', () => {
       ['7767517\n2 2\nInput in 0 1 data\nReLU r 1 1 data y -23301=3,1.0,2.0\n', /the array says 3 elements but has 2/],
       ['7767517\n1 3\nInput in 0 1 data\n', /declares 3 blobs but its layers produce 1/],
     ];
-    for (const [text, message] of bad) expect(() => parseNcnnParam(text, 'm.param')).toThrow(message);
+    for (const [text, message] of bad) {
+      expect(() => parseNcnnParam(text, 'm.param')).toThrow(NcnnParamError);
+      expect(() => parseNcnnParam(text, 'm.param')).toThrow(message);
+    }
     // An int where ncnn reads a float would be reinterpreted bits in ncnn; srq says how to write it.
     expect(() => convertNcnn(net('Input in 0 1 data', 'Interp i 1 1 data y 0=1 1=4 2=4'), new Uint8Array()))
       .toThrow(/layer i \(Interp\): param 1 must be a float \(write e\.g\. 1=4\.0\), found the int 4/);
-    expect(() => parseNcnnParam('7767517\n1 1\nInput in 0 1 data\n', 'm.param')).not.toThrow(NcnnParamError);
+    // ...except int 0, whose bits are float 0.
+    expect(() => convertNcnn(net('Input in 0 1 data', 'ReLU r 1 1 data y 0=0'), new Uint8Array())).not.toThrow();
   });
 });
 

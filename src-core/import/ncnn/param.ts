@@ -43,6 +43,7 @@ export class ParamDict {
   float(id: number, def: number): number {
     const v = this.values.get(id);
     if (!v) return def;
+    if (v.kind === 'int' && v.value === 0) return 0; // int 0 has the bits of float 0
     if (v.kind !== 'float') {
       throw new NcnnParamError(`${this.where}: param ${id} must be a float (write e.g. ${id}=${v.kind === 'int' ? v.value : 1}.0), found ${describe(v)}`);
     }
@@ -174,9 +175,10 @@ export function parseNcnnParam(text: string, source = 'the .param file'): NcnnPa
 
   const magicLine = next();
   if (!magicLine || magicLine.tokens[0] !== String(NCNN_MAGIC)) {
-    const found = magicLine ? `"${magicLine.tokens[0]!.slice(0, 20)}"` : 'an empty file';
-    const binary = magicLine === undefined && text.length === 0 ? '' : text.charCodeAt(0) === 0x4b || /[\0-\x08]/.test(text.slice(0, 64)) ? ' (a binary .param.bin? srq reads the text .param)' : '';
-    throw new NcnnParamError(`${source} is not an ncnn text .param file: it must start with the magic number ${NCNN_MAGIC}, found ${found}${binary}`);
+    const found = /[\0-\x08\x0e-\x1f]/.test(text.slice(0, 64))
+      ? 'binary data (a .param.bin? srq reads the text .param)'
+      : magicLine ? `"${magicLine.tokens[0]!.slice(0, 20)}"` : 'an empty file';
+    throw new NcnnParamError(`${source} is not an ncnn text .param file: it must start with the magic number ${NCNN_MAGIC}, found ${found}`);
   }
   const counts = next();
   const layerCount = Number(counts?.tokens[0]);

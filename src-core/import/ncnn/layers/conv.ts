@@ -1,9 +1,9 @@
-// Convolution, ConvolutionDepthWise and Deconvolution (src/layer/convolution.cpp, convolutiondepthwise.cpp,
-// deconvolution.cpp). Params: 0 num_output, 1/11 kernel w/h, 2/12 dilation, 3/13 stride, 4/15/14/16 pad
+// Convolution, ConvolutionDepthWise, Deconvolution and DeconvolutionDepthWise (src/layer/convolution.cpp,
+// convolutiondepthwise.cpp, deconvolution.cpp, deconvolutiondepthwise.cpp). Params: 0 num_output, 1/11 kernel w/h, 2/12 dilation, 3/13 stride, 4/15/14/16 pad
 // left/right/top/bottom (-233 SAME_UPPER, -234 SAME_LOWER), 5 bias_term, 6 weight_data_size, 7 group,
 // 8 int8_scale_term, 9/10 fused activation, 18 pad_value (conv) or output_pad_right (deconv), 19 dynamic
 // weight (conv) or output_pad_bottom (deconv), 20/21 output w/h (deconv), 28 dynamic weight (deconv).
-// Weights: one tagged array [out][in/group][kh][kw] (conv), [out][in][kh][kw] (deconv), then raw bias.
+// Weights: one tagged array [out][in/group][kh][kw] (conv), [group][out/g][in/g][kh][kw] (deconv), then raw bias.
 import { attr } from '../../../onnx/build.ts';
 import type { AttributeProto } from '../../../onnx/types.ts';
 import type { Blob, LayerContext, LayerConverter } from '../context.ts';
@@ -118,61 +118,72 @@ function convolution(depthwise: boolean): LayerConverter {
   };
 }
 
-const deconvolution: LayerConverter = (ctx, inputs) => {
-  expectInputs(ctx, inputs, 1);
-  const x = inputs[0]!;
-  const p = ctx.params;
-  if (p.int(28, 0) !== 0) ctx.fail('takes its weights from a blob (28=dynamic_weight), which srq does not support');
-  const c = readConvParams(ctx, false);
-  const outPadW = p.int(18, 0);
-  const outPadH = p.int(19, outPadW);
-  const outputW = p.int(20, 0);
-  const outputH = p.int(21, outputW);
-  const pads = [c.pl, c.pr, c.pt, c.pb];
-  const explicit = pads.some((v) => v > 0);
-  if (!explicit && outputW > 0 && outputH > 0) {
-    ctx.fail(`sets a fixed output size (20=${outputW} 21=${outputH}), which a model with any input size cannot keep`);
-  }
-  const pl = Math.max(c.pl, 0), pr = Math.max(c.pr, 0), pt = Math.max(c.pt, 0), pb = Math.max(c.pb, 0);
-  if (!explicit && pads.some((v) => v < 0 && v !== -233 && v !== -234)) ctx.fail(`pads ${pads.join(',')} are not supported`);
-  const maxk = c.kw * c.kh;
-  const inC = c.weightSize / maxk / c.outC;
-  if (inC !== x.c) {
-    ctx.fail(`weight_data_size ${c.weightSize} (6=) does not fit ${c.outC} outputs of ${c.kh}x${c.kw} kernels over ${x.c} input channels`);
-  }
-  const w = ctx.bin.tagged(c.weightSize, 'the weights', ctx.layer.name);
-  if (w.storage === 'int8') ctx.fail('stores int8 weights; the .bin does not match the .param');
-  const bias = c.bias ? ctx.bin.raw(c.outC, 'the bias', ctx.layer.name) : undefined;
-  // ncnn scatters with weight [out][in][k]; ONNX ConvTranspose's weight is [in][out][k], same kernel order.
-  const t = new Float32Array(w.values.length);
-  for (let o = 0; o < c.outC; o++) {
-    for (let i = 0; i < inC; i++) {
-      t.set(w.values.subarray((o * inC + i) * maxk, (o * inC + i + 1) * maxk), (i * c.outC + o) * maxk);
+function deconvolution(depthwise: boolean): LayerConverter {
+  return (ctx, inputs) => {
+    expectInputs(ctx, inputs, 1);
+    const x = inputs[0]!;
+    const p = ctx.params;
+    if (p.int(28, 0) !== 0) ctx.fail('takes its weights from a blob (28=dynamic_weight), which srq does not support');
+    const c = readConvParams(ctx, depthwise);
+    const outPadW = p.int(18, 0);
+    const outPadH = p.int(19, outPadW);
+    const outputW = p.int(20, 0);
+    const outputH = p.int(21, outputW);
+    const pads = [c.pl, c.pr, c.pt, c.pb];
+    const explicit = pads.some((v) => v > 0);
+    if (!explicit && outputW > 0 && outputH > 0) {
+      ctx.fail(`sets a fixed output size (20=${outputW} 21=${outputH}), which a model with any input size cannot keep`);
     }
-  }
-  const attrs: Record<string, AttributeProto> = {
-    kernel_shape: attr.ints([c.kh, c.kw]),
-    strides: attr.ints([c.sh, c.sw]),
-    dilations: attr.ints([c.dh, c.dw]),
-    pads: attr.ints([pt, pl, pb, pr]),
+    const pl = Math.max(c.pl, 0), pr = Math.max(c.pr, 0), pt = Math.max(c.pt, 0), pb = Math.max(c.pb, 0);
+    if (!explicit && pads.some((v) => v < 0 && v !== -233 && v !== -234)) ctx.fail(`pads ${pads.join(',')} are not supported`);
+    const maxk = c.kw * c.kh;
+    const g = c.group;
+    const inG = c.weightSize / maxk / c.outC; // input channels per group
+    const inC = inG * g;
+    const outG = c.outC / g;
+    if (!Number.isInteger(inG) || inC !== x.c) {
+      ctx.fail(`weight_data_size ${c.weightSize} (6=) does not fit ${c.outC} outputs of ${c.kh}x${c.kw} kernels over ${x.c} input channels in ${g} group(s)`);
+    }
+    const w = ctx.bin.tagged(c.weightSize, 'the weights', ctx.layer.name);
+    if (w.storage === 'int8') ctx.fail('stores int8 weights; the .bin does not match the .param');
+    const bias = c.bias ? ctx.bin.raw(c.outC, 'the bias', ctx.layer.name) : undefined;
+    // ncnn scatters with weight [group][out/g][in/g][k]; ONNX ConvTranspose's weight is [in][out/g][k] (input
+    // channel gi*inG + i), same kernel order, no flip.
+    const t = new Float32Array(w.values.length);
+    for (let gi = 0; gi < g; gi++) {
+      for (let o = 0; o < outG; o++) {
+        for (let i = 0; i < inG; i++) {
+          const from = ((gi * outG + o) * inG + i) * maxk;
+          t.set(w.values.subarray(from, from + maxk), ((gi * inG + i) * outG + o) * maxk);
+        }
+      }
+    }
+    const attrs: Record<string, AttributeProto> = {
+      kernel_shape: attr.ints([c.kh, c.kw]),
+      strides: attr.ints([c.sh, c.sw]),
+      dilations: attr.ints([c.dh, c.dw]),
+      pads: attr.ints([pt, pl, pb, pr]),
+    };
+    if (g !== 1) attrs.group = attr.int(g);
+    if (outPadW || outPadH) attrs.output_padding = attr.ints([outPadH, outPadW]);
+    const convInputs = [x.name, ctx.weight('weight', [inC, outG, c.kh, c.kw], t)];
+    if (bias) convInputs.push(ctx.weight('bias', [c.outC], bias));
+    const convOut = c.actType === 0 ? ctx.top() : ctx.temp('deconv');
+    ctx.node('ConvTranspose', convInputs, [convOut], attrs);
+    if (c.actType !== 0) emitFusedActivation(ctx, c.actType, c.actParams, convOut, ctx.top());
+    const size = (v: number, k: number, d: number, s: number, op: number, a: number, b: number) => (v - 1) * s + kernelExtent(k, d) + op - a - b;
+    return [{
+      name: ctx.top(),
+      c: c.outC,
+      h: x.h.map((v) => size(v, c.kh, c.dh, c.sh, outPadH, pt, pb)),
+      w: x.w.map((v) => size(v, c.kw, c.dw, c.sw, outPadW, pl, pr)),
+    }];
   };
-  if (outPadW || outPadH) attrs.output_padding = attr.ints([outPadH, outPadW]);
-  const convInputs = [x.name, ctx.weight('weight', [inC, c.outC, c.kh, c.kw], t)];
-  if (bias) convInputs.push(ctx.weight('bias', [c.outC], bias));
-  const convOut = c.actType === 0 ? ctx.top() : ctx.temp('deconv');
-  ctx.node('ConvTranspose', convInputs, [convOut], attrs);
-  if (c.actType !== 0) emitFusedActivation(ctx, c.actType, c.actParams, convOut, ctx.top());
-  const size = (v: number, k: number, d: number, s: number, op: number, a: number, b: number) => (v - 1) * s + kernelExtent(k, d) + op - a - b;
-  return [{
-    name: ctx.top(),
-    c: c.outC,
-    h: x.h.map((v) => size(v, c.kh, c.dh, c.sh, outPadH, pt, pb)),
-    w: x.w.map((v) => size(v, c.kw, c.dw, c.sw, outPadW, pl, pr)),
-  }];
-};
+}
 
 export const convLayers: Record<string, LayerConverter> = {
   Convolution: convolution(false),
   ConvolutionDepthWise: convolution(true),
-  Deconvolution: deconvolution,
+  Deconvolution: deconvolution(false),
+  DeconvolutionDepthWise: deconvolution(true),
 };
