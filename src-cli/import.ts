@@ -1,7 +1,7 @@
 // srq import: a Keras-layers TF.js model (model.json) or an ncnn model (model.param + model.bin) -> ONNX.
 import { encodeModel } from '../src-core/onnx/model.ts';
 import { importTfjsModelFile } from '../src-core/import/tfjs-files.ts';
-import { defaultBinPath, importNcnnFiles } from '../src-core/import/ncnn/files.ts';
+import { defaultBinPath, importNcnnFiles } from '../src-core/import/ncnn/files.node.ts';
 import { summarizeModel } from '../src-core/onnx/inspect.ts';
 import { parse } from './args.ts';
 import { UsageError } from './errors.ts';

