@@ -430,6 +430,9 @@ describe('layer converters: ONNX ops and ncnn numerics', () => {
       ['0=2 3=5 4=13', 5, 13, linearTaps(false), linearTaps(false)],
       ['0=2 1=2.000000e+00 2=2.000000e+00 6=1', 14, 18, linearTaps(true), linearTaps(true)],
       ['0=3 1=2.000000e+00 2=2.000000e+00', 14, 18, cubicTaps, cubicTaps],
+      ['0=2 1=1.500000e+00 2=2.500000e+00', 10, 22, linearTaps(false), linearTaps(false)],
+      ['0=3 1=1.700000e+00 2=1.300000e+00', 11, 11, cubicTaps, cubicTaps],
+      ['0=1 1=1.500000e+00 2=2.500000e+00', 10, 22, nearestTaps(1.5), nearestTaps(2.5)],
     ];
     for (const [params, oh, ow, tapsH, tapsW] of cases) {
       const { out, ops } = await runNet(net('Input in 0 1 data', `Interp i 1 1 data y ${params}`), new Uint8Array(), X);
@@ -489,7 +492,7 @@ describe('layer converters: ONNX ops and ncnn numerics', () => {
     }
   });
 
-  it('Pooling: max 2x2/2 valid, avg 3x3/1 pad 1 without pads in the count, global avg', async () => {
+  it('Pooling: max 2x2/2 valid and full, avg 3x3/1 pad 1 without pads in the count, global avg', async () => {
     const mx = await runNet(net('Input in 0 1 data', 'Pooling p 1 1 data y 0=0 1=2 2=2 5=1'), new Uint8Array(), X);
     expect(mx.ops).toEqual(['MaxPool']);
     expect([mx.out.h, mx.out.w]).toEqual([3, 4]);
@@ -499,6 +502,14 @@ describe('layer converters: ONNX ops and ncnn numerics', () => {
     expect([avg.out.h, avg.out.w]).toEqual([7, 9]);
     const corner = (at(X, 0, 0, 0) + at(X, 0, 0, 1) + at(X, 0, 1, 0) + at(X, 0, 1, 1)) / 4;
     expect(at(avg.out, 0, 0, 0)).toBeCloseTo(corner, 6);
+    // Full pad mode (5=0): the tail is padded up to a whole stride, as ONNX's ceil mode.
+    const full = await runNet(net('Input in 0 1 data', 'Pooling p 1 1 data y 0=0 1=2 2=2 5=0'), new Uint8Array(), X);
+    expect([full.out.h, full.out.w]).toEqual([4, 5]);
+    expect(at(full.out, 2, 3, 4)).toBe(at(X, 2, 6, 8));
+    const fullAvg = await runNet(net('Input in 0 1 data', 'Pooling p 1 1 data y 0=1 1=2 2=2 5=0'), new Uint8Array(), X);
+    expect(at(fullAvg.out, 1, 3, 2)).toBeCloseTo((at(X, 1, 6, 4) + at(X, 1, 6, 5)) / 2, 6);
+    expect(() => convertNcnn(net('Input in 0 1 data', 'Pooling p 1 1 data y 0=1 1=2 2=2 5=0 6=1'), new Uint8Array()))
+      .toThrow(/averages with pads counted \(6=1\) in full pad mode \(5=0\) at stride > 1/);
     const g = await runNet(net('Input in 0 1 data', 'Pooling p 1 1 data y 0=1 4=1'), new Uint8Array(), X);
     expect(g.ops).toEqual(['GlobalAveragePool']);
     expect(g.out.d[2]).toBeCloseTo(X.d.slice(2 * 63, 3 * 63).reduce((a, b) => a + b, 0) / 63, 6);

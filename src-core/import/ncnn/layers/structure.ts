@@ -106,9 +106,24 @@ const interp: LayerConverter = (ctx, inputs) => {
     return [{ name: ctx.top(), c: x.c, h: x.h.map(() => outH), w: x.w.map(() => outW) }];
   }
   if (!(hScale > 0 && wScale > 0)) ctx.fail(`scales ${hScale}, ${wScale} (1=, 2=) must be positive`);
-  // ncnn's output size is (int)(w * scale) in float32, as ONNX's floor(w * scale).
-  const scales = ctx.weight('scales', [4], new Float32Array([1, 1, hScale, wScale]));
-  ctx.node('Resize', [x.name, '', scales], [ctx.top()], attrs);
+  // ncnn's output size is (int)(w * scale) in float32, as ONNX's floor(w * scale). Nearest then reads
+  // floor(x / scale), as ONNX does with `scales`. Bilinear and bicubic sample with in/out, not 1/scale: the
+  // same for integer scales; for others the graph computes the output size and passes `sizes`.
+  const integral = Number.isInteger(hScale) && Number.isInteger(wScale);
+  if (type === 1 || integral) {
+    const scales = ctx.weight('scales', [4], new Float32Array([1, 1, hScale, wScale]));
+    ctx.node('Resize', [x.name, '', scales], [ctx.top()], attrs);
+  } else {
+    const [nc, hw, hwF, scaled, floored, hwOut, sizes] = ['nc', 'hw', 'hw_f', 'hw_scaled', 'hw_floor', 'hw_out', 'sizes'].map((n) => ctx.temp(n)) as [string, string, string, string, string, string, string];
+    ctx.node('Shape', [x.name], [nc], { end: attr.int(2) });
+    ctx.node('Shape', [x.name], [hw], { start: attr.int(2) });
+    ctx.node('Cast', [hw], [hwF], { to: attr.int(1) });
+    ctx.node('Mul', [hwF, ctx.weight('scales', [2], new Float32Array([hScale, wScale]))], [scaled]);
+    ctx.node('Floor', [scaled], [floored]);
+    ctx.node('Cast', [floored], [hwOut], { to: attr.int(7) });
+    ctx.node('Concat', [nc, hwOut], [sizes], { axis: attr.int(0) });
+    ctx.node('Resize', [x.name, '', '', sizes], [ctx.top()], attrs);
+  }
   const size = (v: number, s: number) => Math.floor(Math.fround(v * s));
   return [{ name: ctx.top(), c: x.c, h: x.h.map((v) => size(v, hScale)), w: x.w.map((v) => size(v, wScale)) }];
 };
@@ -248,6 +263,11 @@ const pooling: LayerConverter = (ctx, inputs) => {
     size = (v, k, s, a, b) => round((v + a + b - k) / s) + 1;
   } else return ctx.fail(`pad mode ${padMode} (5=) is unknown; ncnn has 0 full, 1 valid, 2 SAME_UPPER, 3 SAME_LOWER`);
   if (type === 1) attrs.count_include_pad = attr.int(countPad ? 1 : 0);
+  // ncnn's full mode pads the tail up to a whole stride and, counting pads, divides by the whole kernel;
+  // ONNX's ceil mode leaves the tail out of the count. They agree at stride 1, where there is no tail.
+  if (type === 1 && countPad && padMode === 0 && (sw > 1 || sh > 1)) {
+    ctx.fail('averages with pads counted (6=1) in full pad mode (5=0) at stride > 1, which ONNX AveragePool counts differently');
+  }
   ctx.node(type === 0 ? 'MaxPool' : 'AveragePool', [x.name], [ctx.top()], attrs);
   return [{ name: ctx.top(), c: x.c, h: x.h.map((v) => size(v, kh, sh, pt, pb)), w: x.w.map((v) => size(v, kw, sw, pl, pr)) }];
 };
