@@ -452,8 +452,8 @@ describe('layer converters: ONNX ops and ncnn numerics', () => {
 
   it('Crop: offsets with sizes, end offsets, numpy-style starts/ends/axes', async () => {
     const cases: [string, [number, number, number], (c: number, y: number, x: number) => number][] = [
-      ['0=2 1=1 3=5 4=4', [3, 4, 5], (c, y, x) => at(X, c, y + 1, x + 2)],
-      ['1=2 6=3 7=1 2=1', [2, 4, 6], (c, y, x) => at(X, c + 1, y + 2, x)],
+      ['0=2 1=1 3=5 4=4 5=-233', [3, 4, 5], (c, y, x) => at(X, c, y + 1, x + 2)],
+      ['1=2 6=3 7=1 2=1 3=-233 4=-233 5=-233', [2, 4, 6], (c, y, x) => at(X, c + 1, y + 2, x)],
       ['-23309=2,1,-5 -23310=2,-1,-2 -23311=2,1,2', [3, 5, 3], (c, y, x) => at(X, c, y + 1, x + 4)],
       ['-23309=1,1 -23310=1,-233 -23311=1,0', [2, 7, 9], (c, y, x) => at(X, c + 1, y, x)],
     ];
@@ -465,6 +465,10 @@ describe('layer converters: ONNX ops and ncnn numerics', () => {
       for (let k = 0; k < c; k++) for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) want.d[(k * h + y) * w + x] = fn(k, y, x);
       expect(maxAbsDiff(out.d, want.d)).toBe(0);
     }
+    expect(() => convertNcnn(net('Input in 0 1 data', 'Crop cr 1 1 data y 0=2 3=5 4=4'), new Uint8Array()))
+      .toThrow(/leaves 5=outc at 0, for which ncnn makes an empty blob; write -233 to keep the whole axis/);
+    expect(() => convertNcnn(net('Input in 0 1 data', 'Crop cr 1 1 data y 0=2'), new Uint8Array()))
+      .toThrow(/ncnn takes its size from a second input blob/);
     // The two-blob form: the output takes the reference blob's size.
     const ref = await runNet(
       net('Input in 0 1 data', 'Split sp 1 2 data a b', 'Pooling p 1 1 b r 0=0 1=2 2=2 5=1', 'Crop cr 2 1 a r y 0=3 1=1'),

@@ -130,7 +130,7 @@ const interp: LayerConverter = (ctx, inputs) => {
 
 /**
  * ncnn Crop (src/layer/crop.cpp), three forms on a [c, h, w] blob:
- * - offsets 0/1/2 (w, h, c) with sizes 3/4/5 (-233 = all) and end offsets 6/7/8;
+ * - offsets 0/1/2 (w, h, c) with sizes 3/4/5 (-233 = all, absent = 0 = empty) and end offsets 6/7/8;
  * - numpy slices 9/10/11 (starts, ends, axes; -233 = open end; an end <= 0 counts from the end);
  * - a second input blob whose size is the output's, at offsets 0/1/2.
  */
@@ -192,12 +192,17 @@ const crop: LayerConverter = (ctx, inputs) => {
       cut(axis, s, open ? INT64_MAX : e, size);
     });
   } else {
-    const forms: [1 | 2 | 3, number, number, number][] = [
-      [1, p.int(2, 0), p.int(5, -233), p.int(8, 0)],
-      [2, p.int(1, 0), p.int(4, -233), p.int(7, 0)],
-      [3, p.int(0, 0), p.int(3, -233), p.int(6, 0)],
+    // ncnn reads absent sizes as 0 and then makes an empty blob; -233 keeps the whole axis.
+    const forms: [1 | 2 | 3, string, number, number, number][] = [
+      [1, '5=outc', p.int(2, 0), p.int(5, 0), p.int(8, 0)],
+      [2, '4=outh', p.int(1, 0), p.int(4, 0), p.int(7, 0)],
+      [3, '3=outw', p.int(0, 0), p.int(3, 0), p.int(6, 0)],
     ];
-    for (const [axis, off, size, off2] of forms) {
+    if (forms.every(([, , , size, off2]) => size === 0 && off2 === 0)) {
+      ctx.fail('has no output sizes (3=, 4=, 5=) nor end offsets, so ncnn takes its size from a second input blob, which the .param does not give');
+    }
+    for (const [axis, what, off, size, off2] of forms) {
+      if (size === 0) ctx.fail(`leaves ${what} at 0, for which ncnn makes an empty blob; write -233 to keep the whole axis`);
       if (off === 0 && size === -233 && off2 === 0) continue;
       if (off < 0 || off2 < 0) ctx.fail(`offsets ${off}, ${off2} must not be negative`);
       if (size !== -233 && off2 !== 0) ctx.fail('sets both an output size and an end offset on one axis, which needs a dynamic min');
