@@ -28,6 +28,9 @@ export async function importCommand(argv: string[]): Promise<number> {
   if (!values.output) throw new UsageError('import needs -o <model.onnx>');
   const input = positionals[0]!;
   if (input.toLowerCase().endsWith('.param')) return importNcnn(input, values.output, values);
+  if (input.toLowerCase().endsWith('.bin')) {
+    throw new UsageError(`${input} holds weights only; pass the model file beside it (srq import model.param for ncnn, model.json for TF.js)`);
+  }
   if (values.bin !== undefined) throw new UsageError('--bin is for ncnn models (a .param file); a TF.js model.json lists its own weight files');
   checkOutputPath(values.output, [input]);
   const range = values['pixel-range'];

@@ -755,6 +755,8 @@ describe('srq import model.param (CLI)', () => {
       }, /magic\.param is not an ncnn text \.param file: it must start with the magic number 7767517, found "7767516"/],
       ['another model\'s .bin', () => ['import', param, '--bin', join(MODELS, 'realesrgan-x4plus.bin'), '-o', out],
         /realesrgan-x4plus\.bin has \d+ bytes left after the last layer's weights .*; it does not belong to this \.param/],
+      ['the .bin instead of the .param', () => ['import', join(MODELS, 'realesrgan-x4fast.bin'), '-o', out],
+        /realesrgan-x4fast\.bin holds weights only; pass the model file beside it \(srq import model\.param for ncnn, model\.json for TF\.js\)/],
       ['--pixel-range on ncnn', () => ['import', param, '--pixel-range', '255', '-o', out], /--pixel-range is for TF\.js models/],
     ];
     for (const [what, args, message] of cases) {
