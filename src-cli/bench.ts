@@ -13,7 +13,7 @@ import { cloneModel, encodeModel } from '../src-core/onnx/model.ts';
 import type { ModelProto } from '../src-core/onnx/types.ts';
 import { optimizeGraph } from '../src-core/optimize/index.ts';
 import { readModelFile } from '../src-core/onnx/model-file.ts';
-import { builtInImagesDir, packageRoot } from '../src-core/package-root.node.ts';
+import { builtInImagesDir, builtInPhotos, packageRoot } from '../src-core/package-root.node.ts';
 import { cutCalibrationTiles, rasterToTensor } from '../src-core/quantize/calibration-tiles.ts';
 import { quantizeDynamic } from '../src-core/quantize/dynamic.ts';
 import { convertToFp16 } from '../src-core/quantize/fp16.ts';
@@ -168,7 +168,7 @@ async function makeVariants(path: string, variants: readonly Variant[], dir: str
     else if (v === 'int8-dynamic') variant = quantizeDynamic(model, { name: path }).model;
     else if (v === 'fp16') variant = convertToFp16(model, { name: path }).model;
     else {
-      const tiles = cutCalibrationTiles(readImages(calib?.length ? calib : [builtInImagesDir()]), { count: 8, tileSize: 128 });
+      const tiles = cutCalibrationTiles(readImages(calib?.length ? calib : builtInPhotos('calibration')), { count: 8, tileSize: 128 });
       variant = (await quantizeStatic(model, { tiles, createRunner: (bytes) => createRunner('node', bytes), name: path })).model;
     }
     const file = join(dir, `${v}.onnx`);

@@ -3,7 +3,6 @@ import { readFileSync, statSync } from 'node:fs';
 import { optimizedKernelCounts } from '../src-core/runtime/optimized-graph.node.ts';
 import { readModelFile } from '../src-core/onnx/model-file.ts';
 import { summarizeModel, type TensorSummary } from '../src-core/onnx/inspect.ts';
-import { describeLine } from '../src-core/model/description.ts';
 import { parse } from './args.ts';
 import { MODEL_FLAGS, MODEL_FLAGS_HELP, modelOverrides, resolveModelFile } from './model-args.ts';
 import { UsageError } from './errors.ts';
@@ -31,14 +30,16 @@ export async function infoCommand(argv: string[]): Promise<number> {
   const bytes = statSync(path).size;
   const kernels = values.optimized ? await optimizedKernelCounts(readFileSync(path)) : undefined;
   if (values.json) {
-    console.log(JSON.stringify({ file: path, bytes, ...summary, description, ...(kernels ? { optimized: kernels } : {}) }, null, 2));
+    console.log(JSON.stringify({ file: path, bytes, ...summary, scale: description.scale, description, ...(kernels ? { optimized: kernels } : {}) }, null, 2));
     return 0;
   }
   const ops = Object.entries(summary.ops).sort((a, b) => b[1] - a[1]).map(([op, n]) => `${op} ×${n}`).join(', ');
   console.log([
     `model      ${path} (${(bytes / 1e6).toFixed(2)} MB)`,
     `precision  ${summary.precision}`,
-    `describes  ${describeLine(description)}`,
+    `scale      ×${description.scale}, border ${description.border} px (out = ${description.scale}·in${description.border ? ` − ${2 * description.border}` : ''}; measured)`,
+    `tiling     receptive field ${description.overlap} px (${description.found.overlap})`,
+    `pixels     RGB in [0, ${description.sourceRange}] (${description.found.range})`,
     ...description.rewrites.map((r) => `rewrites   ${r}`),
     ...description.notes.map((n) => `note       ${n}`),
     `opset      ${summary.opset ?? '?'} (IR ${summary.irVersion})${summary.producer ? `, from ${summary.producer}` : ''}`,

@@ -2,6 +2,7 @@
 // resolved description. Overrides are checked against the graph, never trusted blindly.
 import { resolveModel, type ModelOverrides, type ResolvedModel } from '../src-core/model/description.ts';
 import { readModelFile } from '../src-core/onnx/model-file.ts';
+import type { ModelProto } from '../src-core/onnx/types.ts';
 import { createRunner } from '../src-core/runtime/create-runner.node.ts';
 import { intFlag, oneOf } from './args.ts';
 
@@ -21,7 +22,10 @@ export function modelOverrides(values: { scale?: string; 'input-range'?: string 
   };
 }
 
-/** Reads and resolves a model (probe runs on onnxruntime-node: the fastest here, whatever runtime serves it later). */
-export async function resolveModelFile(path: string, overrides: ModelOverrides = {}): Promise<ResolvedModel> {
-  return resolveModel(readModelFile(path), { name: path, overrides, createRunner: (bytes) => createRunner('node', bytes, { threads: 1 }) });
+/**
+ * Reads (unless the caller already has it) and resolves a model. Probe runs use onnxruntime-node: the fastest here,
+ * whatever runtime serves the model later.
+ */
+export async function resolveModelFile(path: string, overrides: ModelOverrides = {}, model?: ModelProto): Promise<ResolvedModel> {
+  return resolveModel(model ?? readModelFile(path), { name: path, overrides, createRunner: (bytes) => createRunner('node', bytes, { threads: 1 }) });
 }

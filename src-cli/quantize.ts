@@ -1,8 +1,12 @@
 // srq quantize: FP32 model -> static INT8 (QDQ, calibrated), dynamic INT8 or FP16.
-import { readImages } from '../src-core/image/image-files.node.ts';
+import { readImages, sharedImages, type NamedImage } from '../src-core/image/image-files.node.ts';
+import type { ResolvedModel } from '../src-core/model/description.ts';
+import type { ModelProto } from '../src-core/onnx/types.ts';
 import { encodeModel, setMetadata } from '../src-core/onnx/model.ts';
 import { MODEL_FLAGS, MODEL_FLAGS_HELP, modelOverrides, resolveModelFile } from './model-args.ts';
-import { builtInImagesDir } from '../src-core/package-root.node.ts';
+import { builtInPhotos } from '../src-core/package-root.node.ts';
+import { readModelFile } from '../src-core/onnx/model-file.ts';
+import { checkFloatModel } from '../src-core/quantize/checks.ts';
 import { cutCalibrationTiles } from '../src-core/quantize/calibration-tiles.ts';
 import { quantizeDynamic } from '../src-core/quantize/dynamic.ts';
 import { convertToFp16 } from '../src-core/quantize/fp16.ts';
@@ -10,8 +14,10 @@ import { tensorErrorReport } from '../src-core/quantize/report.ts';
 import { quantizeStatic } from '../src-core/quantize/static.ts';
 import { rankingLine, stepLine, verdictLine } from '../src-core/report/budget.ts';
 import { createRunner } from '../src-core/runtime/create-runner.node.ts';
-import type { RunnerOptions } from '../src-core/runtime/runner.ts';
-import { quantizeWithinBudget } from '../src-core/validate/accuracy-aware.ts';
+import type { Runner, RunnerOptions } from '../src-core/runtime/runner.ts';
+import { quantizeWithinBudget, searchPhotos, type DropMetric } from '../src-core/validate/accuracy-aware.ts';
+import { gatedValue } from '../src-core/validate/gate.ts';
+import { validateModels } from '../src-core/validate/validate.ts';
 import { intFlag, oneOf, parse } from './args.ts';
 import { EXIT_FAILED, UsageError } from './errors.ts';
 import { checkOutputPath, endProgress, progressReporter, writeOutput } from './files.ts';
@@ -20,7 +26,7 @@ import { limitFlag } from './validate.ts';
 const help = `usage: srq quantize <model.onnx> -o <out.onnx> [options]
 
   --mode int8-static|int8-dynamic|fp16   default int8-static
-  --calib <dir|file>        calibration images (repeatable; default: srq's built-in photos)
+  --calib <dir|file>        calibration images (repeatable; default: srq's built-in calibration photos)
   --calib-method minmax|percentile|entropy   default percentile
   --percentile P            share of values kept for --calib-method percentile (default 99.999)
   --calib-tiles N           tiles cut from the calibration images (default 32)
@@ -33,11 +39,13 @@ const help = `usage: srq quantize <model.onnx> -o <out.onnx> [options]
   --runtime node|web        runtime for calibration and validation (default node)
   --threads N               inference threads (default: ORT's choice)
 
-Accuracy-aware (int8-static only): quantize, validate against the FP32 model on ground-truth photos, and while the
-drop exceeds the budget keep the most harmful layers (ranked by measured sensitivity) in float; writes the fastest
-model within the budget, or exits 1 when even an almost-float model misses it.
+Accuracy-aware (int8-static only): quantize, validate against the FP32 model on the calibration photos, and while
+the drop exceeds the budget keep the most harmful layers (ranked by measured sensitivity) in float; then confirm
+the choice on held-out photos it never searched on. Writes the fastest model within the budget, or exits 1 when
+even an almost-float model misses it, or when the choice misses it on the held-out photos.
   --max-drop X              largest allowed mean drop vs FP32 (dB; SSIM units for --metric ssim)
-  --eval <dir|file>         validation photos (repeatable; default: srq's built-in photos)
+  --eval <dir|file>         held-out photos that confirm the choice (repeatable; default: srq's built-in
+                            evaluation photos, disjoint from its calibration photos)
   --metric psnr-y|psnr-rgb|ssim   what the drop is measured on (default psnr-y)
 ${MODEL_FLAGS_HELP}`;
 
@@ -79,7 +87,10 @@ export async function quantizeCommand(argv: string[]): Promise<number> {
   if (maxDrop !== undefined && mode !== 'int8-static') throw new UsageError(`--max-drop needs --mode int8-static (${mode} has no layers to keep float)`);
   const metric = oneOf('metric', values.metric, ['psnr-y', 'psnr-rgb', 'ssim'] as const, 'psnr-y');
   // The model in srq's contract (e.g. a [0, 255] model rewritten to take [0, 1]), its facts checked against the graph.
-  const resolved = await resolveModelFile(input, modelOverrides(values));
+  // The quantizer's own refusals (already quantized, no float weights) come first: they name the real problem.
+  const source = readModelFile(input);
+  checkFloatModel(source, input);
+  const resolved = await resolveModelFile(input, modelOverrides(values), source);
   const model = resolved.model;
   const started = performance.now();
   const progress = progressReporter();
@@ -91,7 +102,8 @@ export async function quantizeCommand(argv: string[]): Promise<number> {
   if (mode === 'int8-static') {
     const tileSize = intFlag('tile', values.tile, 128, 8);
     const count = intFlag('calib-tiles', values['calib-tiles'], 32);
-    const images = readImages(values.calib?.length ? values.calib : [builtInImagesDir()]);
+    const calibPaths = values.calib?.length ? values.calib : builtInPhotos('calibration');
+    const images = readImages(calibPaths);
     const tiles = cutCalibrationTiles(images, { count, tileSize, seed: intFlag('seed', values.seed, 1, 0) });
     const staticOptions = {
       tiles,
@@ -108,11 +120,15 @@ export async function quantizeCommand(argv: string[]): Promise<number> {
     if (maxDrop === undefined) {
       result = await quantizeStatic(model, staticOptions);
     } else {
-      const evalImages = readImages(values.eval?.length ? values.eval : [builtInImagesDir()]);
+      const evalPaths = values.eval?.length ? values.eval : builtInPhotos('evaluation');
+      const leaked = sharedImages(calibPaths, evalPaths);
+      if (leaked.length) console.error(`srq: warning: ${leaked.join(', ')} both calibrate and confirm; give --eval photos that --calib does not hold`);
+      const evalImages = readImages(evalPaths);
       const say = (line: string) => (endProgress(), console.log(line));
       const budget = await quantizeWithinBudget(resolved, {
         ...staticOptions,
-        evalImages,
+        // Search on the calibration photos; the held-out ones only confirm the final choice.
+        evalImages: searchPhotos(images),
         maxDrop,
         metric,
         runtime,
@@ -126,14 +142,24 @@ export async function quantizeCommand(argv: string[]): Promise<number> {
         return EXIT_FAILED;
       }
       result = budget.best.quantized;
-      const { floatNodes: nodes, drop } = budget.best.step;
+      const confirmed = await confirmOnHeldOut(resolved, result.model, evalImages, { metric, runtime, threads, createRunner: runnerFactory, onProgress: progress });
+      endProgress();
+      if (confirmed > maxDrop) {
+        console.error(`srq: the search's choice (${budget.best.step.keptFloat.length} layers float) drops ${confirmed.toFixed(4)} ${metric} on ${evalImages.length} held-out photos, over the ${maxDrop} budget it met on the calibration photos; nothing written (try a larger budget or more calibration photos)`);
+        return EXIT_FAILED;
+      }
+      say(`confirmed on ${evalImages.length} held-out photos (${evalImages.map((i) => i.name).join(', ')}): drop ${confirmed.toFixed(4)} ${metric} ≤ ${maxDrop}`);
+      const { floatNodes: nodes } = budget.best.step;
+      const drop = confirmed;
       // Provenance: which nodes the budget kept float, and the budget it was validated against.
       setMetadata(result.model, 'srq.float_nodes', nodes.join(','));
       setMetadata(result.model, 'srq.max_drop', `${maxDrop} ${metric} on ${evalImages.length} images (measured ${drop.toFixed(4)})`);
       keptFloat = `\n${verdictLine(budget, metric, maxDrop)}`;
     }
     output = result.model;
-    summary = `int8-static: ${result.plan.quantizedNodes.size} nodes quantized, ${result.plan.folded.length} activations folded, calibrated (${method}) on ${tiles.length} tiles of ${tileSize}² from ${images.length} images${keptFloat}`;
+    // What the quantizer could not do as asked (an op it cannot type, a bias that overflowed int32) is said, not hidden.
+    for (const w of result.plan.warnings) console.error(`srq: warning: ${w.message}`);
+    summary = `int8-static: ${result.plan.quantizedNodes.size} nodes quantized, ${result.plan.folded.length} activations folded, calibrated (${method}) on ${tiles.length} tiles of ${tileSize}² from ${images.length} images (${images.map((i) => i.name).join(', ')})${keptFloat}`;
     if (values.report) {
       progress('per-tensor error report…');
       const errors = await tensorErrorReport(result.floatModel, result.model, [...result.params.keys()], tiles.slice(0, 8), runnerFactory);
@@ -155,4 +181,26 @@ export async function quantizeCommand(argv: string[]): Promise<number> {
   const inBytes = encodeModel(model).length;
   console.log(`${summary}\nwrote ${values.output}: ${(bytes.length / 1e6).toFixed(2)} MB (${((bytes.length / inBytes) * 100).toFixed(0)}% of FP32) in ${((performance.now() - started) / 1000).toFixed(1)} s`);
   return 0;
+}
+
+/** The mean drop of `candidate` vs the FP32 model on photos the search never saw. */
+async function confirmOnHeldOut(
+  reference: ResolvedModel,
+  candidate: ModelProto,
+  images: NamedImage[],
+  opts: { metric: DropMetric; runtime: 'node' | 'web'; threads: number | undefined; createRunner: (bytes: Uint8Array) => Promise<Runner>; onProgress: (m: string) => void },
+): Promise<number> {
+  const { report } = await validateModels(
+    { path: 'fp32', model: reference.model, bytes: 0 },
+    [{ path: 'int8', model: candidate, bytes: 0 }],
+    {
+      images,
+      createRunner: opts.createRunner,
+      runtime: opts.runtime,
+      ...(opts.threads !== undefined ? { threads: opts.threads } : {}),
+      description: reference.description,
+      onProgress: opts.onProgress,
+    },
+  );
+  return gatedValue(opts.metric, report.candidates[0]!);
 }

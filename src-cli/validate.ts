@@ -1,7 +1,7 @@
 // srq validate: candidates (INT8, FP16...) against a reference model on ground-truth photos, with a quality gate.
 import { statSync } from 'node:fs';
 import { readImages } from '../src-core/image/image-files.node.ts';
-import { builtInImagesDir } from '../src-core/package-root.node.ts';
+import { builtInPhotos } from '../src-core/package-root.node.ts';
 import { renderHtml } from '../src-core/report/html.ts';
 import { renderMarkdown } from '../src-core/report/markdown.ts';
 import { setupLine, summaryTable, textTable } from '../src-core/report/summary.ts';
@@ -23,7 +23,8 @@ model upscales it through srq's tiled engine (the edge's); PSNR (Y and RGB) and 
 photo with s px cropped from each border. Fidelity = RGB PSNR of a candidate's output vs the reference's output.
 Drop = reference − candidate on the chosen metric.
 
-  --images <dir|file>       ground-truth photos (repeatable; default: srq's built-in photos)
+  --images <dir|file>       ground-truth photos (repeatable; default: srq's built-in evaluation photos, which
+                            its default calibration never uses)
   --metric M                psnr-y (default), psnr-rgb, ssim or fidelity: what the gate looks at
   --max-drop X              fail (exit 1) when a candidate's mean drop exceeds X (dB; SSIM units for ssim)
   --max-image-drop X        fail when the drop on any one image exceeds X
@@ -109,7 +110,7 @@ export async function validateCommand(argv: string[]): Promise<number> {
   const runtime = oneOf('runtime', values.runtime, ['node', 'web'] as const, 'node');
   const threads = values.threads !== undefined ? intFlag('threads', values.threads, 1) : undefined;
   const tileSize = intFlag('tile', values.tile, 128, 8);
-  const imagePaths = values.images?.length ? values.images : [builtInImagesDir()];
+  const imagePaths = values.images?.length ? values.images : builtInPhotos('evaluation');
   const inputs = [...positionals, ...imagePaths];
   const outputs = [values.json, values.markdown, values.html].filter((p): p is string => p !== undefined);
   for (const out of outputs) checkOutputPath(out, inputs);

@@ -23,6 +23,17 @@ export function builtInImagesDir(): string {
   return join(packageRoot(), 'images');
 }
 
+export type PhotoSet = 'calibration' | 'evaluation';
+
+/**
+ * The built-in photos of one set (images/sets.json): calibration and evaluation are disjoint, so a default gate
+ * never grades the quantizer on the photos it was fitted to.
+ */
+export function builtInPhotos(set: PhotoSet): string[] {
+  const sets = JSON.parse(readFileSync(join(builtInImagesDir(), 'sets.json'), 'utf8')) as Record<PhotoSet, string[]>;
+  return sets[set].map((f) => join(builtInImagesDir(), f));
+}
+
 export function builtInModelsDir(): string {
   return join(packageRoot(), 'models');
 }

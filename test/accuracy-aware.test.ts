@@ -14,8 +14,9 @@ import { expectOneLineError, srq } from './helpers/cli.ts';
 
 const work = mkdtempSync(join(tmpdir(), 'srq-accuracy-'));
 const fp32 = 'models/esrgan-slim-x4.onnx';
-// Calibration on 8 tiles keeps each run short; its all-int8 drop on these two photos was ≈0.05 dB.
-const photos = ['--eval', 'images/chelsea.png', '--eval', 'images/coffee.png'];
+// Calibration on 8 tiles keeps each run short. The search runs on crops of the (built-in) calibration photos; these
+// two held-out photos only confirm its choice.
+const photos = ['--eval', 'images/chelsea.png', '--eval', 'images/rocket.jpg'];
 const quantize = (out: string, maxDrop: string, ...rest: string[]) =>
   srq(['quantize', fp32, '-o', out, '--calib-tiles', '8', '--max-drop', maxDrop, ...photos, ...rest]);
 const floatCount = (stdout: string) => {
@@ -60,12 +61,12 @@ describe('srq quantize --max-drop', () => {
 
     // Independent check: the same photos through srq validate.
     const json = join(work, 'tight.json');
-    const v = srq(['validate', fp32, out, '--images', 'images/chelsea.png', '--images', 'images/coffee.png', '--max-drop', String(budget), '--json', json]);
+    const v = srq(['validate', fp32, out, '--images', 'images/chelsea.png', '--images', 'images/rocket.jpg', '--max-drop', String(budget), '--json', json]);
     expect(v.code, v.stdout).toBe(0);
     const report = JSON.parse(readFileSync(json, 'utf8')) as ValidationReport;
     expect(report.candidates[0]!.drop.psnrY).toBeLessThanOrEqual(budget);
     expect(report.candidates[0]!.variant).toBe('int8-static');
-  });
+  }, 300_000);
 
   it('fails clearly (exit 1, one line, nothing written) when even the almost-float model misses the budget', () => {
     // Leave two layers quantizable that each cost ≥ 0.015 dB alone (measured: UPN3 0.027, F_m1 0.015 dB), so the

@@ -102,7 +102,7 @@ describe('srq validate bad input: exit 2, one line, nothing written', () => {
     ['a fidelity limit on a drop metric', ['validate', fp32, fp32, '--metric', 'ssim', '--min-fidelity', '40'], /--min-fidelity gates fidelity/],
     ['a missing model', ['validate', fp32, 'nope.onnx', '--json', json], /cannot read model nope\.onnx: no such file/],
     ['a missing image', ['validate', fp32, fp32, '--images', 'nope.png', '--json', json], /image path nope\.png does not exist/],
-    ['models of different scales', ['validate', fp32, 'models/esrgan-slim-x2.onnx', '--images', 'images/chelsea.png', '--json', json], /esrgan-slim-x2\.onnx upscales ×2 but the reference .* ×4; compare models of the same scale/],
+    ['models of different scales', ['validate', fp32, 'models/esrgan-slim-x2.onnx', '--images', 'images/chelsea.png', '--json', json], /esrgan-slim-x2\.onnx upscales ×2 with border 0 but the reference .* ×4 with border 0; compare variants of one model/],
     ['an image too small', ['validate', fp32, fp32, '--images', 'test/fixtures/validate/lr/x8/chelsea.png', '--json', json], /image chelsea\.png is 8×8; at ×4 validation needs at least 19×19 px/],
     ['a report over an input', ['validate', fp32, fp32, '--json', fp32], /is also an input/],
   ];

@@ -45,6 +45,8 @@ export interface ModelJobContext {
   /** Read on first use (a run restored wholly from the cache never decodes a photo). */
   calibrationTiles: () => RasterImage[];
   evaluationImages: () => NamedImage[];
+  /** Photos the accuracy-aware search ranks and searches on (the calibration photos): its choice is then confirmed on evaluationImages. */
+  searchImages: () => { name: string; image: RasterImage }[];
   log: JobLog;
 }
 
@@ -86,7 +88,7 @@ export async function runModelJob(input: ModelJobInput, ctx: ModelJobContext, di
       createRunner: factory,
       onProgress: (m) => log.progress(m),
       name: input.path,
-      evalImages: ctx.evaluationImages(),
+      evalImages: ctx.searchImages(),
       maxDrop: opts.maxDrop,
       metric: opts.metric,
       runtime: opts.runtime,

@@ -4,13 +4,14 @@
 // summary into the output folder. Node-only; GitHub I/O stays in the Action's wrapper.
 import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
-import { listImageFiles, readImages, type NamedImage } from '../../src-core/image/image-files.node.ts';
+import { listImageFiles, readImages, sharedImages, type NamedImage } from '../../src-core/image/image-files.node.ts';
 import type { RasterImage } from '../../src-core/image/raster.ts';
 import { buildManifest, type ModelManifest } from '../../src-core/manifest.ts';
 import { summarizeModel } from '../../src-core/onnx/inspect.ts';
 import { readModelFile } from '../../src-core/onnx/model-file.ts';
 import { decodeModel } from '../../src-core/onnx/model.ts';
-import { builtInImagesDir } from '../../src-core/package-root.node.ts';
+import { builtInPhotos, type PhotoSet } from '../../src-core/package-root.node.ts';
+import { searchPhotos } from '../../src-core/validate/accuracy-aware.ts';
 import { cutCalibrationTiles } from '../../src-core/quantize/calibration-tiles.ts';
 import { SRQ_VERSION } from '../../src-core/version.ts';
 import { cacheKey, type JobCache } from './cache.ts';
@@ -106,8 +107,12 @@ export async function runJob(opts: JobOptions, deps: RunDeps): Promise<RunResult
   ])];
   clearOutDir(outDir, planned);
 
-  const calibrationPaths = imagePaths(workspace, opts.calibrationImages);
-  const evaluationPaths = imagePaths(workspace, opts.evaluationImages);
+  const calibrationPaths = imagePaths(workspace, opts.calibrationImages, 'calibration');
+  const evaluationPaths = imagePaths(workspace, opts.evaluationImages, 'evaluation');
+  const leaked = sharedImages(calibrationPaths, evaluationPaths);
+  if (leaked.length > 0) {
+    log.warning(`${leaked.length} evaluation image(s) also calibrate (${leaked.join(', ')}): the gate then measures the drop on photos the quantizer was fitted to; give disjoint calibration-images and evaluation-images`);
+  }
   const optionsHash = sha256Hex(JSON.stringify({
     variants: opts.variants,
     calibrationMethod: opts.calibrationMethod,
@@ -123,10 +128,12 @@ export async function runJob(opts: JobOptions, deps: RunDeps): Promise<RunResult
   }));
   let tiles: RasterImage[] | undefined;
   let evalImages: NamedImage[] | undefined;
+  let searchImages: { name: string; image: RasterImage }[] | undefined;
   const ctx: ModelJobContext = {
     options: opts,
     calibrationTiles: () => (tiles ??= cutCalibrationTiles(readImages(calibrationPaths), { count: CALIBRATION_TILES, tileSize: opts.tileSize, seed: CALIBRATION_SEED })),
     evaluationImages: () => (evalImages ??= readImages(evaluationPaths)),
+    searchImages: () => (searchImages ??= searchPhotos(readImages(calibrationPaths))),
     log,
   };
 
@@ -173,6 +180,8 @@ export async function runJob(opts: JobOptions, deps: RunDeps): Promise<RunResult
       runtime: opts.runtime,
       calibrationImages: opts.calibrationImages,
       evaluationImages: opts.evaluationImages,
+      calibrationPhotos: opts.variants.includes('int8-static') ? listImageFiles(calibrationPaths).map((p) => basename(p)) : [],
+      evaluationPhotos: listImageFiles(evaluationPaths).map((p) => basename(p)),
     },
     base: base ?? null,
     models: runs.map((r) => runModel(r, published)),
@@ -333,8 +342,8 @@ function clearOutDir(outDir: string, planned: readonly string[]): void {
   for (const p of previous) rmSync(join(outDir, p), { force: true });
 }
 
-function imagePaths(workspace: string, paths: readonly string[]): string[] {
-  return paths.length ? paths.map((p) => resolve(workspace, p)) : [builtInImagesDir()];
+function imagePaths(workspace: string, paths: readonly string[], set: PhotoSet): string[] {
+  return paths.length ? paths.map((p) => resolve(workspace, p)) : builtInPhotos(set);
 }
 
 /** The images' names and contents: what calibration and validation results depend on. */

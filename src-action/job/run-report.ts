@@ -58,6 +58,9 @@ export interface RunReport {
     /** Paths as given; empty = srq's built-in photos. */
     calibrationImages: string[];
     evaluationImages: string[];
+    /** The image files each set held, by name: what calibrated and what validated (held out). */
+    calibrationPhotos: string[];
+    evaluationPhotos: string[];
   };
   base: BaseRevision | null;
   models: RunModel[];

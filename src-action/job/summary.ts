@@ -136,8 +136,11 @@ function render(result: RunResult, details: boolean, artifact: SummaryOptions['a
     return lines.join('\n');
   }
   const images = result.models[0]?.outcome.report.images.length ?? 0;
-  const imageSource = report.options.evaluationImages.length ? report.options.evaluationImages.join(', ') : "srq's built-in photos";
-  lines.push(`Gate: ${gateText(report.options)} vs FP32 · ${images} evaluation images (${imageSource}) · ${report.options.runtime === 'node' ? 'onnxruntime-node' : 'onnxruntime-web (wasm)'} · ${report.options.tileSize}² tiles`, '');
+  const builtIn = (given: readonly string[]) => (given.length ? '' : "srq's built-in ");
+  const { calibrationPhotos: calibrated, evaluationPhotos: validated } = report.options;
+  lines.push(`Gate: ${gateText(report.options)} vs FP32 · ${images} evaluation images · ${report.options.runtime === 'node' ? 'onnxruntime-node' : 'onnxruntime-web (wasm)'} · ${report.options.tileSize}² tiles`, '');
+  if (calibrated.length) lines.push(`Calibrated on ${builtIn(report.options.calibrationImages)}photos ${calibrated.join(', ')}.`, '');
+  lines.push(`Validated on ${builtIn(report.options.evaluationImages)}photos ${validated.join(', ')}${calibrated.some((c) => validated.includes(c)) ? ' (⚠️ some also calibrated)' : ' (held out: none calibrated)'}.`, '');
 
   const label = METRIC_LABEL[metric];
   const rows = result.models.flatMap(({ outcome: o }) =>

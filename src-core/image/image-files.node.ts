@@ -1,4 +1,5 @@
 // Node-only: image files from paths given on a command line or in an Action input (files or folders).
+import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { decodeImage } from './decode.ts';
@@ -51,4 +52,14 @@ export function readImageFile(path: string, maxPixels?: number): RasterImage {
 
 export function readImages(paths: readonly string[], maxPixels?: number): NamedImage[] {
   return listImageFiles(paths).map((path) => ({ name: basename(path), path, image: readImageFile(path, maxPixels) }));
+}
+
+/** Names of images found in both lists with the same content: a calibration set that leaks into validation. */
+export function sharedImages(a: readonly string[], b: readonly string[]): string[] {
+  const digest = (p: string) => createHash('sha256').update(readFileSync(p)).digest('hex');
+  const seen = new Map(listImageFiles(a).map((p) => [digest(p), basename(p)]));
+  return listImageFiles(b).flatMap((p) => {
+    const name = seen.get(digest(p));
+    return name === undefined ? [] : [name === basename(p) ? name : `${name} = ${basename(p)}`];
+  });
 }

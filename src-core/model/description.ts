@@ -62,7 +62,13 @@ export const META = { scale: 'srq.scale', border: 'srq.border', overlap: 'srq.ov
 export async function resolveModel(source: ModelProto, opts: ResolveOptions): Promise<ResolvedModel> {
   const name = opts.name ?? 'the model';
   const signature = checkSignature(source, name);
-  const runner = await opts.createRunner(encodeModel(source));
+  let runner: Runner;
+  try {
+    runner = await opts.createRunner(encodeModel(source));
+  } catch (e) {
+    const why = (e instanceof Error ? e.message : String(e)).split('\n')[0];
+    throw new ModelDescriptionError(`${name} does not load in ONNX Runtime (${why}); check the export (onnx.checker) or re-export it`);
+  }
   try {
     const geometry = await measureGeometry(runner, name);
     const { scale, border } = geometry;

@@ -15,7 +15,7 @@
 // choose by). The ground-truth drop is not strictly monotone in k (measured: slim-x4 with its top layer float lost
 // 0.008 dB, with its top four 0.021 dB), so the search finds a small passing set, not always the smallest.
 // Runtime-agnostic.
-import type { RasterImage } from '../image/raster.ts';
+import { cropImage, type RasterImage } from '../image/raster.ts';
 import { encodeModel } from '../onnx/model.ts';
 import { Graph } from '../onnx/graph.ts';
 import type { ModelProto } from '../onnx/types.ts';
@@ -314,4 +314,18 @@ async function rankLayers(
     ranking.push({ ...layer, error: sum / count });
   }
   return ranking.sort((a, b) => b.error - a.error);
+}
+
+/** Side of the centre crops the search validates on: each round costs about as much as two small photos. */
+export const SEARCH_CROP = 256;
+
+/**
+ * What the search ranks and validates on: centre crops of the calibration photos, so the held-out evaluation photos
+ * stay unseen until they confirm the final choice.
+ */
+export function searchPhotos(images: readonly { name: string; image: RasterImage }[]): { name: string; image: RasterImage }[] {
+  return images.map(({ name, image }) => {
+    const [w, h] = [Math.min(SEARCH_CROP, image.width), Math.min(SEARCH_CROP, image.height)];
+    return { name, image: cropImage(image, (image.width - w) >> 1, (image.height - h) >> 1, w, h) };
+  });
 }
