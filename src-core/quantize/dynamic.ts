@@ -9,13 +9,19 @@ import { DataType, makeTensor, tensorDims, tensorToFloat32 } from '../onnx/tenso
 import type { ModelProto, NodeProto } from '../onnx/types.ts';
 import { optimizeGraph } from '../optimize/index.ts';
 import { SRQ_VERSION } from '../version.ts';
-import { checkFloatModel, checkOpset } from './checks.ts';
+import { atQdqOpset, checkFloatModel } from './checks.ts';
+import type { OpsetUpgrade } from '../onnx/opset-upgrade.ts';
 import { computeQParams } from './params.ts';
 import { QuantizeError } from './rewrite.ts';
 
 export interface DynamicQuantizeOptions { exclude?: readonly string[]; name?: string }
 
-export interface DynamicQuantizeResult { model: ModelProto; quantizedNodes: string[] }
+export interface DynamicQuantizeResult {
+  model: ModelProto;
+  quantizedNodes: string[];
+  /** Set when the model was upgraded from an older opset first (what changed). */
+  opsetUpgrade?: OpsetUpgrade;
+}
 
 /** Per-tensor asymmetric uint8 weights (min..max, 0 exact). */
 function quantizeWeightU8(values: Float32Array): { data: Uint8Array; scale: number; zeroPoint: number } {
@@ -31,9 +37,9 @@ function quantizeWeightU8(values: Float32Array): { data: Uint8Array; scale: numb
 export function quantizeDynamic(source: ModelProto, opts: DynamicQuantizeOptions = {}): DynamicQuantizeResult {
   const name = opts.name ?? 'the model';
   checkFloatModel(source, name);
-  // DynamicQuantizeLinear exists from opset 11.
-  checkOpset(source, name, 11);
-  const model = cloneModel(source);
+  // DynamicQuantizeLinear exists from opset 11; older models are upgraded to 13 as for static INT8.
+  const { model: ready, opsetUpgrade } = atQdqOpset(source, name);
+  const model = cloneModel(ready);
   optimizeGraph(model);
   const graph = new Graph(model.graph!);
   const excluded = new Set(opts.exclude ?? []);
@@ -99,5 +105,5 @@ export function quantizeDynamic(source: ModelProto, opts: DynamicQuantizeOptions
   graph.sort();
   setMetadata(model, 'srq.version', SRQ_VERSION);
   setMetadata(model, 'srq.quantization', 'int8-dynamic');
-  return { model, quantizedNodes };
+  return { model, quantizedNodes, ...(opsetUpgrade ? { opsetUpgrade } : {}) };
 }

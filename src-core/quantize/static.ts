@@ -6,7 +6,8 @@ import type { ModelProto, NodeProto } from '../onnx/types.ts';
 import { optimizeGraph } from '../optimize/index.ts';
 import { SRQ_VERSION } from '../version.ts';
 import { calibrate, type CalibrationMethod, type CalibrationResult, type RunnerFactory } from './calibrate.ts';
-import { checkFloatModel, checkOpset } from './checks.ts';
+import { atQdqOpset, checkFloatModel } from './checks.ts';
+import type { OpsetUpgrade } from '../onnx/opset-upgrade.ts';
 import { floatTensors } from './float-tensors.ts';
 import type { ActivationType } from './params.ts';
 import { QuantPlan, RuleContext } from './plan.ts';
@@ -38,6 +39,8 @@ export interface StaticQuantizeResult {
   plan: QuantPlan;
   params: ActivationParams;
   calibration: CalibrationResult;
+  /** Set when the model was upgraded from an older opset first (what changed). */
+  opsetUpgrade?: OpsetUpgrade;
 }
 
 /** Which nodes to quantize and how, by the rule registry, skipping excluded nodes and non-default domains. */
@@ -89,10 +92,10 @@ export function settleRanges(model: ModelProto, plan: QuantPlan, calibrated: Rea
   return ranges;
 }
 
-export async function quantizeStatic(model: ModelProto, opts: StaticQuantizeOptions): Promise<StaticQuantizeResult> {
+export async function quantizeStatic(source: ModelProto, opts: StaticQuantizeOptions): Promise<StaticQuantizeResult> {
   const name = opts.name ?? 'the model';
-  checkFloatModel(model, name);
-  checkOpset(model, name);
+  checkFloatModel(source, name);
+  const { model, opsetUpgrade } = atQdqOpset(source, name);
   if (opts.tiles.length === 0) throw new QuantizeError('no calibration tiles; pass calibration images');
   // Percentile (99.999) measured best on the default models: +0.8–1.4 dB fidelity over minmax, for one more pass.
   const method = opts.method ?? 'percentile';
@@ -121,5 +124,5 @@ export async function quantizeStatic(model: ModelProto, opts: StaticQuantizeOpti
   setMetadata(quantized, 'srq.calibration_tiles', `${opts.tiles.length}x${opts.tiles[0]!.width}x${opts.tiles[0]!.height}`);
   setMetadata(quantized, 'srq.calibration_sha256', await tilesHash(opts.tiles));
   setMetadata(quantized, 'srq.activations', activationType);
-  return { model: quantized, floatModel: float, plan, params, calibration };
+  return { model: quantized, floatModel: float, plan, params, calibration, ...(opsetUpgrade ? { opsetUpgrade } : {}) };
 }
