@@ -61,6 +61,26 @@ describe('srq run', () => {
     expect(readdirSync(join(ws, 'out')).filter((f) => f.endsWith('.onnx'))).toEqual([]);
   });
 
+  it('runs the other models when one cannot be read, names it with what failed, and exits 1', () => {
+    const broken = mkdtempSync(join(tmpdir(), 'srq-run-broken-'));
+    try {
+      makeWorkspace(broken);
+      const good = readFileSync(join(broken, 'models', 'esrgan-slim-x2.onnx'));
+      writeFileSync(join(broken, 'models', 'cut.onnx'), good.subarray(0, good.length >> 1));
+      const r = srq(['run', 'models/*.onnx', ...fast, '--out', 'out'], { cwd: broken });
+      expect(r.code, r.stderr).toBe(1);
+      expect(r.stdout).toContain('pass  esrgan-slim-x2  int8-static -> out/esrgan-slim-x2.int8.onnx');
+      expect(r.stdout).toMatch(/^ERROR cut {2}could not be run: .*not a readable ONNX model/m);
+      expect(r.stderr).toMatch(/^warning: models\/cut\.onnx could not be run: /m);
+      const report = JSON.parse(readFileSync(join(broken, 'out', 'report.json'), 'utf8')) as RunReport;
+      expect(report.passed).toBe(false);
+      expect(report.errors.map((e) => e.path)).toEqual(['models/cut.onnx']);
+      expect(readFileSync(join(broken, 'out', 'summary.md'), 'utf8')).toMatch(/^\| cut \| — \|.*\| ❌ error: .*not a readable ONNX model/m);
+    } finally {
+      rmSync(broken, { recursive: true, force: true });
+    }
+  });
+
   it('with --base runs only the models changed since that revision', () => {
     const git = (...args: string[]) => execFileSync('git', ['-c', 'user.name=srq', '-c', 'user.email=srq@example.com', ...args], { cwd: ws, stdio: 'pipe' });
     git('init', '-q');
