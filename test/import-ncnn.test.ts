@@ -658,14 +658,21 @@ describe('.param parser', () => {
 describe('.bin reader', () => {
   it('reads float16-, float32-, int8- and table-tagged arrays and raw float32', () => {
     const table = new Float32Array(256).map((_, i) => i / 8 - 2);
-    const bin = new ModelBin(cat(
+    const bytes = cat(
       tagged16([1.5, -2.25, 0.1]), // 3 halves + 2 bytes of padding
       cat(u32(TAG_FLOAT32), raw([3.5, 4.5])),
       cat(u32(TAG_INT8), new Uint8Array([0xff, 5, 0, 0])),
       cat(u32(0x00000001), raw(table), new Uint8Array([0, 17, 255, 0])),
       tagged32([7]),
       raw([8, 9]),
-    ), 'w.bin');
+    );
+    // The same bytes at an odd offset in their buffer (typed-array views need alignment; the reader copes).
+    const shifted = new Uint8Array(bytes.length + 1).subarray(1);
+    shifted.set(bytes);
+    for (const data of [bytes, shifted]) readAll(new ModelBin(data, 'w.bin'));
+  });
+
+  function readAll(bin: ModelBin): void {
     const h = bin.tagged(3, 'w', 'L');
     expect(h.storage).toBe('float16');
     expect([...h.values]).toEqual([1.5, -2.25, f16(0.1)]);
@@ -677,7 +684,7 @@ describe('.bin reader', () => {
     expect([...bin.raw(2, 'bias', 'L')]).toEqual([8, 9]);
     expect(bin.remaining).toBe(0);
     expect(() => bin.raw(1, 'the bias', 'Conv_9')).toThrow(/w\.bin ends at byte \d+ while reading the bias of layer Conv_9/);
-  });
+  }
 
   it('refuses a .bin with bytes left over, and an int8-quantized convolution', () => {
     const param = net('Input in 0 1 data', 'Convolution c 1 1 data y 0=3 1=1 6=9');

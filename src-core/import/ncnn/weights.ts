@@ -20,6 +20,16 @@ export interface LoadedWeights {
 
 const align4 = (n: number) => (n + 3) & ~3;
 
+/** float16 bits -> value, for all 65536 patterns (built on first use; decoding is then one lookup). */
+let halfTable: Float32Array | undefined;
+function halfToFloat(): Float32Array {
+  if (!halfTable) {
+    halfTable = new Float32Array(65536);
+    for (let h = 0; h < 65536; h++) halfTable[h] = float16BitsToNumber(h);
+  }
+  return halfTable;
+}
+
 export class ModelBin {
   private offset = 0;
   private readonly view: DataView;
@@ -56,9 +66,19 @@ export class ModelBin {
   /** float32 values with no tag (ncnn's mb.load(w, 1)). */
   raw(count: number, what: string, layer: string): Float32Array {
     const at = this.take(count * 4, what, layer);
+    this.storageCounts.float32 += count;
+    return this.float32At(at, count);
+  }
+
+  /** The host is little-endian (checked in onnx/tensor.ts), so aligned data can be viewed directly. */
+  private aligned(at: number, size: number): boolean {
+    return (this.bytes.byteOffset + at) % size === 0;
+  }
+
+  private float32At(at: number, count: number): Float32Array {
+    if (this.aligned(at, 4)) return new Float32Array(this.bytes.buffer, this.bytes.byteOffset + at, count).slice();
     const out = new Float32Array(count);
     for (let i = 0; i < count; i++) out[i] = this.view.getFloat32(at + 4 * i, true);
-    this.storageCounts.float32 += count;
     return out;
   }
 
@@ -72,7 +92,10 @@ export class ModelBin {
     const out = new Float32Array(count);
     if (tag === TAG_FLOAT16) {
       const at = this.take(align4(count * 2), `${what} (float16)`, layer);
-      for (let i = 0; i < count; i++) out[i] = float16BitsToNumber(this.view.getUint16(at + 2 * i, true));
+      const table = halfToFloat();
+      const bits = this.aligned(at, 2) ? new Uint16Array(this.bytes.buffer, this.bytes.byteOffset + at, count) : undefined;
+      if (bits) for (let i = 0; i < count; i++) out[i] = table[bits[i]!]!;
+      else for (let i = 0; i < count; i++) out[i] = table[this.view.getUint16(at + 2 * i, true)]!;
       this.storageCounts.float16 += count;
       return { values: out, storage: 'float16' };
     }
@@ -84,9 +107,8 @@ export class ModelBin {
     }
     if (tag === TAG_FLOAT32 || tag === 0) {
       const at = this.take(count * 4, `${what} (float32)`, layer);
-      for (let i = 0; i < count; i++) out[i] = this.view.getFloat32(at + 4 * i, true);
       this.storageCounts.float32 += count;
-      return { values: out, storage: 'float32' };
+      return { values: this.float32At(at, count), storage: 'float32' };
     }
     // Any other non-zero tag: ncnn reads a quantization table (caffe2ncnn's old "-q" output).
     const tableAt = this.take(256 * 4, `${what} (quantization table)`, layer);
