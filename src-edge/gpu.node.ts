@@ -1,5 +1,5 @@
 // Node on a GPU host: FP16 through onnxruntime-node's CUDA execution provider. The CUDA provider library is
-// not part of the npm package (its install script fetches it unless ONNXRUNTIME_NODE_INSTALL=skip, as srq's set-up has it), so the probe
+// not part of the npm package (its install script fetches it unless told to skip, as srq's .npmrc does), so the probe
 // looks for it next to the native binding before claiming a GPU; a failing session then falls back to CPU.
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
