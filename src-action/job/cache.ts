@@ -12,7 +12,7 @@ export interface JobCache {
   save(key: string, dir: string): Promise<void>;
 }
 
-/** e.g. srq-0.1.0-esrgan-slim-x4-8158a7d852f0e7c1-3f2a9c01d4e5b6a7 (≤ 512 chars, no commas: the cache's rules). */
+/** e.g. srq-1.0.0-esrgan-slim-x4-8158a7d852f0e7c1-3f2a9c01d4e5b6a7 (≤ 512 chars, no commas: the cache's rules). */
 export function cacheKey(name: string, modelSha256: string, optionsHash: string): string {
   return `srq-${SRQ_VERSION}-${name}-${modelSha256.slice(0, 16)}-${optionsHash.slice(0, 16)}`;
 }
