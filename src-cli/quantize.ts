@@ -14,12 +14,14 @@ import { tensorErrorReport } from '../src-core/quantize/report.ts';
 import { quantizeStatic } from '../src-core/quantize/static.ts';
 import { rankingLine, stepLine, verdictLine } from '../src-core/report/budget.ts';
 import { createRunner } from '../src-core/runtime/create-runner.node.ts';
+import { checkModelLoads, ModelLoadError } from '../src-core/runtime/load-check.node.ts';
+import { describeUpgrade, type OpsetUpgrade } from '../src-core/onnx/opset-upgrade.ts';
 import type { Runner, RunnerOptions } from '../src-core/runtime/runner.ts';
 import { quantizeWithinBudget, searchPhotos, type DropMetric } from '../src-core/validate/accuracy-aware.ts';
 import { gatedValue } from '../src-core/validate/gate.ts';
 import { validateModels } from '../src-core/validate/validate.ts';
 import { intFlag, oneOf, parse } from './args.ts';
-import { EXIT_FAILED, UsageError } from './errors.ts';
+import { EXIT_FAILED, EXIT_USAGE, UsageError } from './errors.ts';
 import { checkOutputPath, endProgress, progressReporter, writeOutput } from './files.ts';
 import { limitFlag } from './validate.ts';
 
@@ -99,6 +101,7 @@ export async function quantizeCommand(argv: string[]): Promise<number> {
   let output;
   let summary: string;
   let report: unknown;
+  let opsetUpgrade: OpsetUpgrade | undefined;
   if (mode === 'int8-static') {
     const tileSize = intFlag('tile', values.tile, 128, 8);
     const count = intFlag('calib-tiles', values['calib-tiles'], 32);
@@ -157,6 +160,7 @@ export async function quantizeCommand(argv: string[]): Promise<number> {
       keptFloat = `\n${verdictLine(budget, metric, maxDrop)}`;
     }
     output = result.model;
+    opsetUpgrade = result.opsetUpgrade;
     // What the quantizer could not do as asked (an op it cannot type, a bias that overflowed int32) is said, not hidden.
     for (const w of result.plan.warnings) console.error(`srq: warning: ${w.message}`);
     summary = `int8-static: ${result.plan.quantizedNodes.size} nodes quantized, ${result.plan.folded.length} activations folded, calibrated (${method}) on ${tiles.length} tiles of ${tileSize}² from ${images.length} images (${images.map((i) => i.name).join(', ')})${keptFloat}`;
@@ -168,14 +172,34 @@ export async function quantizeCommand(argv: string[]): Promise<number> {
   } else if (mode === 'int8-dynamic') {
     const result = quantizeDynamic(model, { exclude, name: input });
     output = result.model;
+    opsetUpgrade = result.opsetUpgrade;
     summary = `int8-dynamic: ${result.quantizedNodes.length} Conv/MatMul nodes quantized`;
   } else {
     const result = convertToFp16(model, { name: input });
     output = result.model;
-    summary = `fp16: ${result.clampedValues} weight values clamped to ±65504, ${result.keptFloat32.length} shape tensors kept float32`;
+    const blocked = result.float32Nodes.length > 0 ? `, ${result.float32Nodes.length} nodes run in float32 (${result.float32Nodes.join(', ')})` : '';
+    summary = `fp16: ${result.clampedValues} weight values clamped to ±65504, ${result.keptFloat32.length} shape tensors kept float32${blocked}, ${result.casts} casts`;
   }
+  if (opsetUpgrade) summary += `\nupgraded ${describeUpgrade(opsetUpgrade)}`;
   endProgress();
   const bytes = encodeModel(output);
+  // Nothing is written that onnxruntime would refuse.
+  progress('checking that the model loads in onnxruntime…');
+  try {
+    await checkModelLoads(bytes, {
+      name: values.output,
+      source: { bytes: encodeModel(model), name: input },
+      advice: mode === 'fp16'
+        ? `float16 cannot hold this model's values, or srq converted it wrongly (report it with ${input}); use --mode int8-static or int8-dynamic`
+        : `this is an srq bug: please report it with ${input}; meanwhile try another --mode or --exclude the op it names`,
+    });
+  } catch (e) {
+    if (!(e instanceof ModelLoadError)) throw e;
+    endProgress();
+    console.error(`srq: ${e.message}`);
+    return e.inputFails ? EXIT_USAGE : EXIT_FAILED;
+  }
+  endProgress();
   writeOutput(values.output, bytes, [input]);
   if (values.report && report) writeOutput(values.report, JSON.stringify(report, null, 2) + '\n', [input]);
   const inBytes = encodeModel(model).length;

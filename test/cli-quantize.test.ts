@@ -6,8 +6,8 @@ import { describe, expect, it } from 'vitest';
 import { DataType } from '../src-core/onnx/index.ts';
 import { makeGraph, makeModel, makeNode, makeValueInfo } from '../src-core/onnx/build.ts';
 import { encodeModel } from '../src-core/onnx/model.ts';
-import { readModelFile } from '../src-core/onnx/model-file.ts';
 import { expectOneLineError, srq } from './helpers/cli.ts';
+import { opset6Shuffle } from './helpers/small-sr-models.ts';
 
 const work = mkdtempSync(join(tmpdir(), 'srq-cli-'));
 const model = 'models/esrgan-slim-x2.onnx';
@@ -78,13 +78,12 @@ describe('srq quantize', () => {
         }))));
         return ['quantize', p, '-o', out];
       }, /has no float32 weights/],
+      // Opset 7–12 exports are upgraded to 13 (test/opset-upgrade.test.ts); older ones are refused.
       ['unsupported opset', () => {
-        const old = readModelFile(model);
-        old.opsetImport = [{ domain: '', version: 11 }];
-        const p = join(work, 'opset11.onnx');
-        writeFileSync(p, encodeModel(old));
+        const p = join(work, 'opset6.onnx');
+        writeFileSync(p, encodeModel(opset6Shuffle()));
         return ['quantize', p, '-o', out];
-      }, /uses opset 11; srq quantizes opset 13 or newer/],
+      }, /opset6\.onnx uses opset 6; srq upgrades opset 7 or newer \(re-export the model with opset 13 or newer\)/],
       ['no calibration images', () => {
         const empty = join(work, 'empty');
         mkdirSync(empty, { recursive: true });

@@ -177,7 +177,7 @@ describe('FP16 on PyTorch-shaped graphs', () => {
     expect(value.dataType).toBe(DataType.FLOAT);
     const error = await checkModelLoads(encodeModel(broken), { name: 'out.onnx' }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ModelLoadError);
-    expect((error as Error).message).toMatch(/^out\.onnx would not load in onnxruntime-node 1\.30\.0 \(.*Type 'tensor\(float16\)' of input parameter \(scales\) of operator \(Resize\).*\), so it was not written; this is an srq bug/);
+    expect((error as Error).message).toMatch(/^out\.onnx would not load in onnxruntime-node 1\.30\.0 \(.*Type 'tensor\(float16\)' of input parameter \(scales\) of operator \(Resize\).*\), so it was not written; this is an srq bug: please report/);
     expect((error as Error).message).not.toMatch(/\n/);
   });
 

@@ -9,6 +9,8 @@ import { DataType, dataTypeName } from '../onnx/tensor.ts';
 
 export class ModelLoadError extends Error {
   override name = 'ModelLoadError';
+  /** True when the model it was made from does not load either (an input problem, not srq's). */
+  inputFails = false;
 }
 
 export interface LoadCheckOptions {
@@ -18,6 +20,11 @@ export interface LoadCheckOptions {
   advice?: string;
   /** Spatial size of the test input's free dimensions (default 16; 64 is tried too if 16 fails to run). */
   size?: number;
+  /**
+   * The model this one was made from: on failure it is checked too, and if it fails as well the message says
+   * so (fix or re-export the input) instead of giving `advice`.
+   */
+  source?: { bytes: Uint8Array; name: string };
 }
 
 export interface LoadCheckResult {
@@ -70,7 +77,7 @@ async function runOnce(session: ort.InferenceSession, bytes: Uint8Array, size: n
     if (t.type === 'float32') {
       const data = t.data as Float32Array;
       const bad = data.findIndex((x) => !Number.isFinite(x));
-      if (bad >= 0) throw new ModelLoadError(`output ${name} holds ${data[bad]} on a mid-grey test input`);
+      if (bad >= 0) throw new ModelLoadError(`output ${name} holds non-finite values (${data[bad]} at ${bad}) on a mid-grey test input`);
     }
   }
   return { inputs: Object.fromEntries(Object.entries(feeds).map(([k, t]) => [k, [...t.dims]])), outputs };
@@ -81,30 +88,40 @@ async function runOnce(session: ort.InferenceSession, bytes: Uint8Array, size: n
  * the name, ORT's message, what to do) if either fails.
  */
 export async function checkModelLoads(bytes: Uint8Array, opts: LoadCheckOptions): Promise<LoadCheckResult> {
-  const advice = opts.advice ?? 'this is an srq bug; please report it with the input model';
-  const fail = (stage: string, e: unknown) =>
-    new ModelLoadError(`${opts.name} would not ${stage} in onnxruntime-node ${ORT_VERSION} (${ortMessage(e)}), so it was not written; ${advice}`);
+  const size = opts.size ?? 16;
+  const outcome = await loadAndRun(bytes, size);
+  if (!('failure' in outcome)) return outcome;
+  const what = `${opts.name} would not ${outcome.failure.stage} in onnxruntime-node ${ORT_VERSION} (${outcome.failure.message}), so it was not written`;
+  const source = opts.source ? await loadAndRun(opts.source.bytes, size) : undefined;
+  if (source && 'failure' in source) {
+    const error = new ModelLoadError(`${what}; the input ${opts.source!.name} does not ${source.failure.stage} in onnxruntime-node either (${source.failure.message}): fix or re-export it`);
+    error.inputFails = true;
+    throw error;
+  }
+  throw new ModelLoadError(`${what}; ${opts.advice ?? 'this is an srq bug: please report it with the input model'}`);
+}
+
+type Outcome = LoadCheckResult | { failure: { stage: 'load' | 'run'; message: string } };
+
+async function loadAndRun(bytes: Uint8Array, size: number): Promise<Outcome> {
   let session: ort.InferenceSession;
   try {
     session = await ort.InferenceSession.create(bytes, { executionProviders: ['cpu'], intraOpNumThreads: 1, interOpNumThreads: 1, logSeverityLevel: 3 });
   } catch (e) {
-    throw fail('load', e);
+    return { failure: { stage: 'load', message: ortMessage(e) } };
   }
   try {
-    const size = opts.size ?? 16;
-    try {
-      return await runOnce(session, bytes, size);
-    } catch (first) {
-      // Some nets need a larger input (deep downsampling); a model that runs at 64 is fine.
-      if (size >= 64) throw first;
+    return await runOnce(session, bytes, size);
+  } catch (first) {
+    // Some nets need a larger input (deep downsampling); a model that runs at 64 is fine.
+    if (size < 64) {
       try {
         return await runOnce(session, bytes, 64);
       } catch {
-        throw first;
+        // report the first failure
       }
     }
-  } catch (e) {
-    throw fail('run', e);
+    return { failure: { stage: 'run', message: ortMessage(first) } };
   } finally {
     await session.release();
   }
