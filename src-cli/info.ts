@@ -38,7 +38,7 @@ export async function infoCommand(argv: string[]): Promise<number> {
     `model      ${path} (${(bytes / 1e6).toFixed(2)} MB)`,
     `precision  ${summary.precision}`,
     `scale      ×${description.scale}, border ${description.border} px (out = ${description.scale}·in${description.border ? ` − ${2 * description.border}` : ''}; measured)`,
-    `tiling     receptive field ${description.overlap} px (${description.found.overlap})`,
+    `tiling     receptive field ${description.overlap} px (${description.found.overlap})${description.wholeImage ? '; tiles do not reproduce the whole image: runs whole images' : ''}`,
     `pixels     RGB in [0, ${description.sourceRange}] (${description.found.range})`,
     ...description.rewrites.map((r) => `rewrites   ${r}`),
     ...description.notes.map((n) => `note       ${n}`),

@@ -4,7 +4,7 @@ import { encodeJpeg, encodePng } from '../src-core/image/index.ts';
 import { readImageFile } from '../src-core/image/image-files.node.ts';
 import { prepareInferenceModel } from '../src-core/inference-model.ts';
 import { createRunner } from '../src-core/runtime/create-runner.node.ts';
-import { DEFAULT_TILE_SIZE, upscaleImage } from '../src-core/tiling/upscale.ts';
+import { DEFAULT_TILE_SIZE, tileSizeFor, upscaleImage } from '../src-core/tiling/upscale.ts';
 import { intFlag, oneOf, parse } from './args.ts';
 import { UsageError } from './errors.ts';
 import { checkOutputPath, endProgress, progressReporter, writeOutput } from './files.ts';
@@ -12,7 +12,7 @@ import { MODEL_FLAGS, MODEL_FLAGS_HELP, modelOverrides, resolveModelFile } from 
 
 const help = `usage: srq upscale <model.onnx> <image> -o <out.png|out.jpg> [options]
 
-  --tile N          tile size in input pixels (default ${DEFAULT_TILE_SIZE})
+  --tile N          tile size in input pixels (default ${DEFAULT_TILE_SIZE}; raised where the model needs more context)
   --overlap N       context pixels around each tile (default: the model's receptive-field radius, which makes
                     tiled output equal whole-image output)
   --runtime node|web   onnxruntime-node (native, default) or onnxruntime-web (wasm, as on the edge)
@@ -55,6 +55,7 @@ export async function upscaleCommand(argv: string[]): Promise<number> {
     const output = await upscaleImage(runner, image, {
       scale: prepared.scale,
       border: prepared.border,
+      wholeImage: prepared.wholeImage === true,
       tileSize,
       overlap,
       onProgress: (done, total) => {
@@ -66,7 +67,7 @@ export async function upscaleCommand(argv: string[]): Promise<number> {
     const bytes = format === 'png' ? encodePng(output) : encodeJpeg(output, quality);
     writeOutput(values.output, bytes, [modelPath, imagePath]);
     const seconds = (performance.now() - started) / 1000;
-    console.log(`${image.width}×${image.height} → ${output.width}×${output.height} (×${prepared.scale}) in ${tiles} tile${tiles === 1 ? '' : 's'} of ${tileSize}² + ${overlap} px overlap on ${runtime}, ${seconds.toFixed(2)} s; wrote ${values.output}`);
+    console.log(`${image.width}×${image.height} → ${output.width}×${output.height} (×${prepared.scale}) in ${tiles} tile${tiles === 1 ? '' : 's'} of ${tileSizeFor(Math.max(overlap, Math.ceil(prepared.border / prepared.scale)), tileSize)}² + ${overlap} px overlap on ${runtime}, ${seconds.toFixed(2)} s; wrote ${values.output}`);
   } finally {
     await runner.release();
   }

@@ -13,6 +13,6 @@ export interface InferenceModel extends TileGeometry {
 export function prepareInferenceModel({ model, description }: ResolvedModel): InferenceModel {
   const optimized = cloneModel(model);
   optimizeGraph(optimized);
-  const { scale, border, overlap } = description;
-  return { bytes: encodeModel(optimized), scale, border, overlap, description };
+  const { scale, border, overlap, wholeImage } = description;
+  return { bytes: encodeModel(optimized), scale, border, overlap, ...(wholeImage ? { wholeImage } : {}), description };
 }

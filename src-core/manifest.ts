@@ -43,6 +43,8 @@ export interface ManifestEntry {
   scale: number;
   /** Output px the model loses on each side: out = scale·in − 2·border. Absent = 0. */
   border?: number;
+  /** True when tiles cannot reproduce the model's whole-image output: serve whole images. Absent = false. */
+  wholeImage?: boolean;
   /** Input px of context each tile needs on every side. */
   overlap: number;
   variant: ModelVariant;
@@ -84,6 +86,7 @@ export interface ValidatedModel {
   scale: number;
   border: number;
   overlap: number;
+  wholeImage?: boolean;
   original: { path: string; sha256: string; bytes: number };
   /** The drop limit the report was gated with. */
   gate: { metric: VariantMetrics['metric']; maxDrop: number };
@@ -116,6 +119,7 @@ export function buildManifest(models: readonly ValidatedModel[], srqVersion = SR
         name: m.name,
         scale: m.scale,
         ...(m.border ? { border: m.border } : {}),
+        ...(m.wholeImage ? { wholeImage: true } : {}),
         overlap: m.overlap,
         variant,
         host,

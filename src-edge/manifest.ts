@@ -63,6 +63,7 @@ export function parseManifest(json: unknown, source: string): EdgeManifest {
       name,
       scale: intField('scale', 1),
       ...(raw.border !== undefined && raw.border !== 0 ? { border: intField('border', 0) } : {}),
+      ...(raw.wholeImage === true ? { wholeImage: true } : {}),
       overlap: intField('overlap', 0),
       variant,
       host,

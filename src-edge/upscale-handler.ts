@@ -125,6 +125,7 @@ async function infer(
     return await upscaleImage(served.runner, image, {
       scale: served.entry.scale,
       border: served.entry.border ?? 0,
+      wholeImage: served.entry.wholeImage === true,
       overlap: served.entry.overlap,
       tileSize,
       deadline,

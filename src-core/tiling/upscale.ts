@@ -18,6 +18,8 @@ export interface UpscaleOptions {
    * is padded by ceil(border / scale) px of repeated edge pixels so the output is exactly scale × the input.
    */
   border?: number;
+  /** The model's description says tiles cannot reproduce its whole-image output: run one window. */
+  wholeImage?: boolean;
   /** Model input window, in input px (square). Default 128. Larger = fewer tiles, more memory per run. */
   tileSize?: number;
   /**
@@ -42,7 +44,6 @@ export interface UpscaleOptions {
 export async function upscaleImage(runner: Runner, img: RasterImage, opts: UpscaleOptions): Promise<RasterImage> {
   assertRaster(img, 'input image');
   const { scale, overlap, onProgress, signal, deadline } = opts;
-  const tileSize = opts.tileSize ?? DEFAULT_TILE_SIZE;
   if (!Number.isInteger(scale) || scale < 1) {
     throw new TilingOptionsError(`scale must be a positive integer (the model's srq.scale), got ${scale}`);
   }
@@ -55,7 +56,10 @@ export async function upscaleImage(runner: Runner, img: RasterImage, opts: Upsca
   }
   const pad = Math.ceil(border / scale);
   // A window's output covers its input minus border/scale px on each side: cores must keep at least that.
-  const tiles = planTiles(img.width + 2 * pad, img.height + 2 * pad, tileSize, Math.max(overlap, pad));
+  const context = Math.max(overlap, pad);
+  // A model that tiles cannot reproduce runs in one window over the whole (padded) image.
+  const tileSize = opts.wholeImage ? Math.max(img.width, img.height) + 2 * pad : tileSizeFor(context, opts.tileSize);
+  const tiles = planTiles(img.width + 2 * pad, img.height + 2 * pad, tileSize, context);
 
   const outChannels = img.channels === 4 ? 4 : 3;
   const out: RasterImage = {
@@ -78,6 +82,18 @@ export async function upscaleImage(runner: Runner, img: RasterImage, opts: Upsca
 
   if (outChannels === 4) attachAlpha(out, img);
   return out;
+}
+
+/** Smallest core a tile keeps between its two margins of context, in input px. */
+export const MIN_TILE_CORE = 32;
+
+/**
+ * The tile size used for a model needing `overlap` px of context: the requested (or default) size, raised where
+ * needed so that a core of at least MIN_TILE_CORE px fits between the two margins (deep nets see far: a 6-block
+ * RRDB needs 94 px each side, so 128² tiles would hold no core at all).
+ */
+export function tileSizeFor(overlap: number, requested = DEFAULT_TILE_SIZE): number {
+  return Math.max(requested, 2 * overlap + MIN_TILE_CORE);
 }
 
 function checkOutputDims(got: readonly number[], input: readonly number[], scale: number, border: number): void {

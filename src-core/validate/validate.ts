@@ -128,7 +128,7 @@ function checkImageSizes(images: readonly EvalImage[], scale: number): void {
 function upscaleOnce(runner: Runner, lr: RasterImage, p: InferenceModel, tileSize: number, warmUp: boolean): Promise<RasterImage> {
   // The warm-up needs one window of the real tile shape, not the whole image.
   const input = warmUp ? cropImage(lr, 0, 0, Math.min(lr.width, tileSize), Math.min(lr.height, tileSize)) : lr;
-  return upscaleImage(runner, input, { scale: p.scale, border: p.border, overlap: p.overlap, tileSize });
+  return upscaleImage(runner, input, { scale: p.scale, border: p.border, overlap: p.overlap, wholeImage: p.wholeImage === true, tileSize });
 }
 
 function scoresOf(s: ImageScores): Scores {
