@@ -104,8 +104,15 @@ export async function runModelJob(input: ModelJobInput, ctx: ModelJobContext, di
       const model = budget.best.quantized.model;
       setMetadata(model, 'srq.float_nodes', budget.best.step.floatNodes.join(','));
       setMetadata(model, 'srq.max_drop', `${opts.maxDrop} ${opts.metric} (measured ${budget.best.step.drop.toFixed(4)})`);
-      made[staticIndex] = { ...current, model, bytes: encodeModel(model), note: verdict };
+      made[staticIndex] = { ...current, model, bytes: encodeModel(model), note: `${verdict} (searched on the calibration photos)` };
       validation = await validate(input, resolved, made, ctx, factory);
+      // The search never saw the evaluation photos: its choice is confirmed there, and a miss is said plainly.
+      const confirmed = validation.report.candidates[staticIndex];
+      if (confirmed && !confirmed.gate?.passed) {
+        const heldOut = opts.metric === 'psnr-y' ? confirmed.drop.psnrY : opts.metric === 'psnr-rgb' ? confirmed.drop.psnrRgb : confirmed.drop.ssimY;
+        made[staticIndex]!.note = `${verdict} on the calibration photos, but ${heldOut.toFixed(3)} on the held-out evaluation photos, over the ${opts.maxDrop} budget: the model behaves differently on photos unlike its calibration set`;
+        log.info(made[staticIndex]!.note!);
+      }
     } else {
       current.note = verdict;
     }
