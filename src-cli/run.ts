@@ -35,7 +35,7 @@ variants that passed, manifest.json (the edge worker's format), reports/<model>.
   --eval <dir|file>        evaluation images with ground truth (repeatable; default: srq's built-in photos)
   --calib-method M         minmax, percentile (default) or entropy
   --tile N                 calibration and validation tile size in input pixels (default ${DEFAULTS.tileSize})
-  --scale N                upscaling factor, for models without srq.scale metadata
+  --scale N                optional: srq measures each model's scale; a given one is checked against it
   --out <dir>              output folder (default ${DEFAULTS.outDir})
   --runtime node|web       onnxruntime-node (default) or onnxruntime-web (wasm)
   --threads N              inference threads

@@ -2,7 +2,7 @@
 // passing and a failing gate, --base, and the refusals (no model, a file it did not write, a bad flag), each as one
 // line with exit code 2.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -21,6 +21,23 @@ beforeAll(() => {
 });
 
 afterAll(() => rmSync(ws, { recursive: true, force: true }));
+
+describe('srq run on third-party exports, with no scale given', () => {
+  it('measures each model (a waifu2x-style model loses a border), validates it, and publishes what passes', () => {
+    const dir = join(ws, 'corpus');
+    mkdirSync(join(dir, 'models'), { recursive: true });
+    for (const f of ['waifu2x-upconv7-x2.onnx', 'srvgg-x2-interp-size.onnx']) copyFileSync(join('test/fixtures/corpus', f), join(dir, 'models', f));
+    const r = srq(['run', 'models/*.onnx', '--calib', '../photos', '--eval', '../photos', '--calib-method', 'minmax', '--tile', '64', '--variants', 'int8-static,fp16', '--max-drop', '1', '--out', 'out'], { cwd: dir });
+    expect(r.code, r.stderr + r.stdout).toBe(0);
+    expect(r.stdout).toMatch(/×2, border 14 px \(out = 2·in − 28\)/);
+    expect(r.stdout).toMatch(/×2, border 0 px \(out = 2·in\)/);
+    const manifest = JSON.parse(readFileSync(join(dir, 'out', 'manifest.json'), 'utf8')) as ModelManifest;
+    const waifu = manifest.models.filter((m) => m.name === 'waifu2x-upconv7-x2');
+    expect(waifu.map((m) => m.variant).sort()).toEqual(['fp16', 'int8']);
+    for (const m of waifu) expect([m.scale, m.border, m.overlap]).toEqual([2, 14, 7]);
+    expect(manifest.models.find((m) => m.name === 'srvgg-x2-interp-size')).toMatchObject({ scale: 2, overlap: 10 });
+  });
+});
 
 describe('srq run', () => {
   it('writes the passing variants, manifest.json, the reports and a summary, and exits 0', () => {

@@ -3,7 +3,7 @@
 // stand-in on 127.0.0.1 (a second run on unchanged models restores from the cache and quantizes nothing); without
 // those services the Action says it skipped them and still succeeds; onnxruntime-web (wasm) from dist/ as well.
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -105,7 +105,7 @@ describe('the Action with cache and artifact services', () => {
     expect(run.code, run.log).toBe(0);
     expect(run.log).toMatch(/cache hit: srq-[\d.]+-esrgan-slim-x2-\w+-\w+ restored; no quantization or validation/);
     expect(run.log).not.toContain('quantizing');
-    expect(run.log).not.toContain('calibration');
+    expect(run.log).not.toMatch(/calibration (min\/max|histograms)/);
     expect(run.log).not.toContain('validating');
     expect(services.twirpCalls('CreateCacheEntry')).toHaveLength(creates);
     const report = readJson<RunReport>(join(workspace, 'srq-out', 'report.json'));
@@ -206,5 +206,19 @@ describe('the Action with models that cannot be run', () => {
     expect(run.log).toMatch(/::error::srq: 2 of 3 models could not be run \(cut, sum\)/);
     // The model that ran is published as usual.
     expect(readJson<ModelManifest>(join(workspace, 'srq-out', 'manifest.json')).models.map((m) => m.name)).toEqual(['esrgan-slim-x2']);
+  });
+});
+
+describe('the Action on third-party exports, with no scale input', () => {
+  it('measures a waifu2x-style model that loses a border and publishes its variants with that border', async () => {
+    const workspace = join(root, 'corpus-ws');
+    makeWorkspace(workspace, []);
+    copyFileSync(join(repoRoot, 'test/fixtures/corpus/waifu2x-upconv7-x2.onnx'), join(workspace, 'models', 'waifu2x-upconv7-x2.onnx'));
+    const run = await runAction({ workspace, temp: join(root, 'corpus-temp'), inputs: { ...fastInputs, variants: 'int8-static, fp16', 'max-drop': '1' } });
+    expect(run.code, run.log).toBe(0);
+    expect(run.log).toMatch(/×2, border 14 px \(out = 2·in − 28\)/);
+    const manifest = readJson<ModelManifest>(join(workspace, 'srq-out', 'manifest.json'));
+    expect(manifest.models.map((m) => [m.variant, m.scale, m.border, m.overlap])).toEqual([['int8', 2, 14, 7], ['fp16', 2, 14, 7]]);
+    expect(parseManifest(manifest, 'srq-out/manifest.json').models[0]!.border).toBe(14);
   });
 });

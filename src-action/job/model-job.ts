@@ -104,7 +104,7 @@ export async function runModelJob(input: ModelJobInput, ctx: ModelJobContext, di
       const model = budget.best.quantized.model;
       setMetadata(model, 'srq.float_nodes', budget.best.step.floatNodes.join(','));
       setMetadata(model, 'srq.max_drop', `${opts.maxDrop} ${opts.metric} (measured ${budget.best.step.drop.toFixed(4)})`);
-      made[staticIndex] = { ...current, model, bytes: encodeModel(model), note: `${verdict} (searched on the calibration photos)` };
+      made[staticIndex] = { ...current, model, bytes: encodeModel(model), note: verdict };
       validation = await validate(input, resolved, made, ctx, factory);
       // The search never saw the evaluation photos: its choice is confirmed there, and a miss is said plainly.
       const confirmed = validation.report.candidates[staticIndex];

@@ -31,7 +31,7 @@ export interface JobOptions {
   maxDrop: number;
   /** Calibration and validation tile size in input pixels. */
   tileSize: number;
-  /** Upscaling factor for models without srq.scale metadata. */
+  /** A scale the user states: an override checked against the measured one, never trusted blindly. */
   scale?: number;
   /** Where variants, manifest.json and reports go (relative to the workspace, or absolute). */
   outDir: string;
