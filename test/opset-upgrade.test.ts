@@ -13,6 +13,7 @@ import { DataType, makeTensor } from '../src-core/onnx/tensor.ts';
 import type { AttributeProto, ModelProto, NodeProto, TensorProto } from '../src-core/onnx/types.ts';
 import { cutCalibrationTiles, rasterToTensor, seededRandom } from '../src-core/quantize/calibration-tiles.ts';
 import { quantizeDynamic } from '../src-core/quantize/dynamic.ts';
+import { convertToFp16 } from '../src-core/quantize/fp16.ts';
 import { quantizeStatic } from '../src-core/quantize/static.ts';
 import { checkModelLoads } from '../src-core/runtime/load-check.node.ts';
 import { createNodeRunner } from '../src-core/runtime/ort-node.ts';
@@ -113,12 +114,12 @@ const expectedChanges: Record<number, Record<string, number>> = {
   12: common,
 };
 
-async function outputs(model: ModelProto): Promise<Float32Array[]> {
+async function outputs(model: ModelProto, scale = 6): Promise<Float32Array[]> {
   const r = await runner(encodeModel(model));
   const out: Float32Array[] = [];
   for (const p of probes) {
     const o = await r.run(p.data, p.dims);
-    expect(o.dims).toEqual([1, 3, p.dims[2] * 6, p.dims[3] * 6]);
+    expect(o.dims).toEqual([1, 3, p.dims[2] * scale, p.dims[3] * scale]);
     out.push(o.data);
   }
   await r.release();
@@ -139,6 +140,42 @@ function sqnr(reference: Float32Array, candidate: Float32Array): number {
     n += (reference[i]! - candidate[i]!) ** 2;
   }
   return n === 0 ? Infinity : 10 * Math.log10(s / n);
+}
+
+/**
+ * torch.onnx at opset 9 for F.interpolate(size=(3h, 3w), mode='nearest'): the scales are computed at run time
+ * (output size ÷ input size, from Shape), then Upsample.
+ */
+function sizeInterpolateOpset9(): ModelProto {
+  const w = new Weights();
+  const constant = (out: string, t: TensorProto) => makeNode('Constant', [], [out], { value: attr.tensor(t) }, `${out}_Constant`);
+  const nodes: NodeProto[] = [
+    conv(w, 'conv1', 'input', 'features', 3, 8),
+    makeNode('Shape', ['features'], ['shape'], {}, 'shape'),
+    constant('hw_start', i64('', [1], [2])),
+    constant('hw_end', i64('', [1], [4])),
+    makeNode('Slice', ['shape', 'hw_start', 'hw_end'], ['hw'], {}, 'slice_hw'),
+    makeNode('Cast', ['hw'], ['hw_float'], { to: attr.int(DataType.FLOAT) }, 'cast_hw'),
+    constant('three', f32('', [], [3])),
+    makeNode('Mul', ['hw_float', 'three'], ['size_float'], {}, 'target_size'),
+    makeNode('Floor', ['size_float'], ['size_floor'], {}, 'floor'),
+    makeNode('Div', ['size_floor', 'hw_float'], ['hw_scales'], {}, 'scales_hw'),
+    constant('ones', f32('', [2], [1, 1])),
+    makeNode('Concat', ['ones', 'hw_scales'], ['scales'], { axis: attr.int(0) }, 'scales'),
+    makeNode('Upsample', ['features', 'scales'], ['up'], { mode: attr.string('nearest') }, 'upsample'),
+    conv(w, 'conv2', 'up', 'y', 8, 3),
+  ];
+  // The opset-9 form of slice: starts/ends attributes.
+  const slice = nodes.find((n) => n.name === 'slice_hw')!;
+  slice.input = ['shape'];
+  slice.attribute = [{ ...attr.ints([2]), name: 'starts' }, { ...attr.ints([4]), name: 'ends' }];
+  return makeModel(makeGraph({
+    name: 'size_interpolate',
+    nodes: nodes.filter((n) => n.output![0] !== 'hw_start' && n.output![0] !== 'hw_end'),
+    inputs: [makeValueInfo('input', DataType.FLOAT, [1, 3, 'h', 'w'])],
+    outputs: [makeValueInfo('y', DataType.FLOAT, [1, 3, null, null])],
+    initializers: w.list,
+  }), { opset: 9 });
 }
 
 describe('opset upgrade to 13', () => {
@@ -179,6 +216,25 @@ describe('opset upgrade to 13', () => {
       }
     });
   }
+
+  it('opset 9 Upsample with run-time scales (interpolate(size=...)): upgraded exactly, reported, and FP16 keeps the scales float32', async () => {
+    const original = sizeInterpolateOpset9();
+    await checkModelLoads(encodeModel(original), { name: 'opset 9' });
+    const upgraded = cloneModel(original);
+    expect(upgradeOpset(upgraded)).toEqual({ from: 9, to: 13, changes: { 'Slice starts/ends → inputs': 1, 'Upsample → Resize (run-time scales, taken as ≥ 1)': 1 } });
+    const [want, got] = [await outputs(original, 3), await outputs(upgraded, 3)];
+    for (let i = 0; i < want.length; i++) expect(differing(want[i]!, got[i]!)).toBe(0);
+    const fp16 = convertToFp16(original);
+    expect(fp16.keptFloat32.sort()).toEqual(['hw_float', 'hw_scales', 'ones', 'scales', 'size_float', 'size_floor', 'three']);
+    expect(fp16.casts).toBe(2);
+    await checkModelLoads(encodeModel(fp16.model), { name: 'fp16' });
+    const half = await outputs(fp16.model, 3);
+    // SQNR against FP32 measured 70.6–71.3 dB: fp16 rounding only (a float16 size computation would be off by
+    // whole pixels past 2048 and fail ORT's type check on Upsample's scales).
+    for (let i = 0; i < want.length; i++) expect(sqnr(want[i]!, half[i]!)).toBeGreaterThan(68);
+    const int8 = await quantizeStatic(original, { tiles: calibration, createRunner: runner });
+    await checkModelLoads(encodeModel(int8.model), { name: 'int8' });
+  });
 
   it('describes the upgrade in one line', () => {
     expect(describeUpgrade(upgradeOpset(legacyModel(9)))).toBe('opset 9 → 13 (Upsample → Resize ×2, Clip min/max → inputs, Pad pads → input, Dropout → Identity, Softmax axis → Flatten/Reshape, Split split → input, Unsqueeze axes → input, Squeeze axes → input, ReduceSum axes → input)');

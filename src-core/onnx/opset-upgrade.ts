@@ -3,7 +3,8 @@
 // function as the original op; ops whose meaning cannot be kept exactly are refused with a clear message.
 // Runtime-agnostic. What changed, by op (ONNX Changelog.md):
 // - Upsample (7: scales attribute; 9/10: scales input) and Resize-10 → Resize-13 with mode nearest/linear,
-//   coordinate_transformation_mode 'asymmetric' and nearest_mode 'floor' (what Upsample computes for scales ≥ 1).
+//   coordinate_transformation_mode 'asymmetric' and nearest_mode 'floor' (what ORT's Upsample computes for
+//   scales ≥ 1; constant scales < 1 are refused, run-time scales are taken as ≥ 1 and reported so).
 // - Clip < 11: min/max attributes → inputs. Pad < 11: pads (paddings in Pad-1) and value attributes → inputs.
 // - Slice < 10: starts/ends/axes attributes → inputs. TopK < 10: k attribute → input.
 // - Split, Squeeze, Unsqueeze, ReduceSum < 13: split/axes attributes → inputs.
@@ -168,9 +169,10 @@ class Upgrader {
     const values = hasAttr(node, 'scales') ? Float32Array.from(getAttr(node, 'scales') as number[]) : this.constantFloats(graph, scales);
     // Upsample's nearest rounds down when enlarging and up when shrinking (ORT's NearestMode::SIMPLE);
     // Resize's 'floor' is the same only for scales ≥ 1.
+    // Scales computed at run time (torch.onnx's interpolate(size=...) at opset 9: output size ÷ input size) are
+    // taken as ≥ 1, as upsampling is what Upsample is for; the change is named so, for the report.
     if (mode === 'nearest' && values && values.some((s) => s < 1)) this.refuse(node, `nearest with scales [${[...values].join(', ')}] < 1`);
-    if (mode === 'nearest' && !values) this.refuse(node, 'nearest with scales computed at run time (Resize rounds differently when shrinking)');
-    const kind = node.opType === 'Upsample' ? 'Upsample → Resize' : 'Resize-10 → Resize-13';
+    const kind = `${node.opType === 'Upsample' ? 'Upsample → Resize' : 'Resize-10 → Resize-13'}${mode === 'nearest' && !values ? ' (run-time scales, taken as ≥ 1)' : ''}`;
     node.opType = 'Resize';
     node.input = [node.input![0]!, '', scales];
     node.attribute = [
