@@ -45,7 +45,7 @@ export async function upscaleCommand(argv: string[]): Promise<number> {
 
   const image = readImageFile(imagePath, values['max-pixels'] !== undefined ? intFlag('max-pixels', values['max-pixels'], 0) : undefined);
   const prepared = prepareInferenceModel(await resolveModelFile(modelPath, modelOverrides(values)));
-  const tileSize = intFlag('tile', values.tile, DEFAULT_TILE_SIZE, 8);
+  const tileSize = values.tile !== undefined ? intFlag('tile', values.tile, DEFAULT_TILE_SIZE, 8) : undefined;
   const overlap = intFlag('overlap', values.overlap, prepared.overlap, 0);
   const runner = await createRunner(runtime, prepared.bytes, values.threads !== undefined ? { threads: intFlag('threads', values.threads, 1) } : {});
   const progress = progressReporter();

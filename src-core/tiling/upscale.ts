@@ -84,16 +84,17 @@ export async function upscaleImage(runner: Runner, img: RasterImage, opts: Upsca
   return out;
 }
 
-/** Smallest core a tile keeps between its two margins of context, in input px. */
-export const MIN_TILE_CORE = 32;
+/** Smallest core a tile keeps between its two margins of context, in input px, when a size is asked for. */
+export const MIN_TILE_CORE = 8;
 
 /**
- * The tile size used for a model needing `overlap` px of context: the requested (or default) size, raised where
- * needed so that a core of at least MIN_TILE_CORE px fits between the two margins (deep nets see far: a 6-block
- * RRDB needs 94 px each side, so 128² tiles would hold no core at all).
+ * The tile size used for a model needing `overlap` px of context. An asked-for size is raised only as far as a
+ * core of MIN_TILE_CORE px needs. The default is 128, or, for models that see farther than a 128² tile can hold
+ * with a 64 px core (a 6-block RRDB needs 94 px each side), 2·overlap + 128.
  */
-export function tileSizeFor(overlap: number, requested = DEFAULT_TILE_SIZE): number {
-  return Math.max(requested, 2 * overlap + MIN_TILE_CORE);
+export function tileSizeFor(overlap: number, requested?: number): number {
+  if (requested !== undefined) return Math.max(requested, 2 * overlap + MIN_TILE_CORE);
+  return DEFAULT_TILE_SIZE >= 2 * overlap + 64 ? DEFAULT_TILE_SIZE : 2 * overlap + 128;
 }
 
 function checkOutputDims(got: readonly number[], input: readonly number[], scale: number, border: number): void {

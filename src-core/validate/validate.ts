@@ -9,7 +9,7 @@ import type { ModelDescription } from '../model/description.ts';
 import { summarizeModel } from '../onnx/inspect.ts';
 import type { ModelProto } from '../onnx/types.ts';
 import type { Runner } from '../runtime/runner.ts';
-import { upscaleImage } from '../tiling/upscale.ts';
+import { tileSizeFor, upscaleImage } from '../tiling/upscale.ts';
 import { SRQ_VERSION } from '../version.ts';
 import { cropsFor, type ImageCrops } from './crops.ts';
 import { mean, prepareEvalImages, scoreOutputs, type EvalImage, type ImageScores } from './evaluate.ts';
@@ -59,7 +59,9 @@ export async function validateModels(reference: ModelUnderTest, candidates: read
   const scale = opts.description.scale;
   const images = prepareEvalImages(opts.images, scale);
   checkImageSizes(images, scale);
-  const tileSize = opts.tileSize ?? 128;
+  // Every model is tiled alike, with the tile size the description needs (the one asked for, or the default).
+  const d = opts.description;
+  const tileSize = d.wholeImage ? 0 : tileSizeFor(Math.max(d.overlap, Math.ceil(d.border / d.scale)), opts.tileSize);
 
   const runners: Runner[] = [];
   const seconds = all.map(() => [] as number[]);
@@ -127,7 +129,7 @@ function checkImageSizes(images: readonly EvalImage[], scale: number): void {
 
 function upscaleOnce(runner: Runner, lr: RasterImage, p: InferenceModel, tileSize: number, warmUp: boolean): Promise<RasterImage> {
   // The warm-up needs one window of the real tile shape, not the whole image.
-  const input = warmUp ? cropImage(lr, 0, 0, Math.min(lr.width, tileSize), Math.min(lr.height, tileSize)) : lr;
+  const input = warmUp && tileSize > 0 ? cropImage(lr, 0, 0, Math.min(lr.width, tileSize), Math.min(lr.height, tileSize)) : lr;
   return upscaleImage(runner, input, { scale: p.scale, border: p.border, overlap: p.overlap, wholeImage: p.wholeImage === true, tileSize });
 }
 
