@@ -14,7 +14,7 @@ import { receptiveFieldRadius } from '../build/src-core/tiling/receptive-field.j
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const outDir = join(root, 'src-edge', 'models');
 // The first model is the default one.
-const order = ['esrgan-slim-x4', 'esrgan-slim-x2', 'esrgan-slim-x3', 'esrgan-slim-x8', 'esrgan-medium-x4'];
+const order = ['esrgan-slim-x4', 'esrgan-slim-x2', 'esrgan-slim-x3', 'esrgan-slim-x8', 'esrgan-medium-x4', 'realesr-x4fast'];
 const source = JSON.parse(readFileSync(join(root, 'models', 'manifest.json'), 'utf8'));
 
 const entries = [];

@@ -26,7 +26,7 @@ describe('the embedded manifest', () => {
   it('parses, lists an INT8 and an FP16 file per default model, and every file matches its size and SHA-256', () => {
     const manifest = parseManifest(embeddedJson(), 'embedded');
     expect(manifest.models[0]!.name).toBe('esrgan-slim-x4'); // the default model
-    const names = ['esrgan-slim-x2', 'esrgan-slim-x3', 'esrgan-slim-x4', 'esrgan-slim-x8', 'esrgan-medium-x4'];
+    const names = ['esrgan-slim-x2', 'esrgan-slim-x3', 'esrgan-slim-x4', 'esrgan-slim-x8', 'esrgan-medium-x4', 'realesr-x4fast'];
     for (const name of names) {
       const files = manifest.models.filter((m) => m.name === name);
       expect(files.map((f) => `${f.variant}/${f.host}`).sort()).toEqual(['fp16/gpu', 'int8/cpu']);
@@ -40,7 +40,7 @@ describe('the embedded manifest', () => {
 
   it('carries the FP32 graph\'s receptive-field radius as the overlap', async () => {
     const manifest = parseManifest(embeddedJson(), 'embedded');
-    for (const name of ['esrgan-slim-x4', 'esrgan-medium-x4']) {
+    for (const name of ['esrgan-slim-x4', 'esrgan-medium-x4', 'realesr-x4fast']) {
       const prepared = prepareInferenceModel(await resolveModelFile(`models/${name}.onnx`));
       const entry = manifest.models.find((m) => m.name === name)!;
       expect(entry.overlap).toBe(prepared.overlap);
@@ -224,7 +224,7 @@ describe('verifyModelFile', () => {
     const entry = embeddedEntry('esrgan-slim-x2', 'int8');
     const bytes = new Uint8Array(readFileSync(entry.path));
     await expect(verifyModelFile(bytes, entry)).resolves.toBeUndefined();
-    await expect(verifyModelFile(bytes.subarray(1), entry)).rejects.toThrow(/has 242640 bytes but the manifest says 242641/);
+    await expect(verifyModelFile(bytes.subarray(1), entry)).rejects.toThrow(new RegExp(`has ${entry.bytes - 1} bytes but the manifest says ${entry.bytes}`));
   });
 });
 

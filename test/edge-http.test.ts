@@ -148,7 +148,7 @@ describe('GET /v1/models, /healthz, /', () => {
       queue: { active: 0, queued: 0 },
     });
     expect(body.models.map((m: { name: string; scale: number }) => `${m.name}:${m.scale}`)).toEqual([
-      'esrgan-slim-x4:4', 'esrgan-slim-x2:2', 'esrgan-slim-x3:3', 'esrgan-slim-x8:8', 'esrgan-medium-x4:4',
+      'esrgan-slim-x4:4', 'esrgan-slim-x2:2', 'esrgan-slim-x3:3', 'esrgan-slim-x8:8', 'esrgan-medium-x4:4', 'realesr-x4fast:4',
     ]);
     expect(body.models[0]).toMatchObject({ served: { variant: 'int8', device: 'cpu' }, loaded: true });
     expect(body.models[0].variants.map((v: { variant: string; host: string }) => `${v.variant}/${v.host}`)).toEqual(['int8/cpu', 'fp16/gpu']);

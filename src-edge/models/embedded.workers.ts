@@ -6,6 +6,7 @@ import slim2 from './esrgan-slim-x2.int8.onnx';
 import slim3 from './esrgan-slim-x3.int8.onnx';
 import slim4 from './esrgan-slim-x4.int8.onnx';
 import slim8 from './esrgan-slim-x8.int8.onnx';
+import x4fast from './realesr-x4fast.int8.onnx';
 
 export const embeddedManifest: unknown = manifest;
 
@@ -15,4 +16,5 @@ export const embeddedFiles: Record<string, ArrayBuffer> = {
   'esrgan-slim-x3.int8.onnx': slim3,
   'esrgan-slim-x8.int8.onnx': slim8,
   'esrgan-medium-x4.int8.onnx': medium4,
+  'realesr-x4fast.int8.onnx': x4fast,
 };
