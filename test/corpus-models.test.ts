@@ -38,7 +38,7 @@ function input(h: number, w: number, range: number, seed: number): ort.Tensor {
 describe('PyTorch-exported corpus (test/fixtures/corpus)', () => {
   it('lists the script-made models', () => {
     const files = corpus.models.map((m) => m.file);
-    for (const f of ['rrdbnet-x4-6b.onnx', 'waifu2x-upconv7-x2.onnx', 'edsr-x2.onnx', 'srvgg-x2-interp-size.onnx', 'srcnn-upsample-x2.onnx']) {
+    for (const f of ['rrdbnet-x4-6b.onnx', 'waifu2x-upconv7-x2.onnx', 'edsr-x2.onnx', 'swinir-lite-x2.onnx', 'srvgg-x2-interp-size.onnx', 'srcnn-upsample-x2.onnx']) {
       expect(files).toContain(f);
     }
   });
