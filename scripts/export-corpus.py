@@ -12,8 +12,11 @@ corpus.json (scale, border, range, opset, receptive field, PSNR-Y reached vs bic
 everything seeded: a rerun on the same torch build gives the same weights.
 
 The architectures are written here from the public designs (BasicSR's RRDBNet and SRVGGNetCompact, waifu2x's
-upconv_7, EDSR, SwinIR, SRCNN); nothing is downloaded. Each model is trained for a few minutes on 48x48-ish
-crops of images/ (bicubic-downscaled with torch, antialiased) and scored on a held-out photo, images/chelsea.png.
+upconv_7, EDSR, SwinIR, SRCNN); nothing is downloaded. Each model is trained for a few minutes (Adam, L1, batches
+of 8-16) on random 48x48 HR crops (64x64 for x4) of images/ except chelsea.png, downscaled with torch's antialiased
+bicubic, and scored on the held-out images/chelsea.png (PSNR-Y vs bicubic upscaling, printed and in corpus.json).
+About 17 minutes on one quiet core. Ground truth for srq's scale/border inference and for
+test/corpus-models.test.ts; see test/fixtures/corpus/README.md.
 """
 import argparse
 import copy
