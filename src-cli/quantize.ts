@@ -10,6 +10,8 @@ import { checkFloatModel } from '../src-core/quantize/checks.ts';
 import { cutCalibrationTiles } from '../src-core/quantize/calibration-tiles.ts';
 import { quantizeDynamic } from '../src-core/quantize/dynamic.ts';
 import { convertToFp16 } from '../src-core/quantize/fp16.ts';
+import { checkCoverage, coverageLine, DEFAULT_MIN_COVERAGE } from '../src-core/quantize/coverage.ts';
+import { int8Coverage } from '../src-core/quantize/coverage.node.ts';
 import { tensorErrorReport } from '../src-core/quantize/report.ts';
 import { quantizeStatic } from '../src-core/quantize/static.ts';
 import { rankingLine, stepLine, verdictLine } from '../src-core/report/budget.ts';
@@ -38,6 +40,8 @@ const help = `usage: srq quantize <model.onnx> -o <out.onnx> [options]
   --exclude <names>         node names or op types to keep float (comma-separated, repeatable)
   --report <file.json>      per-tensor error report (SQNR in dB vs the float model, worst first;
                             null where the tensor is exact)
+  --min-coverage P          int8-static: least share (%) of conv/matmul MACs ORT must run in int8 kernels
+                            (default ${DEFAULT_MIN_COVERAGE}); below it, exit 1 naming the layers left float and why
   --runtime node|web        runtime for calibration and validation (default node)
   --threads N               inference threads (default: ORT's choice)
 
@@ -69,6 +73,7 @@ export async function quantizeCommand(argv: string[]): Promise<number> {
     'max-drop': { type: 'string' },
     eval: { type: 'string', multiple: true },
     metric: { type: 'string' },
+    'min-coverage': { type: 'string' },
     ...MODEL_FLAGS,
   });
   if (values.help) return console.log(help), 0;
@@ -87,6 +92,8 @@ export async function quantizeCommand(argv: string[]): Promise<number> {
   const maxDrop = limitFlag('max-drop', values['max-drop']);
   if (maxDrop === undefined && (values.eval || values.metric)) throw new UsageError('--eval and --metric belong to accuracy-aware quantization: add --max-drop <dB>');
   if (maxDrop !== undefined && mode !== 'int8-static') throw new UsageError(`--max-drop needs --mode int8-static (${mode} has no layers to keep float)`);
+  const minCoverage = limitFlag('min-coverage', values['min-coverage']) ?? DEFAULT_MIN_COVERAGE;
+  if (minCoverage > 100) throw new UsageError(`--min-coverage is a percentage of MACs (0–100), got "${values['min-coverage']}"`);
   const metric = oneOf('metric', values.metric, ['psnr-y', 'psnr-rgb', 'ssim'] as const, 'psnr-y');
   // The model in srq's contract (e.g. a [0, 255] model rewritten to take [0, 1]), its facts checked against the graph.
   // The quantizer's own refusals (already quantized, no float weights) come first: they name the real problem.
@@ -182,6 +189,7 @@ export async function quantizeCommand(argv: string[]): Promise<number> {
   }
   if (opsetUpgrade) summary += `\nupgraded ${describeUpgrade(opsetUpgrade)}`;
   endProgress();
+  if (exclude.length) setMetadata(output, 'srq.exclude', exclude.join(','));
   const bytes = encodeModel(output);
   // Nothing is written that onnxruntime would refuse.
   progress('checking that the model loads in onnxruntime…');
@@ -198,6 +206,20 @@ export async function quantizeCommand(argv: string[]): Promise<number> {
     endProgress();
     console.error(`srq: ${e.message}`);
     return e.inputFails ? EXIT_USAGE : EXIT_FAILED;
+  }
+  if (mode !== 'fp16') {
+    // How much of the conv/matmul work ORT really runs in int8; static INT8 below the minimum is not written.
+    progress('measuring int8 coverage…');
+    const coverage = await int8Coverage(bytes);
+    endProgress();
+    summary += `\n${coverageLine(coverage)}`;
+    if (coverage.quantizedByOrt.length) summary += `\nORT runs in int8 ${coverage.quantizedByOrt.length} layers srq left float (it quantizes their float weights between Q/DQ pairs): ${coverage.quantizedByOrt.join(', ')}`;
+    const gate = mode === 'int8-static' ? checkCoverage(coverage, minCoverage) : { passed: true };
+    if (!gate.passed) {
+      console.error(`srq: ${gate.message}; nothing written (keep fewer layers float, or lower --min-coverage)`);
+      return EXIT_FAILED;
+    }
+    if (gate.message) summary += `\n${gate.message}`;
   }
   endProgress();
   writeOutput(values.output, bytes, [input]);

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { opHistogram } from '../onnx/graph.ts';
 import { decodeModel } from '../onnx/model.ts';
+import type { ModelProto } from '../onnx/types.ts';
 import { createNodeRunner } from './ort-node.ts';
 
 export interface KernelCounts {
@@ -22,22 +23,31 @@ export interface KernelCounts {
 const int8ConvOps = ['com.microsoft.QLinearConv', 'QLinearConv', 'ConvInteger'];
 const floatConvOps = ['Conv', 'com.microsoft.FusedConv', 'com.microsoft.nchwc.Conv'];
 
-export async function optimizedKernelCounts(model: Uint8Array, threads = 1): Promise<KernelCounts> {
+/** The graph onnxruntime-node runs after all its optimisations (CPU EP), as it saves it. */
+export async function optimizedGraph(model: Uint8Array, threads = 1): Promise<ModelProto> {
   const dir = mkdtempSync(join(tmpdir(), 'srq-optimized-'));
   try {
     const path = join(dir, 'optimized.onnx');
     const runner = await createNodeRunner(model, { threads, graphOptimizationLevel: 'all', optimizedModelFilePath: path });
     await runner.release();
-    const ops = opHistogram(decodeModel(readFileSync(path), path).graph!.node!);
-    const count = (names: string[]) => names.reduce((n, op) => n + (ops[op] ?? 0), 0);
-    return {
-      ops,
-      int8Convs: count(int8ConvOps),
-      floatConvs: count(floatConvOps),
-      quantizeNodes: count(['QuantizeLinear', 'com.microsoft.QuantizeLinear']),
-      dequantizeNodes: count(['DequantizeLinear', 'com.microsoft.DequantizeLinear']),
-    };
+    return decodeModel(readFileSync(path), path);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** Q and DQ nodes in an optimised graph: each marks a float op between int8 ones (or a graph edge). */
+export function qdqCounts(optimized: ModelProto): { quantizeNodes: number; dequantizeNodes: number } {
+  const ops = opHistogram(optimized.graph!.node!);
+  return {
+    quantizeNodes: (ops['QuantizeLinear'] ?? 0) + (ops['com.microsoft.QuantizeLinear'] ?? 0),
+    dequantizeNodes: (ops['DequantizeLinear'] ?? 0) + (ops['com.microsoft.DequantizeLinear'] ?? 0),
+  };
+}
+
+export async function optimizedKernelCounts(model: Uint8Array, threads = 1): Promise<KernelCounts> {
+  const optimized = await optimizedGraph(model, threads);
+  const ops = opHistogram(optimized.graph!.node!);
+  const count = (names: string[]) => names.reduce((n, op) => n + (ops[op] ?? 0), 0);
+  return { ops, int8Convs: count(int8ConvOps), floatConvs: count(floatConvOps), ...qdqCounts(optimized) };
 }

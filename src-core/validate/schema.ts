@@ -2,6 +2,7 @@
 // Versioned: fields may be added within srq.validation/1; renaming or removing one makes it /2.
 // Runtime-agnostic, types only plus the serializer.
 import type { Precision } from '../onnx/inspect.ts';
+import type { CoverageResult } from '../quantize/coverage.ts';
 
 export const VALIDATION_SCHEMA = 'srq.validation/1';
 
@@ -61,6 +62,8 @@ export interface CandidateResult extends ModelResult {
   drop: Drops;
   /** Present when a limit was given. */
   gate?: { passed: boolean; failures: GateFailure[] };
+  /** INT8 candidates: the share of conv/matmul MACs ORT runs in int8 kernels, and the layers left float (when measured). */
+  coverage?: CoverageResult;
 }
 
 export interface GateLimits {
