@@ -10,6 +10,7 @@ import {
   DROP_METRICS,
   parseChoice,
   parseLimit,
+  parsePercent,
   parseVariants,
   parseWhole,
   splitList,
@@ -31,6 +32,8 @@ variants that passed, manifest.json (the edge worker's format), reports/<model>.
   --variants <list>        int8-static (default), int8-dynamic, fp16 (comma-separated or repeated)
   --max-drop X             largest allowed mean drop vs FP32 (default ${DEFAULTS.maxDrop} dB; SSIM units for ssim)
   --metric M               psnr-y (default), psnr-rgb or ssim: what the drop is measured on
+  --min-coverage P         least share (%) of conv/matmul MACs ORT must run in int8 kernels for static INT8 to pass
+                           (default ${DEFAULTS.minCoverage}; layers the accuracy-aware search keeps float are accepted)
   --calib <dir|file>       calibration images (repeatable; default: srq's built-in photos)
   --eval <dir|file>        evaluation images with ground truth (repeatable; default: srq's built-in photos)
   --calib-method M         minmax, percentile (default) or entropy
@@ -47,6 +50,7 @@ export async function runCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parse('run', argv, {
     variants: { type: 'string', multiple: true },
     'max-drop': { type: 'string' },
+    'min-coverage': { type: 'string' },
     metric: { type: 'string' },
     calib: { type: 'string', multiple: true },
     eval: { type: 'string', multiple: true },
@@ -69,6 +73,7 @@ export async function runCommand(argv: string[]): Promise<number> {
     calibrationMethod: values['calib-method'] ? parseChoice('--calib-method', values['calib-method'], CALIBRATION_METHODS) : DEFAULTS.calibrationMethod,
     metric: values.metric ? parseChoice('--metric', values.metric, DROP_METRICS) : DEFAULTS.metric,
     maxDrop: values['max-drop'] !== undefined ? parseLimit('--max-drop', values['max-drop']) : DEFAULTS.maxDrop,
+    minCoverage: values['min-coverage'] !== undefined ? parsePercent('--min-coverage', values['min-coverage']) : DEFAULTS.minCoverage,
     tileSize: values.tile !== undefined ? parseWhole('--tile', values.tile, 8) : DEFAULTS.tileSize,
     outDir: values.out ?? DEFAULTS.outDir,
     runtime: values.runtime ? parseChoice('--runtime', values.runtime, ['node', 'web'] as const) : 'node',

@@ -35,6 +35,8 @@ export interface VariantMetrics {
   speedup: number;
   runtime: 'node' | 'web';
   images: number;
+  /** INT8 files: share of the conv/matmul MACs ORT runs in int8 kernels (0..1), and Q/DQ nodes it leaves. */
+  coverage?: { int8MacShare: number; int8Layers: number; layers: number; quantizeNodes: number; dequantizeNodes: number };
 }
 
 export interface ManifestEntry {
@@ -95,6 +97,10 @@ export interface ValidatedModel {
   files: { quantization: Quantization; file: string; sha256: string; bytes: number }[];
 }
 
+function coverageMetrics({ int8MacShare, int8Layers, layers, quantizeNodes, dequantizeNodes }: NonNullable<CandidateResult['coverage']>): NonNullable<VariantMetrics['coverage']> {
+  return { int8MacShare, int8Layers, layers, quantizeNodes, dequantizeNodes };
+}
+
 /** A candidate is publishable only with a gate verdict of passed: no limits, or a failed limit, never publish. */
 export function passedGate(c: CandidateResult): boolean {
   return c.gate?.passed === true;
@@ -140,6 +146,7 @@ export function buildManifest(models: readonly ValidatedModel[], srqVersion = SR
           speedup: Number((m.report.reference.latency.seconds / c.latency.seconds).toFixed(2)),
           runtime: m.report.setup.runtime,
           images: m.report.images.length,
+          ...(c.coverage ? { coverage: coverageMetrics(c.coverage) } : {}),
         },
         srqVersion: m.report.srqVersion,
       });

@@ -29,6 +29,8 @@ export interface JobOptions {
   metric: DropMetric;
   /** Largest allowed mean drop vs FP32 on `metric` (dB; SSIM units for ssim). */
   maxDrop: number;
+  /** Least share (%) of conv/matmul MACs ORT must run in int8 kernels for static INT8 to pass; default 90. */
+  minCoverage?: number;
   /** Calibration and validation tile size in input pixels. */
   tileSize: number;
   /** A scale the user states: an override checked against the measured one, never trusted blindly. */
@@ -52,6 +54,7 @@ export const DEFAULTS = {
   calibrationMethod: 'percentile' as CalibrationMethod,
   metric: 'psnr-y' as DropMetric,
   maxDrop: 0.1,
+  minCoverage: 90,
   tileSize: 128,
   outDir: 'srq-out',
 };
@@ -77,6 +80,13 @@ export function parseVariants(items: readonly string[], what = 'variants'): Vari
 export function parseChoice<T extends string>(what: string, value: string, allowed: readonly T[]): T {
   if (!(allowed as readonly string[]).includes(value)) throw new JobInputError(`${what} must be one of ${allowed.join(', ')}, got "${value}"`);
   return value as T;
+}
+
+/** A percentage in [0, 100]. */
+export function parsePercent(what: string, value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n < 0 || n > 100) throw new JobInputError(`${what} must be a percentage from 0 to 100, got "${value}"`);
+  return n;
 }
 
 /** A number ≥ 0 (a drop limit). */

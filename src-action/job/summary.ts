@@ -1,6 +1,7 @@
 // A run for people: one sentence (the Action's `summary` output, the failure message), and the Markdown the job
 // summary, the PR comment and summary.md show: one row per model × variant with pass/fail marks, what changed
 // since the base, and each model's full validation report folded away. Numbers are formatted by src-core/report.
+import { percent } from '../../src-core/quantize/coverage.ts';
 import { formatBytes, formatDb, formatValue, failureLines } from '../../src-core/report/summary.ts';
 import { renderMarkdown } from '../../src-core/report/markdown.ts';
 import { gatedValue, METRIC_LABEL } from '../../src-core/validate/gate.ts';
@@ -155,12 +156,13 @@ function render(result: RunResult, details: boolean, artifact: SummaryOptions['a
         c.mean.ssimY.toFixed(4),
         formatDb(c.mean.fidelity),
         speedup(o, c),
+        c.coverage ? percent(c.coverage.int8MacShare) : '—',
         v.passed ? '✅ pass' : '❌ fail',
       ];
     }));
   // A model that could not be run still has its row, saying what failed.
-  for (const e of errors) rows.push([e.name, '—', '', '', '', '', '', '', `❌ error: ${e.error}`]);
-  lines.push(...table(['model', 'variant', 'size (of FP32)', 'PSNR-Y dB', `drop ${label}`, 'SSIM-Y', 'fidelity dB', 'speed vs FP32', 'result'], rows, new Set([2, 3, 4, 5, 6, 7])), '');
+  for (const e of errors) rows.push([e.name, '—', '', '', '', '', '', '', '', `❌ error: ${e.error}`]);
+  lines.push(...table(['model', 'variant', 'size (of FP32)', 'PSNR-Y dB', `drop ${label}`, 'SSIM-Y', 'fidelity dB', 'speed vs FP32', 'int8 coverage', 'result'], rows, new Set([2, 3, 4, 5, 6, 7, 8])), '');
 
   const failures = result.models.flatMap((r) => failureLines(r.outcome.report));
   if (failures.length) lines.push('**Failed:**', '', ...failures.map((f) => `- ${f}`), '');

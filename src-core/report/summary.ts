@@ -2,6 +2,7 @@
 // that all three say the same thing. Runtime-agnostic.
 import { gatedValue, METRIC_LABEL } from '../validate/gate.ts';
 import type { GateMetric, ModelResult, ValidationReport } from '../validate/schema.ts';
+import { percent } from '../quantize/coverage.ts';
 
 export interface SummaryTable {
   header: string[];
@@ -64,7 +65,14 @@ export function summaryTable(report: ValidationReport, pass = 'pass', fail = 'FA
       c.gate ? (c.gate.passed ? pass : fail) : '—',
     ]),
   ];
-  return { header, rows, numeric: new Set([2, 3, 4, 5, 6, 7]) };
+  const table = { header, rows, numeric: new Set([2, 3, 4, 5, 6, 7]) };
+  if (!report.candidates.some((c) => c.coverage)) return table;
+  // INT8 candidates measured for int8 coverage: one more column, before the result.
+  const coverage = ['—', '—', ...report.candidates.map((c) => (c.coverage ? percent(c.coverage.int8MacShare) : '—'))];
+  header.splice(8, 0, 'int8 coverage');
+  rows.forEach((r, i) => r.splice(8, 0, coverage[i]!));
+  table.numeric.add(8);
+  return table;
 }
 
 /** Fixed-width text for a terminal. */
@@ -76,6 +84,11 @@ export function textTable(t: SummaryTable): string {
 
 /** Each failure of each candidate, as sentences: which image (or the mean), the value and the limit. */
 export function failureLines(report: ValidationReport): string[] {
+  const coverage = report.candidates.filter((c) => c.coverage?.passed === false).map((c) => `${modelName(c.path)}: ${c.coverage!.message}`);
+  return [...gateFailureLines(report), ...coverage];
+}
+
+function gateFailureLines(report: ValidationReport): string[] {
   const metric = report.gate?.limits.metric;
   if (!metric) return [];
   const unit = metric === 'ssim' ? '' : ' dB';
