@@ -10,8 +10,12 @@ import { decodeModel, encodeModel, setMetadata } from '../src-core/onnx/model.ts
 import { readModelFile } from '../src-core/onnx/model-file.ts';
 import { tensorDims } from '../src-core/onnx/tensor.ts';
 import type { ModelProto, NodeProto } from '../src-core/onnx/types.ts';
+import { buildManifest, type ManifestEntry } from '../src-core/manifest.ts';
 import { atQdqOpset } from '../src-core/quantize/checks.ts';
-import { checkCoverage, coverageLine, SEARCH_WHY } from '../src-core/quantize/coverage.ts';
+import { checkCoverage, coverageLine, gateCoverage, SEARCH_WHY } from '../src-core/quantize/coverage.ts';
+import { renderMarkdown } from '../src-core/report/markdown.ts';
+import { failureLines } from '../src-core/report/summary.ts';
+import type { ValidationReport } from '../src-core/validate/schema.ts';
 import { COVERAGE_INPUT, int8Coverage } from '../src-core/quantize/coverage.node.ts';
 import { applyPlan } from '../src-core/quantize/rewrite.ts';
 import { planQuantization, settleRanges } from '../src-core/quantize/static.ts';
@@ -138,4 +142,31 @@ describe('--min-coverage', () => {
     });
     expect(srq(['info', searched, '--optimized']).stdout).toMatch(/^float {6}UPN1 \(Conv, 40\.6% of MACs\): kept float by the accuracy-aware search$/m);
   });
+});
+
+describe('int8 coverage in srq run (the Action job)', () => {
+  it('reaches the validation report, its Markdown, the job summary and the manifest; below the minimum the variant fails', async () => {
+    const out = join(work, 'run');
+    const r = srq(['run', 'models/esrgan-slim-x2.onnx', '--out', out, '--eval', 'images/chelsea.png']);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^int8-static: int8 coverage: 100\.0% of MACs \(12\/12 convs\), Q\/DQ left: 1\/1$/m);
+    const coverage = { int8MacShare: 1, int8Layers: 12, layers: 12, quantizeNodes: 1, dequantizeNodes: 1 };
+    const manifest = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8')) as { models: ManifestEntry[] };
+    expect(manifest.models[0]!.metrics!.coverage).toEqual(coverage);
+    const report = JSON.parse(readFileSync(join(out, 'reports', 'esrgan-slim-x2.report.json'), 'utf8')) as ValidationReport;
+    expect(report.candidates[0]!.coverage).toMatchObject({ ...coverage, floatLayers: [], minimum: 90, passed: true });
+    expect(readFileSync(join(out, 'summary.md'), 'utf8')).toMatch(/\| speed vs FP32 \| int8 coverage \| result \|\n.*\n\| esrgan-slim-x2 \| int8-static \|.*\| 100\.0% \| ✅ pass \|/);
+    expect(renderMarkdown(report)).toMatch(/\| int8 coverage \| result \|/);
+
+    // The same report gated on a variant with UPN1 and UPN2 float (52.1%): it fails, says why, and is not published.
+    const low = join(work, 'run-low.onnx');
+    expect(srq(['quantize', 'models/esrgan-slim-x2.onnx', '-o', low, ...fast, '--exclude', 'UPN1,UPN1_Relu,UPN2', '--min-coverage', '0']).code).toBe(0);
+    const message = gateCoverage(report, 0, await int8Coverage(readFileSync(low)), 90);
+    expect(message).toMatch(/^int8 coverage \d+\.\d% of MACs is below the 90% minimum; float: UPN1 \(Conv, \d+\.\d%: left float by --exclude\), UPN2 /);
+    expect(report.candidates[0]!.gate!.passed).toBe(false);
+    expect(report.gate!.passed).toBe(false);
+    expect(failureLines(report)).toEqual([`esrgan-slim-x2.int8.onnx: ${message}`]);
+    const files = [{ quantization: 'int8-static' as const, file: 'x.onnx', sha256: '0', bytes: 1 }];
+    expect(buildManifest([{ name: 'x', scale: 2, border: 0, overlap: 1, original: { path: 'x', sha256: '0', bytes: 1 }, gate: { metric: 'psnr-y', maxDrop: 0.1 }, report, files }]).models).toEqual([]);
+  }, 300_000);
 });
