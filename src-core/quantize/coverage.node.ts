@@ -98,6 +98,7 @@ export async function int8Coverage(bytes: Uint8Array): Promise<Coverage> {
     if (searched.has(n.name ?? '')) return SEARCH_WHY;
     if (excluded.has(n.name ?? '') || excluded.has(op)) return 'left float by --exclude';
     if (NO_INT8_KERNEL.has(op)) return `no int8 kernel for ${op} in ORT's CPU EP`;
+    if (getMetadata(model, 'srq.quantization') === 'int8-dynamic') return 'not quantized (int8-dynamic takes only Conv/MatMul with a constant float weight)';
     if (!ruleRegistry.has(op)) return `not quantized (srq has no rule for ${op})`;
     if (!dq(n.input![0]!) || !dq(n.input![1]!)) return 'not quantized (srq left its input or weight float)';
     return 'ORT did not fuse its Q/DQ into an int8 kernel';

@@ -41,7 +41,8 @@ export interface CoverageResult extends Coverage {
 export const DEFAULT_MIN_COVERAGE = 90;
 export const SEARCH_WHY = 'kept float by the accuracy-aware search';
 
-export const percent = (share: number) => `${(share * 100).toFixed(1)}%`;
+/** One decimal; never "100.0%" for a share short of 1. */
+export const percent = (share: number) => `${(share < 1 ? Math.min(share * 100, 99.9) : 100).toFixed(1)}%`;
 
 /** `int8 coverage: 97.3% of MACs (18/18 convs), Q/DQ left: 1/1` */
 export function coverageLine(c: Coverage): string {
