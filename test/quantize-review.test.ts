@@ -14,6 +14,7 @@ import { klDivergence } from '../src-core/quantize/histogram.ts';
 import { planQuantization, quantizeStatic } from '../src-core/quantize/static.ts';
 import { createNodeRunner } from '../src-core/runtime/ort-node.ts';
 import { optimizedKernelCounts } from '../src-core/runtime/optimized-graph.node.ts';
+import { sqnr } from './helpers/signal.ts';
 
 const SIZE = 16;
 const photos = readImages(['images/astronaut.png', 'images/coffee.png']);
@@ -50,16 +51,6 @@ function model(nodes: NodeProto[], w: Weights, opts: { outputs?: string[]; value
   });
   if (opts.valueInfo) graph.valueInfo = opts.valueInfo;
   return makeModel(graph);
-}
-
-function sqnr(reference: Float32Array, candidate: Float32Array): number {
-  let s = 0;
-  let n = 0;
-  for (let i = 0; i < reference.length; i++) {
-    s += reference[i]! ** 2;
-    n += (reference[i]! - candidate[i]!) ** 2;
-  }
-  return n === 0 ? Infinity : 10 * Math.log10(s / n);
 }
 
 async function outputs(m: ModelProto, probe = probes[0]!) {

@@ -14,6 +14,7 @@ import { cutCalibrationTiles, rasterToTensor, seededRandom } from '../src-core/q
 import { quantizeStatic } from '../src-core/quantize/static.ts';
 import { createNodeRunner } from '../src-core/runtime/ort-node.ts';
 import { createWebRunner } from '../src-core/runtime/ort-web.ts';
+import { maxAbsDiff, sqnr } from './helpers/signal.ts';
 
 const SIZE = 16;
 const photos = readImages(['images/astronaut.png', 'images/coffee.png']);
@@ -129,22 +130,6 @@ const cases: Record<string, Case> = {
 };
 
 const MIN_SQNR_DB = 18;
-
-function maxAbsDiff(a: Float32Array, b: Float32Array): number {
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
-  return m;
-}
-
-function sqnr(reference: Float32Array, candidate: Float32Array): number {
-  let s = 0;
-  let n = 0;
-  for (let i = 0; i < reference.length; i++) {
-    s += reference[i]! ** 2;
-    n += (reference[i]! - candidate[i]!) ** 2;
-  }
-  return n === 0 ? Infinity : 10 * Math.log10(s / n);
-}
 
 describe('static INT8 rules', () => {
   for (const [name, c] of Object.entries(cases)) {
