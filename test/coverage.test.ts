@@ -14,6 +14,7 @@ import { buildManifest, type ManifestEntry } from '../src-core/manifest.ts';
 import { atQdqOpset } from '../src-core/quantize/checks.ts';
 import { checkCoverage, coverageLine, gateCoverage, SEARCH_WHY } from '../src-core/quantize/coverage.ts';
 import { renderMarkdown } from '../src-core/report/markdown.ts';
+import { readInputs } from '../src-action/inputs.ts';
 import { failureLines } from '../src-core/report/summary.ts';
 import type { ValidationReport } from '../src-core/validate/schema.ts';
 import { COVERAGE_INPUT, int8Coverage } from '../src-core/quantize/coverage.node.ts';
@@ -169,4 +170,24 @@ describe('int8 coverage in srq run (the Action job)', () => {
     const files = [{ quantization: 'int8-static' as const, file: 'x.onnx', sha256: '0', bytes: 1 }];
     expect(buildManifest([{ name: 'x', scale: 2, border: 0, overlap: 1, original: { path: 'x', sha256: '0', bytes: 1 }, gate: { metric: 'psnr-y', maxDrop: 0.1 }, report, files }]).models).toEqual([]);
   }, 300_000);
+});
+
+describe('min-coverage as an Action input and an srq run flag', () => {
+  it('defaults to 90, takes a percentage, and names the input or flag when it is not one', () => {
+    const set = (v: string) => { process.env['INPUT_MODELS'] = 'models/*.onnx'; process.env['INPUT_MIN-COVERAGE'] = v; };
+    try {
+      set('');
+      expect(readInputs().job.minCoverage).toBe(90);
+      set('97.5');
+      expect(readInputs().job.minCoverage).toBe(97.5);
+      set('120');
+      expect(() => readInputs()).toThrow('input min-coverage must be a percentage from 0 to 100, got "120"');
+    } finally {
+      delete process.env['INPUT_MODELS'];
+      delete process.env['INPUT_MIN-COVERAGE'];
+    }
+    const r = srq(['run', 'models/esrgan-slim-x2.onnx', '--min-coverage', 'most']);
+    expect(r.code).toBe(2);
+    expect(expectOneLineError(r)).toBe('srq: --min-coverage must be a percentage from 0 to 100, got "most"');
+  });
 });
