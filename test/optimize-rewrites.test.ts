@@ -13,6 +13,7 @@ import { readImages } from '../src-core/image/image-files.node.ts';
 import { convTransposesToSubpixel } from '../src-core/optimize/conv-transpose.ts';
 import { foldIntoConvs } from '../src-core/optimize/fold-into-conv.ts';
 import { optimizeGraph } from '../src-core/optimize/index.ts';
+import { rewritePrelus } from '../src-core/optimize/prelu.ts';
 import { cutCalibrationTiles, seededRandom } from '../src-core/quantize/calibration-tiles.ts';
 import { quantizeStatic } from '../src-core/quantize/static.ts';
 import { createNodeRunner } from '../src-core/runtime/ort-node.ts';
@@ -216,4 +217,56 @@ describe('folds into convs', () => {
       expect(diff / peak).toBeLessThanOrEqual(1e-6);
     }, 60_000);
   }
+});
+
+describe('PRelu for static INT8', () => {
+  const conv = (w: Weights, name: string, x: string, y: string, cin: number, cout: number) =>
+    makeNode('Conv', [x, w.add(`${name}_w`, [cout, cin, 3, 3]), w.add(`${name}_b`, [cout], 0.1)], [y],
+      { kernel_shape: attr.ints([3, 3]), pads: attr.ints([1, 1, 1, 1]) }, name);
+  const build = (slopes: number[]) => {
+    const w = new Weights();
+    w.list.push(makeTensor('slope', DataType.FLOAT, [slopes.length, 1, 1], Float32Array.from(slopes)));
+    return model([conv(w, 'c1', 'x', 'a', 6, slopes.length), makeNode('PRelu', ['a', 'slope'], ['p'], {}, 'prelu'), conv(w, 'c2', 'p', 'y', slopes.length, 4)], w, 6);
+  };
+  for (const mode of ['mul-add', 'concat', 'relu-neg'] as const) {
+    for (const [label, slopes] of [['slopes in (−1, 1)', [0.25, -0.3, 0.9, 0.01, 0, -0.99]], ['a slope ≤ −1 (mul-add: four-op form)', [0.25, -1.5, 0.1, 2, 0.5, -1]]] as const) {
+      it(`${mode}, ${label}: no PRelu, exact`, async () => {
+        const original = build([...slopes]);
+        const rewritten = cloneModel(original);
+        expect(rewritePrelus(rewritten, mode)).toBe(1);
+        expect(ops(rewritten).PRelu).toBeUndefined();
+        const { diff, peak } = await compare(original, rewritten, [1, 6, 10, 12]);
+        expect(peak).toBeGreaterThan(0.1);
+        expect(diff / peak).toBeLessThanOrEqual(1e-6);
+      });
+    }
+  }
+
+  it('optimizeGraph rewrites PRelu only for static INT8', () => {
+    const plain = build([0.25, 0.1, 0.2, 0.3, 0.4, 0.5]);
+    expect(optimizeGraph(plain).prelusRewritten).toBe(0);
+    expect(ops(plain).PRelu).toBe(1);
+    expect(optimizeGraph(plain, { staticInt8: true }).prelusRewritten).toBe(1);
+    expect(ops(plain)).toEqual({ Conv: 2, LeakyRelu: 1, Mul: 1, Add: 1 });
+  });
+
+  it('Real-ESRGAN x4fast (SRVGGNetCompact) corpus file: 33 PRelus rewritten, same output; static INT8 keeps one Q and one DQ', async () => {
+    const original = readModelFile('test/fixtures/corpus/realesr-x4fast-pytorch.onnx');
+    const rewritten = cloneModel(original);
+    expect(optimizeGraph(rewritten, { staticInt8: true }).prelusRewritten).toBe(33);
+    expect(ops(rewritten).PRelu).toBeUndefined();
+    const { diff, peak } = await compare(original, rewritten, [1, 3, 24, 20]);
+    expect(peak).toBeGreaterThan(0.3);
+    expect(diff).toBeLessThanOrEqual(1e-5);
+
+    const tiles = cutCalibrationTiles(readImages(['images/astronaut.png']), { count: 4, tileSize: 32, seed: 1 });
+    const { model: int8 } = await quantizeStatic(original, { tiles, createRunner: (b) => createNodeRunner(b, { threads: 1 }) });
+    const counts = await optimizedKernelCounts(encodeModel(int8));
+    expect(counts.ops.PRelu).toBeUndefined();
+    expect(counts.int8Convs).toBe(34);
+    expect(counts.floatConvs).toBe(0);
+    expect(counts.ops['com.microsoft.QLinearLeakyRelu']).toBe(33);
+    expect(counts.quantizeNodes).toBe(1);
+    expect(counts.dequantizeNodes).toBe(1);
+  }, 120_000);
 });

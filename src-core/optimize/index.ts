@@ -2,6 +2,7 @@
 import type { ModelProto } from '../onnx/types.ts';
 import { convTransposesToSubpixel } from './conv-transpose.ts';
 import { foldIntoConvs } from './fold-into-conv.ts';
+import { rewritePrelus } from './prelu.ts';
 import { fuseSubpixelConvs, moveClampsBeforeShuffles } from './subpixel-conv.ts';
 import { sumsToAdds } from './sum-to-add.ts';
 
@@ -17,15 +18,26 @@ export interface OptimizeReport {
   affineBeforeConvFolded: number;
   subpixelConvs: number;
   clampsMoved: number;
+  /** PRelu → y' + (v/u)·|y'| with |y'| = LeakyRelu(y', −1) (prelu.ts); static INT8 only. */
+  prelusRewritten: number;
+}
+
+export interface OptimizeOptions {
+  /**
+   * The graph is about to be quantized to static INT8: also apply the rewrites that pay only there (PRelu, which
+   * ORT has no int8 kernel for, becomes ops it runs in int8; in float they cost more than the PRelu).
+   */
+  staticInt8?: boolean;
 }
 
 /** Rewrites the model in place. */
-export function optimizeGraph(model: ModelProto): OptimizeReport {
+export function optimizeGraph(model: ModelProto, opts: OptimizeOptions = {}): OptimizeReport {
   // Sum -> Add first: the later passes and the quantizer's rules know Add.
   const sums = sumsToAdds(model);
   const convTransposes = convTransposesToSubpixel(model);
   const folds = foldIntoConvs(model);
   const subpixelConvs = fuseSubpixelConvs(model);
+  const clampsMoved = moveClampsBeforeShuffles(model);
   return {
     sumsToAdds: sums,
     convTransposes,
@@ -33,6 +45,7 @@ export function optimizeGraph(model: ModelProto): OptimizeReport {
     affineAfterConvFolded: folds.affineAfter,
     affineBeforeConvFolded: folds.affineBefore,
     subpixelConvs,
-    clampsMoved: moveClampsBeforeShuffles(model),
+    clampsMoved,
+    prelusRewritten: opts.staticInt8 ? rewritePrelus(model, 'mul-add') : 0,
   };
 }

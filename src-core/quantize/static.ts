@@ -102,7 +102,7 @@ export async function quantizeStatic(source: ModelProto, opts: StaticQuantizeOpt
   const activationType = opts.activationType ?? 'u8';
   // Exact rewrites first (sub-pixel convs); calibrate that float graph, rewrite a copy of it (same tensor names).
   const float = cloneModel(model);
-  optimizeGraph(float);
+  optimizeGraph(float, { staticInt8: true });
   const quantized = cloneModel(float);
   const plan = planQuantization(quantized, opts.exclude);
   if (plan.quantizedNodes.size === 0) throw new QuantizeError(`${name} has no operator srq can quantize (supported: ${[...ruleRegistry.keys()].join(', ')})`);

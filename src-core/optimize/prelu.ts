@@ -1,0 +1,152 @@
+// PRelu without a float pass per layer. ORT's CPU EP has no int8 PRelu, so every PRelu of a QDQ model runs as
+// DQ → float PRelu → Q (an SRVGGNetCompact has one after each of its convs). With u = (1 + α)/2, v = (1 − α)/2:
+//   PRelu(y) = u·y + v·|y|,  and |y| = LeakyRelu(y, alpha = −1), which ORT runs in int8 (QLinearLeakyRelu, a table).
+// Two exact forms (equal up to float rounding), chosen by `mode`:
+// - 'concat' (PRelu read by one Conv only): the conv's input becomes Concat(y, |y|) and its weights
+//   [W·u, W·v] along the input channels: twice that conv's multiply-adds, all int8, no elementwise pass.
+// - 'mul-add': u·y + v·|y| as Mul, LeakyRelu, Mul, Add (QLinearMul / QLinearLeakyRelu / QLinearAdd).
+// - 'relu-neg': Relu(y) − α·Relu(−y) (Neg has no int8 kernel; measured for comparison).
+// Only for static INT8: in float these cost more than the PRelu they replace.
+import { attr, getIntAttr, makeNode } from '../onnx/build.ts';
+import { Graph } from '../onnx/graph.ts';
+import { DataType, makeTensor, tensorDims, tensorToFloat32 } from '../onnx/tensor.ts';
+import type { ModelProto, NodeProto } from '../onnx/types.ts';
+import { floatConstant, perChannel, soleConsumer } from './constants.ts';
+
+export type PreluMode = 'concat' | 'mul-add' | 'relu-neg';
+
+export function rewritePrelus(model: ModelProto, mode: PreluMode = 'concat'): number {
+  const graph = new Graph(model.graph!);
+  let rewritten = 0;
+  for (const node of [...graph.nodes]) {
+    if (node.opType !== 'PRelu' || (node.domain && node.domain !== 'ai.onnx')) continue;
+    if (rewrite(graph, node, mode)) rewritten++;
+  }
+  if (rewritten > 0) {
+    graph.removeUnused();
+    graph.sort();
+  }
+  return rewritten;
+}
+
+/** Scale the conv's output channels by s (fresh weight and bias initializers: the old ones may be shared). */
+function scaleConvOutputs(graph: Graph, conv: NodeProto, s: Float32Array): boolean {
+  const wt = graph.initializer(conv.input?.[1] ?? '');
+  const bName = conv.input?.[2];
+  const bt = bName ? graph.initializer(bName) : undefined;
+  if (!wt || wt.dataType !== DataType.FLOAT || (bName && (!bt || bt.dataType !== DataType.FLOAT))) return false;
+  const dims = tensorDims(wt);
+  const co = dims[0]!;
+  const w = tensorToFloat32(wt);
+  const per = w.length / co;
+  const w2 = w.map((x, j) => x * s[Math.floor(j / per)]!);
+  const b2 = bt ? tensorToFloat32(bt).map((x, o) => x * s[o]!) : new Float32Array(co);
+  const wName = graph.uniqueName(`${conv.input![1]}_scaled`);
+  const newB = graph.uniqueName(bName ? `${bName}_scaled` : `${conv.name || conv.output![0]}_bias`);
+  graph.addInitializer(makeTensor(wName, DataType.FLOAT, dims, w2));
+  graph.addInitializer(makeTensor(newB, DataType.FLOAT, [co], b2));
+  conv.input = [conv.input![0]!, wName, newB];
+  graph.invalidate();
+  return true;
+}
+
+/** Channel count of y when its producer is a Conv with an initializer weight (PRelu's slope broadcast needs it). */
+function channelsOf(graph: Graph, y: string): number | undefined {
+  const p = graph.producer(y);
+  if (!p || p.opType !== 'Conv') return undefined;
+  const w = graph.initializer(p.input?.[1] ?? '');
+  return w ? tensorDims(w)[0] : undefined;
+}
+
+function rewrite(graph: Graph, prelu: NodeProto, mode: PreluMode): boolean {
+  const [y, slopeName] = prelu.input ?? [];
+  const out = prelu.output?.[0];
+  if (!y || !slopeName || !out) return false;
+  const channels = channelsOf(graph, y);
+  const slope = floatConstant(graph, slopeName);
+  const alpha = channels && slope ? perChannel(slope, 4, channels) : undefined;
+  if (!alpha) return false;
+  const base = prelu.name || out;
+  const C = channels!;
+  const u = alpha.map((a) => (1 + a) / 2);
+  const v = alpha.map((a) => (1 - a) / 2);
+  const abs = () => makeNode('LeakyRelu', [y], [graph.uniqueName(`${base}_abs`)], { alpha: attr.float(-1) }, graph.uniqueName(`${base}_abs`));
+  const constant = (name: string, data: Float32Array) => {
+    const n = graph.uniqueName(`${base}_${name}`);
+    graph.addInitializer(makeTensor(n, DataType.FLOAT, [1, C, 1, 1], data));
+    return n;
+  };
+  if (mode === 'concat') {
+    const conv = soleConsumer(graph, out);
+    if (!conv || conv.opType !== 'Conv' || conv.input?.[0] !== out || getIntAttr(conv, 'group', 1) !== 1) return false;
+    const wt = graph.initializer(conv.input[1] ?? '');
+    if (!wt || wt.dataType !== DataType.FLOAT) return false;
+    const dims = tensorDims(wt);
+    if (dims[1] !== C) return false;
+    const w = tensorToFloat32(wt);
+    const [co] = dims as [number];
+    const spatial = w.length / (co * C);
+    const w2 = new Float32Array(2 * w.length);
+    for (let o = 0; o < co; o++) {
+      for (let i = 0; i < C; i++) {
+        for (let j = 0; j < spatial; j++) {
+          const x = w[(o * C + i) * spatial + j]!;
+          w2[(o * 2 * C + i) * spatial + j] = x * u[i]!;
+          w2[(o * 2 * C + C + i) * spatial + j] = x * v[i]!;
+        }
+      }
+    }
+    const wName = graph.uniqueName(`${conv.input[1]}_prelu`);
+    graph.addInitializer(makeTensor(wName, DataType.FLOAT, [co, 2 * C, ...dims.slice(2)], w2));
+    const a = abs();
+    const cat = makeNode('Concat', [y, a.output![0]!], [out], { axis: attr.int(1) }, graph.uniqueName(`${base}_concat`));
+    conv.input = [out, wName, ...conv.input.slice(2)];
+    graph.removeNode(prelu);
+    graph.addNode(a);
+    graph.addNode(cat);
+    return true;
+  }
+  if (mode === 'mul-add') {
+    const producer = graph.producer(y)!;
+    if (soleConsumer(graph, y) === prelu && u.every((x) => x > 0) && scaleConvOutputs(graph, producer, u)) {
+      // y' = u·y from the conv itself (u > 0, so |y'| = u·|y|): PRelu(y) = y' + (v/u)·|y'|.
+      const a = abs();
+      const m = graph.uniqueName(`${base}_neg`);
+      const nodes = [
+        a,
+        makeNode('Mul', [a.output![0]!, constant('v_over_u', v.map((x, i) => x / u[i]!))], [m], {}, m),
+        makeNode('Add', [y, m], [out], {}, graph.uniqueName(`${base}_add`)),
+      ];
+      graph.removeNode(prelu);
+      for (const n of nodes) graph.addNode(n);
+      return true;
+    }
+    const a = abs();
+    const m1 = graph.uniqueName(`${base}_pos`);
+    const m2 = graph.uniqueName(`${base}_neg`);
+    const nodes = [
+      a,
+      makeNode('Mul', [y, constant('u', u)], [m1], {}, m1),
+      makeNode('Mul', [a.output![0]!, constant('v', v)], [m2], {}, m2),
+      makeNode('Add', [m1, m2], [out], {}, graph.uniqueName(`${base}_add`)),
+    ];
+    graph.removeNode(prelu);
+    for (const n of nodes) graph.addNode(n);
+    return true;
+  }
+  // relu-neg
+  const pos = graph.uniqueName(`${base}_relu`);
+  const negY = graph.uniqueName(`${base}_negy`);
+  const negR = graph.uniqueName(`${base}_relu_neg`);
+  const scaled = graph.uniqueName(`${base}_scaled`);
+  const nodes = [
+    makeNode('Relu', [y], [pos], {}, pos),
+    makeNode('Neg', [y], [negY], {}, negY),
+    makeNode('Relu', [negY], [negR], {}, negR),
+    makeNode('Mul', [negR, constant('alpha', alpha)], [scaled], {}, scaled),
+    makeNode('Sub', [pos, scaled], [out], {}, graph.uniqueName(`${base}_sub`)),
+  ];
+  graph.removeNode(prelu);
+  for (const n of nodes) graph.addNode(n);
+  return true;
+}
