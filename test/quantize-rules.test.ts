@@ -67,7 +67,8 @@ const conv = (w: Weights, name: string, x: string, y: string, cin: number, cout:
 const cases: Record<string, Case> = {
   Conv: { body: (w) => [conv(w, 'c', 'stem', 'y', 8, 4)], quantized: ['Conv'] },
   ConvTranspose: {
-    body: (w) => [makeNode('ConvTranspose', ['stem', w.add('t_w', [8, 4, 2, 2]), w.add('t_b', [4], 0.1)], ['y'], { kernel_shape: attr.ints([2, 2]), strides: attr.ints([2, 2]) }, 't')],
+    // Dilated, so the exact ConvTranspose → Conv + DepthToSpace rewrite (src-core/optimize) leaves it to this rule.
+    body: (w) => [makeNode('ConvTranspose', ['stem', w.add('t_w', [8, 4, 2, 2]), w.add('t_b', [4], 0.1)], ['y'], { kernel_shape: attr.ints([2, 2]), strides: attr.ints([2, 2]), dilations: attr.ints([2, 2]) }, 't')],
     quantized: ['ConvTranspose'],
   },
   MatMul: { body: (w) => [makeNode('MatMul', ['stem', w.add('m_w', [16, 8])], ['y'], {}, 'm')], quantized: ['MatMul'] },
@@ -80,7 +81,11 @@ const cases: Record<string, Case> = {
     outputShape: [128, 8],
   },
   Add: { body: (w) => [conv(w, 'c', 'stem', 'c_out', 8, 8), makeNode('Add', ['c_out', 'stem'], ['y'], {}, 'add')], quantized: ['Add'] },
-  Mul: { body: (w) => [makeNode('Mul', ['stem', w.add('gain', [1, 8, 1, 1], 1)], ['y'], {}, 'mul')], quantized: ['Mul'] },
+  // After an Add, not a conv: a constant Mul after a conv is folded into it (src-core/optimize/fold-into-conv.ts).
+  Mul: {
+    body: (w) => [makeNode('Add', ['stem', 'stem'], ['s2'], {}, 'add'), makeNode('Mul', ['s2', w.add('gain', [1, 8, 1, 1], 1)], ['y'], {}, 'mul')],
+    quantized: ['Mul'],
+  },
   Concat: { body: (w) => [conv(w, 'c', 'stem', 'c_out', 8, 4), makeNode('Concat', ['stem', 'c_out'], ['y'], { axis: attr.int(1) }, 'cat')], quantized: ['Concat'] },
   Resize: {
     body: (w) => [
@@ -99,7 +104,11 @@ const cases: Record<string, Case> = {
   },
   Relu: { body: (w) => [makeNode('Relu', ['stem'], ['r'], {}, 'relu'), conv(w, 'c', 'r', 'y', 8, 3)], quantized: ['Relu'] },
   LeakyRelu: { body: (w) => [makeNode('LeakyRelu', ['stem'], ['r'], { alpha: attr.float(0.2) }, 'lrelu'), conv(w, 'c', 'r', 'y', 8, 3)], quantized: ['LeakyRelu'] },
-  PRelu: { body: (w) => [makeNode('PRelu', ['stem', w.add('slope', [8, 1, 1], 0.25)], ['r'], {}, 'prelu'), conv(w, 'c', 'r', 'y', 8, 3)], quantized: ['PRelu'] },
+  // After an Add, not a conv: static INT8 rewrites a conv's PRelu into int8 ops (src-core/optimize/prelu.ts).
+  PRelu: {
+    body: (w) => [makeNode('Add', ['stem', 'stem'], ['s2'], {}, 'add'), makeNode('PRelu', ['s2', w.add('slope', [8, 1, 1], 0.25)], ['r'], {}, 'prelu'), conv(w, 'c', 'r', 'y', 8, 3)],
+    quantized: ['PRelu'],
+  },
   Clip: {
     body: (w) => [makeNode('Clip', ['stem', w.constant('lo', [], [-0.5]), w.constant('hi', [], [0.5])], ['r'], {}, 'clip'), conv(w, 'c', 'r', 'y', 8, 3)],
     quantized: ['Clip'],
