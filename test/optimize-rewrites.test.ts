@@ -211,6 +211,8 @@ describe('folds into convs', () => {
       const rewritten = cloneModel(original);
       const report = optimizeGraph(rewritten);
       expect(report[field]).toBe(count);
+      // RRDB's two nearest ×2 Resizes (scales from Constant nodes) before convs become sub-pixel convs.
+      expect(report.subpixelConvs).toBe(file === 'rrdbnet-x4-6b' ? 2 : 0);
       expect(ops(rewritten).Mul ?? 0).toBe((ops(original).Mul ?? 0) - count);
       const { diff, peak } = await compare(original, rewritten, [...dims]);
       expect(peak).toBeGreaterThan(0.3);

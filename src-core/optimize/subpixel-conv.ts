@@ -9,6 +9,7 @@ import { attr, getIntAttr, getIntsAttr, getStringAttr, makeNode } from '../onnx/
 import { Graph } from '../onnx/graph.ts';
 import { DataType, makeTensor, tensorDims, tensorToFloat32 } from '../onnx/tensor.ts';
 import type { ModelProto, NodeProto } from '../onnx/types.ts';
+import { floatConstant } from './constants.ts';
 
 /** Coordinate modes under which nearest upsampling by an integer factor maps HR row y to LR row floor(y/s). */
 function isFloorNearest(resize: NodeProto): boolean {
@@ -23,9 +24,9 @@ function isFloorNearest(resize: NodeProto): boolean {
 /** The integer spatial factor of a Resize whose scales are [1, 1, s, s], else undefined. */
 function integerScale(graph: Graph, resize: NodeProto): number | undefined {
   const scalesName = resize.input?.[2];
-  const t = scalesName ? graph.initializer(scalesName) : undefined;
-  if (!t || t.dataType !== DataType.FLOAT) return undefined;
-  const s = tensorToFloat32(t);
+  // An initializer or a Constant node (PyTorch exports emit Constant nodes for the scales).
+  const s = scalesName ? floatConstant(graph, scalesName)?.data : undefined;
+  if (!s) return undefined;
   if (s.length !== 4 || s[0] !== 1 || s[1] !== 1 || s[2] !== s[3] || !Number.isInteger(s[2]) || s[2]! < 2) return undefined;
   return s[2];
 }
