@@ -3,7 +3,7 @@
 // runs (optimized-graph.node.ts). The quantized graph keeps srq's node names and ORT keeps them too (its layout
 // pass appends `_token_N`), so a layer runs in int8 when an int8 kernel carries its name or its int8 weight.
 import * as ort from 'onnxruntime-node';
-import { getIntAttr } from '../onnx/build.ts';
+import { getIntAttr, valueInfoShape } from '../onnx/build.ts';
 import { Graph } from '../onnx/graph.ts';
 import { decodeModel, encodeModel, getMetadata } from '../onnx/model.ts';
 import { DataType, tensorDims } from '../onnx/tensor.ts';
@@ -27,13 +27,14 @@ const NO_INT8_KERNEL = new Set(['ConvTranspose']);
 const prod = (dims: readonly number[]) => dims.reduce((a, b) => a * b, 1);
 const opKey = (n: NodeProto) => (n.domain && n.domain !== 'ai.onnx' ? `${n.domain}.${n.opType}` : n.opType ?? '');
 
-/** Dims of every named tensor, read by running the model once on a [1, C, 64, 64] input with them as outputs. */
+/** Dims of every named tensor, read by running the model once on a [1, C, 64, 64] input (or its fixed size). */
 async function tensorShapes(model: ModelProto, names: readonly string[]): Promise<Map<string, number[]>> {
   const graph = new Graph(model.graph!);
   const shapes = new Map<string, number[]>();
   const input = graph.inputs[0]!;
-  const channels = Number(input.type?.tensorType?.shape?.dim?.[1]?.dimValue ?? 3) || 3;
-  const inputDims = [1, channels, COVERAGE_INPUT, COVERAGE_INPUT];
+  const shape = valueInfoShape(input) ?? [];
+  const dim = (i: number, fallback: number) => (typeof shape[i] === 'number' && shape[i] > 0 ? shape[i] : fallback);
+  const inputDims = [1, dim(1, 3), dim(2, COVERAGE_INPUT), dim(3, COVERAGE_INPUT)];
   shapes.set(input.name!, inputDims);
   const fetch: string[] = [];
   for (const name of new Set(names)) {
