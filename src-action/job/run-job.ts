@@ -121,6 +121,7 @@ export async function runJob(opts: JobOptions, deps: RunDeps): Promise<RunResult
     tileSize: opts.tileSize,
     metric: opts.metric,
     maxDrop: opts.maxDrop,
+    minCoverage: opts.minCoverage ?? null,
     scale: opts.scale ?? null,
     runtime: opts.runtime,
     calibration: opts.variants.includes('int8-static') ? imageSetHash(calibrationPaths) : null,
