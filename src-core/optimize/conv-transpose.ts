@@ -8,6 +8,7 @@
 import { attr, getAttr, getIntAttr, getIntsAttr, getStringAttr, makeNode } from '../onnx/build.ts';
 import { Graph } from '../onnx/graph.ts';
 import { DataType, makeTensor, tensorDims, tensorToFloat32 } from '../onnx/tensor.ts';
+import { opsetVersion } from '../onnx/model.ts';
 import type { ModelProto, NodeProto } from '../onnx/types.ts';
 
 interface AxisPlan {
@@ -51,10 +52,11 @@ function planAxis(k: number, s: number, padBegin: number, padEnd: number, output
 /** Rewrite every eligible 2-D ConvTranspose; returns how many were rewritten. */
 export function convTransposesToSubpixel(model: ModelProto): number {
   const graph = new Graph(model.graph!);
+  const opset = opsetVersion(model) ?? 1;
   let rewritten = 0;
   for (const node of [...graph.nodes]) {
     if (node.opType !== 'ConvTranspose' || (node.domain && node.domain !== 'ai.onnx')) continue;
-    if (rewrite(graph, node)) rewritten++;
+    if (rewrite(graph, node, opset)) rewritten++;
   }
   if (rewritten > 0) {
     graph.removeUnused();
@@ -63,7 +65,7 @@ export function convTransposesToSubpixel(model: ModelProto): number {
   return rewritten;
 }
 
-function rewrite(graph: Graph, node: NodeProto): boolean {
+function rewrite(graph: Graph, node: NodeProto, opset: number): boolean {
   const [x, wName, bName] = node.input ?? [];
   const wt = wName ? graph.initializer(wName) : undefined;
   if (!x || !wt || wt.dataType !== DataType.FLOAT) return false;
@@ -91,6 +93,8 @@ function rewrite(graph: Graph, node: NodeProto): boolean {
   const py = planAxis(kh, s, pads[0]!, pads[2]!, op[0]!);
   const px = planAxis(kw, s, pads[1]!, pads[3]!, op[1]!);
   if (!py || !px) return false;
+  // Slice takes its bounds as inputs from opset 10 on; DepthToSpace has its mode attribute from opset 11 (DCR before).
+  if ((py.crop > 0 || px.crop > 0) && opset < 10) return false;
 
   const w = tensorToFloat32(wt);
   const out = new Float32Array(s * s * co * ci * py.K * px.K);
@@ -133,7 +137,7 @@ function rewrite(graph: Graph, node: NodeProto): boolean {
       pads: attr.ints([py.padBefore, px.padBefore, py.padAfter, px.padAfter]),
     }, graph.uniqueName(`${base}_subpixel`)),
   ];
-  if (s > 1) nodes.push(makeNode('DepthToSpace', [lr], [shuffled], { blocksize: attr.int(s), mode: attr.string('DCR') }, graph.uniqueName(`${base}_depth_to_space`)));
+  if (s > 1) nodes.push(makeNode('DepthToSpace', [lr], [shuffled], opset >= 11 ? { blocksize: attr.int(s), mode: attr.string('DCR') } : { blocksize: attr.int(s) }, graph.uniqueName(`${base}_depth_to_space`)));
   if (needsCrop) {
     const axes: number[] = [];
     const ends: number[] = [];
