@@ -36,7 +36,7 @@ const conv = (w: Weights, name: string, x: string, y: string, cin: number, cout:
   makeNode('Conv', [x, w.add(`${name}_w`, [cout, cin, 3, 3]), w.add(`${name}_b`, [cout], 0.1)], [y], { kernel_shape: attr.ints([3, 3]), pads: attr.ints([1, 1, 1, 1]) }, name);
 
 /**
- * input → conv → relu → Resize ×2 (nearest, scales from a Constant node) → conv → PRelu(slope `two`) → Resize to
+ * input → conv → relu → Resize ×2 (bilinear, scales from a Constant node) → conv → PRelu(slope `two`) → Resize to
  * 4·(h, w) (linear, sizes from runtime shape arithmetic that also multiplies by `two`) → Pad (Constant value) →
  * conv → Clip (Constant bounds) → y (×4).
  */
@@ -52,7 +52,9 @@ function pytorchLike(opset: number): ModelProto {
     makeNode('Relu', ['c1'], ['r1'], {}, 'relu1'),
     ...(opset < 13 ? [constant('roi', f32('', [0], [])), constant('no_scales', f32('', [0], []))] : []),
     constant('scales', f32('', [4], [1, 1, 2, 2])),
-    makeNode('Resize', ['r1', roi, 'scales'], ['up1'], { mode: attr.string('nearest'), coordinate_transformation_mode: attr.string('asymmetric'), nearest_mode: attr.string('floor') }, 'resize1'),
+    // Bilinear (F.interpolate(scale_factor=2, mode='bilinear')): a nearest Resize before a conv would become a
+    // sub-pixel conv in optimizeGraph, scales and all.
+    makeNode('Resize', ['r1', roi, 'scales'], ['up1'], { mode: attr.string('linear'), coordinate_transformation_mode: attr.string('pytorch_half_pixel') }, 'resize1'),
     conv(w, 'conv2', 'up1', 'c2', 8, 8),
     // PRelu with slope `two` (not a Mul: optimizeGraph folds constant Muls next to a conv into it).
     makeNode('PRelu', ['c2', 'two'], ['c2x2'], {}, 'gain'),
