@@ -6,6 +6,7 @@ import { summarizeModel } from '../src-core/onnx/inspect.ts';
 import { parse } from './args.ts';
 import { UsageError } from './errors.ts';
 import { checkOutputPath, writeOutput } from './files.ts';
+import { checkModelLoads } from '../src-core/runtime/load-check.node.ts';
 
 const help = `usage: srq import <model.json> -o <model.onnx> [--pixel-range 1|255]
        srq import <model.param> -o <model.onnx> [--bin <model.bin>]
@@ -37,6 +38,7 @@ export async function importCommand(argv: string[]): Promise<number> {
   if (range !== undefined && range !== '1' && range !== '255') throw new UsageError(`--pixel-range must be 1 or 255, got "${range}"`);
   const { model, scale, name } = await importTfjsModelFile(input, range ? { pixelRange: Number(range) as 1 | 255 } : {});
   const bytes = encodeModel(model);
+  await loadsInOrt(bytes, values.output, input);
   writeOutput(values.output, bytes, [input]);
   const s = summarizeModel(model);
   console.log(`imported ${name}: ×${scale}, ${s.parameters.toLocaleString('en-US')} parameters, ${s.nodeCount} nodes; wrote ${values.output} (${(bytes.length / 1e6).toFixed(2)} MB)`);
@@ -50,6 +52,7 @@ async function importNcnn(paramPath: string, output: string, values: { bin?: str
   const started = Date.now();
   const r = await importNcnnFiles(paramPath, values.bin !== undefined ? { binPath } : {});
   const bytes = encodeModel(r.model);
+  await loadsInOrt(bytes, output, paramPath);
   writeOutput(output, bytes, [paramPath, r.binPath]);
   const stored = Object.entries(r.storage).filter(([, n]) => n > 0).map(([k]) => k).join('+');
   console.log(
@@ -57,4 +60,9 @@ async function importNcnn(paramPath: string, output: string, values: { bin?: str
       `${r.model.graph?.node?.length ?? 0} nodes; wrote ${output} (${(bytes.length / 1e6).toFixed(2)} MB) in ${((Date.now() - started) / 1000).toFixed(1)} s`,
   );
   return 0;
+}
+
+/** Nothing is written that onnxruntime would refuse: an imported model that does not load is srq's bug, said in one line. */
+async function loadsInOrt(bytes: Uint8Array, output: string, input: string): Promise<void> {
+  await checkModelLoads(bytes, { name: output, advice: `this is an srq import bug: please report it with ${input}` });
 }

@@ -186,7 +186,8 @@ function writeResults(
   mkdirSync(dir, { recursive: true });
   const variants: VariantOutcome[] = made.map((m, i) => {
     const passed = report.candidates[i]!.gate?.passed === true;
-    // A variant that failed its gate is not written: nothing can publish it by mistake.
+    // A variant that failed its gate is not written: nothing can publish it by mistake. One that passed has been
+    // loaded and run by onnxruntime in validation, so every file written here loads.
     if (passed) writeFileSync(join(dir, m.file), m.bytes);
     return { quantization: m.variant, file: m.file, sha256: sha256Hex(m.bytes), bytes: m.bytes.length, passed, ...(m.note ? { note: m.note } : {}) };
   });
