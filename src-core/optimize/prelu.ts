@@ -9,6 +9,7 @@
 // Only for static INT8: in float these cost more than the PRelu they replace.
 // Measured on Real-ESRGAN x4fast (33 PRelus, slopes −1.6…1.9), ORT-node 1.30, 2 threads, 256² tile: FP32 542 ms;
 // INT8 as is 410 ms (1.32×), 'mul-add' 201 ms (2.69×), 'concat' 309 ms (1.77×), 'relu-neg' 448 ms (1.22×).
+// ORT-web (wasm, 2 threads, same tile): FP32 5800 ms; as is 1.91×, 'mul-add' 1.98×, 'concat' 1.23×, 'relu-neg' 1.67×.
 // Fidelity (PSNR of INT8 vs FP32 output, 6 crops of 128², srq's default 32-tile calibration): as is 38.1 dB,
 // 'mul-add' 36.0, 'relu-neg' 37.4, 'concat' 35.0. Tried and dropped: a LeakyRelu slope β = the layer's median α
 // (P = A·y + B·LeakyRelu_β(y)) with B folded into either conv: 33.9–34.9 dB (these slopes reach past ±1, so some
