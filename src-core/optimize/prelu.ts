@@ -1,17 +1,20 @@
 // PRelu without a float pass per layer. ORT's CPU EP has no int8 PRelu, so every PRelu of a QDQ model runs as
 // DQ → float PRelu → Q (an SRVGGNetCompact has one after each of its convs). With u = (1 + α)/2, v = (1 − α)/2:
 //   PRelu(y) = u·y + v·|y|,  and |y| = LeakyRelu(y, alpha = −1), which ORT runs in int8 (QLinearLeakyRelu, a table).
-// Two exact forms (equal up to float rounding), chosen by `mode`:
+// Exact forms (equal up to float rounding), chosen by `mode`:
 // - 'concat' (PRelu read by one Conv only): the conv's input becomes Concat(y, |y|) and its weights
 //   [W·u, W·v] along the input channels: twice that conv's multiply-adds, all int8, no elementwise pass.
-// - 'mul-add': u·y + v·|y| as Mul, LeakyRelu, Mul, Add (QLinearMul / QLinearLeakyRelu / QLinearAdd).
+// - 'mul-add' (optimizeGraph's): u·y + v·|y| as Mul, LeakyRelu, Mul, Add (QLinearMul / QLinearLeakyRelu /
+//   QLinearAdd). Folding u into the conv (u > 0) saves a Mul but measured no faster and 0.7 dB less fidelity
+//   (it reshapes the conv output's per-tensor int8 range).
 // - 'relu-neg': Relu(y) − α·Relu(−y) (Neg has no int8 kernel; measured for comparison).
 // Only for static INT8: in float these cost more than the PRelu they replace.
 // Measured on Real-ESRGAN x4fast (33 PRelus, slopes −1.6…1.9), ORT-node 1.30, 2 threads, 256² tile: FP32 542 ms;
 // INT8 as is 410 ms (1.32×), 'mul-add' 201 ms (2.69×), 'concat' 309 ms (1.77×), 'relu-neg' 448 ms (1.22×).
 // ORT-web (wasm, 2 threads, same tile): FP32 5800 ms; as is 1.91×, 'mul-add' 1.98×, 'concat' 1.23×, 'relu-neg' 1.67×.
-// Fidelity (PSNR of INT8 vs FP32 output, 6 crops of 128², srq's default 32-tile calibration): as is 38.1 dB,
-// 'mul-add' 36.0, 'relu-neg' 37.4, 'concat' 35.0. Tried and dropped: a LeakyRelu slope β = the layer's median α
+// (Those 'mul-add' numbers are with u folded into the conv; the four-op form ran 2.24× against its 2.14× in one
+// loaded run.) Fidelity (PSNR of INT8 vs FP32 output, 6 crops of 128², srq's default 32-tile calibration): as is
+// 38.1 dB, 'mul-add' 36.7 (36.0 with u folded), 'relu-neg' 37.4, 'concat' 35.0. Tried and dropped: a LeakyRelu slope β = the layer's median α
 // (P = A·y + B·LeakyRelu_β(y)) with B folded into either conv: 33.9–34.9 dB (these slopes reach past ±1, so some
 // channels get B ≤ 0 or B ≈ 0 and fall back or blow up A/B).
 import { attr, getIntAttr, makeNode } from '../onnx/build.ts';
@@ -22,7 +25,7 @@ import { floatConstant, perChannel, soleConsumer } from './constants.ts';
 
 export type PreluMode = 'concat' | 'mul-add' | 'relu-neg';
 
-export function rewritePrelus(model: ModelProto, mode: PreluMode = 'concat'): number {
+export function rewritePrelus(model: ModelProto, mode: PreluMode = 'mul-add'): number {
   const graph = new Graph(model.graph!);
   let rewritten = 0;
   for (const node of [...graph.nodes]) {
@@ -34,27 +37,6 @@ export function rewritePrelus(model: ModelProto, mode: PreluMode = 'concat'): nu
     graph.sort();
   }
   return rewritten;
-}
-
-/** Scale the conv's output channels by s (fresh weight and bias initializers: the old ones may be shared). */
-function scaleConvOutputs(graph: Graph, conv: NodeProto, s: Float32Array): boolean {
-  const wt = graph.initializer(conv.input?.[1] ?? '');
-  const bName = conv.input?.[2];
-  const bt = bName ? graph.initializer(bName) : undefined;
-  if (!wt || wt.dataType !== DataType.FLOAT || (bName && (!bt || bt.dataType !== DataType.FLOAT))) return false;
-  const dims = tensorDims(wt);
-  const co = dims[0]!;
-  const w = tensorToFloat32(wt);
-  const per = w.length / co;
-  const w2 = w.map((x, j) => x * s[Math.floor(j / per)]!);
-  const b2 = bt ? tensorToFloat32(bt).map((x, o) => x * s[o]!) : new Float32Array(co);
-  const wName = graph.uniqueName(`${conv.input![1]}_scaled`);
-  const newB = graph.uniqueName(bName ? `${bName}_scaled` : `${conv.name || conv.output![0]}_bias`);
-  graph.addInitializer(makeTensor(wName, DataType.FLOAT, dims, w2));
-  graph.addInitializer(makeTensor(newB, DataType.FLOAT, [co], b2));
-  conv.input = [conv.input![0]!, wName, newB];
-  graph.invalidate();
-  return true;
 }
 
 /** Channel count of y when its producer is a Conv with an initializer weight (PRelu's slope broadcast needs it). */
@@ -114,20 +96,6 @@ function rewrite(graph: Graph, prelu: NodeProto, mode: PreluMode): boolean {
     return true;
   }
   if (mode === 'mul-add') {
-    const producer = graph.producer(y)!;
-    if (soleConsumer(graph, y) === prelu && u.every((x) => x > 0) && scaleConvOutputs(graph, producer, u)) {
-      // y' = u·y from the conv itself (u > 0, so |y'| = u·|y|): PRelu(y) = y' + (v/u)·|y'|.
-      const a = abs();
-      const m = graph.uniqueName(`${base}_neg`);
-      const nodes = [
-        a,
-        makeNode('Mul', [a.output![0]!, constant('v_over_u', v.map((x, i) => x / u[i]!))], [m], {}, m),
-        makeNode('Add', [y, m], [out], {}, graph.uniqueName(`${base}_add`)),
-      ];
-      graph.removeNode(prelu);
-      for (const n of nodes) graph.addNode(n);
-      return true;
-    }
     const a = abs();
     const m1 = graph.uniqueName(`${base}_pos`);
     const m2 = graph.uniqueName(`${base}_neg`);
