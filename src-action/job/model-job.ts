@@ -9,7 +9,6 @@ import { describeLine, resolveModel, type ModelDescription, type ResolvedModel }
 import { encodeModel, setMetadata } from '../../src-core/onnx/model.ts';
 import type { ModelProto } from '../../src-core/onnx/types.ts';
 import { coverageLine, DEFAULT_MIN_COVERAGE, gateCoverage } from '../../src-core/quantize/coverage.ts';
-import { int8Coverage } from '../../src-core/quantize/coverage.node.ts';
 import { quantizeDynamic } from '../../src-core/quantize/dynamic.ts';
 import { convertToFp16 } from '../../src-core/quantize/fp16.ts';
 import { quantizeStatic } from '../../src-core/quantize/static.ts';
@@ -119,9 +118,13 @@ export async function runModelJob(input: ModelJobInput, ctx: ModelJobContext, di
       current.note = verdict;
     }
   }
-  // What ORT really runs in int8; static INT8 below the minimum coverage fails its gate.
+  // What ORT really runs in int8; static INT8 below the minimum coverage fails its gate. It is onnxruntime-node's
+  // optimizer that decides, so the measurement needs the native runtime (imported only then: the bundled Action
+  // sets up the native addon before it loads it, and falls back to wasm when it cannot).
+  const int8Coverage = opts.runtime === 'node' ? (await import('../../src-core/quantize/coverage.node.ts')).int8Coverage : undefined;
+  if (!int8Coverage) log.info('int8 coverage not measured: it needs onnxruntime-node, and this run uses onnxruntime-web');
   for (const [i, m] of made.entries()) {
-    if (m.variant === 'fp16') continue;
+    if (m.variant === 'fp16' || !int8Coverage) continue;
     const coverage = await int8Coverage(m.bytes);
     log.info(`${m.variant}: ${coverageLine(coverage)}`);
     const message = gateCoverage(validation.report, i, coverage, m.variant === 'int8-static' ? opts.minCoverage ?? DEFAULT_MIN_COVERAGE : undefined);
