@@ -12,7 +12,7 @@ import { decodeModel, getMetadata } from '../src-core/onnx/model.ts';
 import { makeWorkspace } from './fixtures/action/runner.ts';
 import { expectOneLineError, srq } from './helpers/cli.ts';
 
-const fast = ['--calib', 'photos', '--eval', 'photos', '--calib-method', 'minmax', '--tile', '64'];
+const fast = ['--calib', 'calib', '--eval', 'photos', '--calib-method', 'minmax', '--tile', '64'];
 let ws: string;
 
 beforeAll(() => {
@@ -27,7 +27,7 @@ describe('srq run on third-party exports, with no scale given', () => {
     const dir = join(ws, 'corpus');
     mkdirSync(join(dir, 'models'), { recursive: true });
     for (const f of ['waifu2x-upconv7-x2.onnx', 'srvgg-x2-interp-size.onnx']) copyFileSync(join('test/fixtures/corpus', f), join(dir, 'models', f));
-    const r = srq(['run', 'models/*.onnx', '--calib', '../photos', '--eval', '../photos', '--calib-method', 'minmax', '--tile', '64', '--variants', 'int8-static,fp16', '--max-drop', '1', '--out', 'out'], { cwd: dir });
+    const r = srq(['run', 'models/*.onnx', '--calib', '../calib', '--eval', '../photos', '--calib-method', 'minmax', '--tile', '64', '--variants', 'int8-static,fp16', '--max-drop', '1', '--out', 'out'], { cwd: dir });
     expect(r.code, r.stderr + r.stdout).toBe(0);
     expect(r.stdout).toMatch(/×2, border 14 px \(out = 2·in − 28\)/);
     expect(r.stdout).toMatch(/×2, border 0 px \(out = 2·in\)/);
@@ -101,7 +101,7 @@ describe('srq run', () => {
   it('with --base runs only the models changed since that revision', () => {
     const git = (...args: string[]) => execFileSync('git', ['-c', 'user.name=srq', '-c', 'user.email=srq@example.com', ...args], { cwd: ws, stdio: 'pipe' });
     git('init', '-q');
-    git('add', 'models', 'photos');
+    git('add', 'models', 'photos', 'calib');
     git('commit', '-q', '-m', 'base');
     writeFileSync(join(ws, 'models', 'new-x2.onnx'), readFileSync(join(ws, 'models', 'esrgan-slim-x2.onnx')));
     const r = srq(['run', 'models/*.onnx', ...fast, '--variants', 'fp16', '--base', 'HEAD', '--out', 'changed'], { cwd: ws });

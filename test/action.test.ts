@@ -61,7 +61,7 @@ describe('the Action with cache and artifact services', () => {
 
     // Summary: the table row per model × variant with its mark, and where the HTML report is.
     expect(run.summary).toContain('## srq ✅ 2 of 2 variants passed');
-    expect(run.summary).toMatch(/\| esrgan-slim-x2 \| int8-static \| [^|]+ \| [\d.]+ \| [\d.]+ \| [\d.]+ \| [\d.]+ \| [\d.]+× \| ✅ pass \|/);
+    expect(run.summary).toMatch(/\| esrgan-slim-x2 \| int8-static \| [^|]+ \| [\d.]+ \| [\d.]+ \| [\d.]+ \| [\d.]+ \| [\d.]+× \| [\d.]+% \| ✅ pass \|/);
     expect(run.summary).toMatch(/\| esrgan-slim-x2 \| fp16 \| .* \| ✅ pass \|/);
     expect(run.summary).toContain('[`srq-models`](https://github.com/octo/models/actions/runs/42/artifacts/1)');
     expect(run.summary).toContain('reports/<model>.report.html');
@@ -200,7 +200,7 @@ describe('the Action with models that cannot be run', () => {
     expect(run.summary).toContain('## srq ❌ 2 of 3 models could not be run');
     expect(run.summary).toMatch(/\| esrgan-slim-x2 \| int8-static \| .* \| ✅ pass \|/);
     for (const e of report.errors) {
-      expect(run.summary).toContain(`| ${e.name} | — |  |  |  |  |  |  | ❌ error: ${e.error.replace(/\|/g, '\\|')} |`);
+      expect(run.summary).toContain(`| ${e.name} | — |  |  |  |  |  |  |  | ❌ error: ${e.error.replace(/\|/g, '\\|')} |`);
       expect(run.log).toContain(`::error title=srq,file=${e.path}::srq could not run ${e.path}: `);
     }
     expect(run.log).toMatch(/::error::srq: 2 of 3 models could not be run \(cut, sum\)/);

@@ -122,7 +122,7 @@ export async function runModelJob(input: ModelJobInput, ctx: ModelJobContext, di
   // optimizer that decides, so the measurement needs the native runtime (imported only then: the bundled Action
   // sets up the native addon before it loads it, and falls back to wasm when it cannot).
   const int8Coverage = opts.runtime === 'node' ? (await import('../../src-core/quantize/coverage.node.ts')).int8Coverage : undefined;
-  if (!int8Coverage) log.info('int8 coverage not measured: it needs onnxruntime-node, and this run uses onnxruntime-web');
+  if (!int8Coverage) log.info('int8 coverage not measured: it is what the native ONNX Runtime fuses, and this run uses wasm');
   for (const [i, m] of made.entries()) {
     if (m.variant === 'fp16' || !int8Coverage) continue;
     const coverage = await int8Coverage(m.bytes);
