@@ -467,8 +467,10 @@ describe('complete typing does not quantize shape arithmetic', () => {
     const nodes = [
       conv(w, 'c1', 'input', 'a', 3, 8),
       constant('res_scale', 0.2),
+      // a also feeds the Add, so the exact rewrites cannot fold the ×0.2 into c1 (RRDB's residual form).
       makeNode('Mul', ['a', 'res_scale'], ['scaled'], {}, 'mul'),
-      conv(w, 'c2', 'scaled', 'y', 8, 3),
+      makeNode('Add', ['scaled', 'a'], ['sum'], {}, 'residual'),
+      conv(w, 'c2', 'sum', 'y', 8, 3),
     ];
     const m = model(nodes, w);
     const result = await quantizeStatic(m, { tiles: calibration, createRunner: runner, method: 'minmax' });
