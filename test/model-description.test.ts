@@ -70,6 +70,20 @@ describe('third-party PyTorch exports (no srq metadata)', () => {
   });
 });
 
+describe('an export with a fixed input size (no dynamic axes)', () => {
+  it('is declared free and measured like any other, without touching the caller\'s model', async () => {
+    const source = readModelFile(corpusPath('srvgg-x2-interp-size.onnx'));
+    const dims = (v: { type?: { tensorType?: { shape?: { dim?: unknown[] } | null } | null } | null }) => v.type!.tensorType!.shape!.dim!;
+    dims(source.graph!.input![0]!).splice(2, 2, { dimValue: 64 }, { dimValue: 64 });
+    dims(source.graph!.output![0]!).splice(2, 2, { dimValue: 128 }, { dimValue: 128 });
+    const { model, description } = await resolveModel(source, { name: 'fixed.onnx', createRunner });
+    expect([description.scale, description.border]).toEqual([2, 0]);
+    expect(description.rewrites).toContain('input size 64×64 declared fixed by the export → free height and width');
+    expect(getMetadata(source, 'srq.scale')).toBeUndefined();
+    expect(getMetadata(model, 'srq.scale')).toBe('2');
+  });
+});
+
 describe('tiling a model that loses a border (waifu2x upconv_7: out = 2·(n − 14))', () => {
   it('upscales to exactly 2× the input, and tiles equal the whole image', async () => {
     const entry = corpus.find((e) => e.border > 0)!;

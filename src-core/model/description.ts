@@ -2,13 +2,13 @@
 // scale, border, receptive field, input layout and range, and what srq rewrote to bring the model to its contract
 // (NCHW RGB float32 in [0, 1] in, the same out). Facts come from the graph and from probe runs; `srq.*` metadata
 // is only a cache of them, and a user's `scale` only an override that must agree. Runtime-agnostic.
-import { getMetadata, setMetadata, encodeModel } from '../onnx/model.ts';
+import { cloneModel, encodeModel, getMetadata, setMetadata } from '../onnx/model.ts';
 import type { ModelProto } from '../onnx/types.ts';
 import type { Runner } from '../runtime/runner.ts';
 import { receptiveField, ReceptiveFieldError } from '../tiling/receptive-field.ts';
 import { normalizeInputRange } from './input-range.ts';
-import { measureGeometry, measureInputRange, measureRadius, tilesMatchWhole } from './probe.ts';
-import { checkSignature } from './signature.ts';
+import { measureGeometry, measureInputRange, measureRadius, ModelProbeError, tilesMatchWhole } from './probe.ts';
+import { checkSignature, freeImageSize } from './signature.ts';
 
 export class ModelDescriptionError extends Error {
   override name = 'ModelDescriptionError';
@@ -67,15 +67,26 @@ export const META = { scale: 'srq.scale', border: 'srq.border', overlap: 'srq.ov
 export async function resolveModel(source: ModelProto, opts: ResolveOptions): Promise<ResolvedModel> {
   const name = opts.name ?? 'the model';
   const signature = checkSignature(source, name);
+  // Exports without dynamic axes declare one input size; srq tiles at other sizes, so it declares H and W free.
+  // Never edit the caller's model: srq's copy gets the rewrites and the metadata.
+  const base = cloneModel(source);
+  const rewrites: string[] = [];
+  if (signature.fixedSize) {
+    freeImageSize(base);
+    rewrites.push(`input size ${signature.fixedSize.join('×')} declared fixed by the export → free height and width`);
+  }
   let runner: Runner;
   try {
-    runner = await opts.createRunner(encodeModel(source));
+    runner = await opts.createRunner(encodeModel(base));
   } catch (e) {
     const why = (e instanceof Error ? e.message : String(e)).split('\n')[0];
     throw new ModelDescriptionError(`${name} does not load in ONNX Runtime (${why}); check the export (onnx.checker) or re-export it`);
   }
   try {
-    const geometry = await measureGeometry(runner, name);
+    const geometry = await measureGeometry(runner, name).catch((e: unknown) => {
+      if (!signature.fixedSize || !(e instanceof ModelProbeError)) throw e;
+      throw new ModelDescriptionError(`${name} was exported for ${signature.fixedSize.join('×')} inputs only and does not run at other sizes; re-export it with dynamic height and width (torch.onnx.export(..., dynamic_axes={'input': {2: 'h', 3: 'w'}}))`);
+    });
     const { scale, border } = geometry;
     const wanted = opts.overrides?.scale;
     if (wanted !== undefined && wanted !== scale) {
@@ -87,9 +98,10 @@ export async function resolveModel(source: ModelProto, opts: ResolveOptions): Pr
       notes.push(`its srq.scale metadata says ×${cached} but the graph upscales ×${scale}: srq uses ×${scale}`);
     }
 
-    const range = await resolveRange(source, runner, { scale, border }, opts.overrides?.inputRange, notes, name);
-    const overlap = await resolveOverlap(source, runner, { scale, border, range: range.value }, name);
-    const model = range.value === 255 ? normalizeInputRange(source) : source;
+    const range = await resolveRange(base, runner, { scale, border }, opts.overrides?.inputRange, notes, name);
+    const overlap = await resolveOverlap(base, runner, { scale, border, range: range.value }, name);
+    const model = range.value === 255 ? normalizeInputRange(base) : base;
+    if (range.value === 255) rewrites.push('input range [0, 255] → [0, 1]: ×255 before the first op, ÷255 after the last');
     // A measured radius is only a lower bound on what tiles need: check that tiles really reproduce the whole image.
     const cachedWhole = getMetadata(source, META.wholeImage);
     const wholeImage =
@@ -106,7 +118,7 @@ export async function resolveModel(source: ModelProto, opts: ResolveOptions): Pr
       input: { name: signature.input, layout: 'NCHW', channels: 3 },
       output: { name: signature.output },
       sourceRange: range.value,
-      rewrites: range.value === 255 ? ['input range [0, 255] → [0, 1]: ×255 before the first op, ÷255 after the last'] : [],
+      rewrites,
       notes,
     };
     writeDescriptionCache(model, description);
