@@ -17,6 +17,7 @@ import { convertToFp16 } from '../src-core/quantize/fp16.ts';
 import { quantizeStatic } from '../src-core/quantize/static.ts';
 import { checkModelLoads } from '../src-core/runtime/load-check.node.ts';
 import { createNodeRunner } from '../src-core/runtime/ort-node.ts';
+import { sqnr } from './helpers/signal.ts';
 
 const photos = readImages(['images/astronaut.png', 'images/coffee.png']);
 const calibration = cutCalibrationTiles(photos, { count: 16, tileSize: 24, seed: 3 });
@@ -130,16 +131,6 @@ function differing(a: Float32Array, b: Float32Array): number {
   let n = a.length === b.length ? 0 : Infinity;
   for (let i = 0; i < a.length; i++) if (!Object.is(a[i], b[i])) n++;
   return n;
-}
-
-function sqnr(reference: Float32Array, candidate: Float32Array): number {
-  let s = 0;
-  let n = 0;
-  for (let i = 0; i < reference.length; i++) {
-    s += reference[i]! ** 2;
-    n += (reference[i]! - candidate[i]!) ** 2;
-  }
-  return n === 0 ? Infinity : 10 * Math.log10(s / n);
 }
 
 /**
