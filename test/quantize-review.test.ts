@@ -5,7 +5,7 @@ import { attr, makeGraph, makeModel, makeNode, makeValueInfo } from '../src-core
 import { Graph } from '../src-core/onnx/graph.ts';
 import { cloneModel, encodeModel } from '../src-core/onnx/model.ts';
 import { DataType, makeTensor } from '../src-core/onnx/tensor.ts';
-import type { ModelProto, NodeProto, TensorProto } from '../src-core/onnx/types.ts';
+import type { ModelProto, NodeProto } from '../src-core/onnx/types.ts';
 import { readImages } from '../src-core/image/image-files.node.ts';
 import { optimizeGraph } from '../src-core/optimize/index.ts';
 import { cutCalibrationTiles, rasterToTensor, seededRandom } from '../src-core/quantize/calibration-tiles.ts';
@@ -15,28 +15,13 @@ import { planQuantization, quantizeStatic } from '../src-core/quantize/static.ts
 import { createNodeRunner } from '../src-core/runtime/ort-node.ts';
 import { optimizedKernelCounts } from '../src-core/runtime/optimized-graph.node.ts';
 import { sqnr } from './helpers/signal.ts';
+import { Weights } from './helpers/weights.ts';
 
 const SIZE = 16;
 const photos = readImages(['images/astronaut.png', 'images/coffee.png']);
 const calibration = cutCalibrationTiles(photos, { count: 16, tileSize: SIZE, seed: 3 });
 const probes = cutCalibrationTiles(photos, { count: 3, tileSize: SIZE, seed: 11 }).map(rasterToTensor);
 const runner = (b: Uint8Array) => createNodeRunner(b, { threads: 1 });
-
-class Weights {
-  readonly list: TensorProto[] = [];
-  private readonly rand = seededRandom(42);
-  add(name: string, dims: number[], scale = 0.3): string {
-    const n = dims.reduce((a, b) => a * b, 1);
-    this.list.push(makeTensor(name, DataType.FLOAT, dims, Float32Array.from({ length: n }, () => (this.rand() * 2 - 1) * scale)));
-    return name;
-  }
-  values(name: string, dims: number[], values: ArrayLike<number>, type: number = DataType.FLOAT): string {
-    const data = type === DataType.INT64 ? BigInt64Array.from(Array.from(values, BigInt))
-      : type === DataType.INT8 ? Int8Array.from(values) : type === DataType.INT32 ? Int32Array.from(values) : Float32Array.from(values);
-    this.list.push(makeTensor(name, type, dims, data));
-    return name;
-  }
-}
 
 const conv = (w: Weights, name: string, x: string, y: string, cin: number, cout: number, k = 3) =>
   makeNode('Conv', [x, w.add(`${name}_w`, [cout, cin, k, k], 0.6 / Math.sqrt(cin * k * k)), w.add(`${name}_b`, [cout], 0.05)], [y], { kernel_shape: attr.ints([k, k]), pads: attr.ints(Array(4).fill((k - 1) / 2)) }, name);
@@ -77,14 +62,14 @@ describe('finding 1: element types are inferred for every standard op', () => {
       makeNode('Equal', ['soft', 'sum'], ['eq']),
       makeNode('NonZero', ['eq'], ['nz']),
       makeNode('Where', ['eq', 'soft', 'sum'], ['where']),
-      makeNode('QuantizeLinear', ['where', w.values('s', [], [0.1]), w.values('zp', [], [0], DataType.INT8)], ['q']),
+      makeNode('QuantizeLinear', ['where', w.constant('s', [], [0.1]), w.constant('zp', [], [0], DataType.INT8)], ['q']),
       makeNode('DequantizeLinear', ['q', 's', 'zp'], ['dq']),
       makeNode('ConstantOfShape', ['shape'], ['zeros_i'], { value: attr.tensor(makeTensor('v', DataType.INT32, [1], new Int32Array([0]))) }),
       makeNode('ConstantOfShape', ['shape'], ['zeros_f']),
       makeNode('Constant', [], ['k_f'], { value_float: attr.float(2) }),
       makeNode('Constant', [], ['k_i'], { value_ints: attr.ints([1, 2]) }),
       makeNode('RandomNormalLike', ['dq'], ['noise']),
-      makeNode('TopK', ['dq', w.values('k', [1], [1], DataType.INT64)], ['topv', 'topi'], { axis: attr.int(1) }),
+      makeNode('TopK', ['dq', w.constant('k', [1], [1], DataType.INT64)], ['topv', 'topi'], { axis: attr.int(1) }),
       makeNode('Sign', ['topv'], ['sign']),
       makeNode('Mean', ['sign', 'dq'], ['y']),
     ];
@@ -168,7 +153,7 @@ describe('finding 5: int32 bias overflow and non-finite weights', () => {
     const weights = new Float32Array(2 * 3 * 3 * 3);
     const rand = seededRandom(5);
     for (let i = 0; i < weights.length; i++) weights[i] = i < 27 ? (rand() * 2 - 1) * 0.3 : (rand() * 2 - 1) * 1e-8;
-    const nodes = [makeNode('Conv', ['input', w.values('cw', [2, 3, 3, 3], weights), w.values('cb', [2], [0.1, 1])], ['y'], { kernel_shape: attr.ints([3, 3]), pads: attr.ints([1, 1, 1, 1]) }, 'c')];
+    const nodes = [makeNode('Conv', ['input', w.constant('cw', [2, 3, 3, 3], weights), w.constant('cb', [2], [0.1, 1])], ['y'], { kernel_shape: attr.ints([3, 3]), pads: attr.ints([1, 1, 1, 1]) }, 'c')];
     return model(nodes, w);
   }
 
@@ -190,10 +175,10 @@ describe('finding 5: int32 bias overflow and non-finite weights', () => {
   it('NaN or Inf weights are a QuantizeError naming the tensor', async () => {
     const w = new Weights();
     const values = Float32Array.from({ length: 4 * 3 * 9 }, (_, i) => (i === 40 ? NaN : 0.1));
-    const nodes = [makeNode('Conv', ['input', w.values('bad_w', [4, 3, 3, 3], values)], ['a'], { kernel_shape: attr.ints([3, 3]), pads: attr.ints([1, 1, 1, 1]) }, 'c1'), conv(w, 'c2', 'a', 'y', 4, 3)];
+    const nodes = [makeNode('Conv', ['input', w.constant('bad_w', [4, 3, 3, 3], values)], ['a'], { kernel_shape: attr.ints([3, 3]), pads: attr.ints([1, 1, 1, 1]) }, 'c1'), conv(w, 'c2', 'a', 'y', 4, 3)];
     await expect(quantizeStatic(model(nodes, w), { tiles: calibration.slice(0, 2), createRunner: runner, method: 'minmax' })).rejects.toThrow(/bad_w.*(NaN|not finite)/);
     const inf = new Weights();
-    const infNodes = [conv(inf, 'c1', 'input', 'a', 3, 4), makeNode('Conv', ['a', inf.values('inf_w', [3, 4, 1, 1], Float32Array.from({ length: 12 }, (_, i) => (i === 3 ? Infinity : 0.1)))], ['y'], { kernel_shape: attr.ints([1, 1]) }, 'c2')];
+    const infNodes = [conv(inf, 'c1', 'input', 'a', 3, 4), makeNode('Conv', ['a', inf.constant('inf_w', [3, 4, 1, 1], Float32Array.from({ length: 12 }, (_, i) => (i === 3 ? Infinity : 0.1)))], ['y'], { kernel_shape: attr.ints([1, 1]) }, 'c2')];
     // Inf makes the float model's activations non-finite too; the weight is named before calibration runs.
     await expect(quantizeStatic(model(infNodes, inf), { tiles: calibration.slice(0, 2), createRunner: runner, method: 'minmax' })).rejects.toThrow(/inf_w.*(Inf|not finite)/);
   });
@@ -206,7 +191,7 @@ describe('finding 5: int32 bias overflow and non-finite weights', () => {
 function rrdbWithSums(blocks = 2, nf = 16, gc = 8): ModelProto {
   const w = new Weights();
   const nodes: NodeProto[] = [];
-  const scale = w.values('res_scale', [], [0.2]);
+  const scale = w.constant('res_scale', [], [0.2]);
   let id = 0;
   const lrelu = (x: string) => {
     const y = `lrelu_${id++}`;
@@ -243,7 +228,7 @@ function rrdbWithSums(blocks = 2, nf = 16, gc = 8): ModelProto {
   const sum = `sum_${id++}`;
   nodes.push(makeNode('Sum', [fea, body], [sum], {}, sum));
   const up = `up_${id++}`;
-  nodes.push(makeNode('Resize', [sum, '', w.values('scales', [4], [1, 1, 2, 2])], [up], { mode: attr.string('nearest') }));
+  nodes.push(makeNode('Resize', [sum, '', w.constant('scales', [4], [1, 1, 2, 2])], [up], { mode: attr.string('nearest') }));
   const hr = lrelu(c(lrelu(c(up, nf, nf)), nf, nf));
   nodes.push(conv(w, 'conv_last', hr, 'y', nf, 3));
   // The first conv of each dense block reads x directly: drop its (single-input) Concat.
@@ -275,7 +260,7 @@ describe('finding 3: a bias shared by two convs', () => {
   it('is quantized for each conv at that conv\'s own s_input·s_weight', async () => {
     const w = new Weights();
     // convX reads `a` (range ≈ ±1.5), convY reads the image (scale 1/255): the same bias B at two scales.
-    const shared = w.values('shared_b', [4], [0.5, -0.4, 0.3, 0.6]);
+    const shared = w.constant('shared_b', [4], [0.5, -0.4, 0.3, 0.6]);
     const nodes = [
       conv(w, 'c1', 'input', 'a', 3, 8),
       makeNode('Conv', ['a', w.add('wx', [4, 8, 3, 3], 0.05), shared], ['x'], { kernel_shape: attr.ints([3, 3]), pads: attr.ints([1, 1, 1, 1]) }, 'convX'),
@@ -306,7 +291,7 @@ describe('finding 4: Clip bounds and calibrated ranges', () => {
     const w = new Weights();
     const nodes = [
       conv(w, 'c1', 'input', 'a', 3, 8),
-      makeNode('Clip', ['a', w.values('lo', [], [lo]), w.values('hi', [], [hi])], ['r'], {}, 'clip'),
+      makeNode('Clip', ['a', w.constant('lo', [], [lo]), w.constant('hi', [], [hi])], ['r'], {}, 'clip'),
       conv(w, 'c2', 'r', 'y', 8, 3),
     ];
     return model(nodes, w);
@@ -337,7 +322,7 @@ describe('finding 4: Clip bounds and calibrated ranges', () => {
     const w = new Weights();
     const nodes = [
       makeNode('Conv', ['input', w.add('c1_w', [3, 3, 3, 3], 1), w.add('c1_b', [3], 0.1)], ['a'], { kernel_shape: attr.ints([3, 3]), pads: attr.ints([1, 1, 1, 1]) }, 'c1'),
-      makeNode('Clip', ['a', w.values('lo', [], [0]), w.values('hi', [], [1])], ['y'], {}, 'clip'),
+      makeNode('Clip', ['a', w.constant('lo', [], [0]), w.constant('hi', [], [1])], ['y'], {}, 'clip'),
     ];
     const m = model(nodes, w);
     const result = await quantizeStatic(m, { tiles: calibration, createRunner: runner, method: 'minmax' });
@@ -380,7 +365,7 @@ describe('finding 7: histogram sampling sees every sub-pixel phase', () => {
     const weights = Float32Array.from({ length: 96 * 27 }, (_, i) => (i < 24 * 27 ? 0 : (rand() * 2 - 1) * 0.4));
     const bias = Float32Array.from({ length: 96 }, (_, c) => (c < 24 ? 0 : 0.2));
     const nodes = [
-      makeNode('Conv', ['input', w.values('c1_w', [96, 3, 3, 3], weights), w.values('c1_b', [96], bias)], ['a'], { kernel_shape: attr.ints([3, 3]), pads: attr.ints([1, 1, 1, 1]) }, 'c1'),
+      makeNode('Conv', ['input', w.constant('c1_w', [96, 3, 3, 3], weights), w.constant('c1_b', [96], bias)], ['a'], { kernel_shape: attr.ints([3, 3]), pads: attr.ints([1, 1, 1, 1]) }, 'c1'),
       makeNode('DepthToSpace', ['a'], ['d'], { blocksize: attr.int(2) }, 'd2s'),
       makeNode('LeakyRelu', ['d'], ['l'], { alpha: attr.float(0.2) }, 'lrelu'),
       conv(w, 'c2', 'l', 'y', 24, 3),
@@ -403,7 +388,7 @@ describe('finding 8: calibration fetches bounded samples of tensors of any rank'
     const w = new Weights();
     const nodes = [
       conv(w, 'c1', 'input', 'a', 3, 16),
-      makeNode('Reshape', ['a', w.values('tokens_shape', [3], [1, 16, -1], DataType.INT64)], ['r'], {}, 'reshape'),
+      makeNode('Reshape', ['a', w.constant('tokens_shape', [3], [1, 16, -1], DataType.INT64)], ['r'], {}, 'reshape'),
       makeNode('Transpose', ['r'], ['t'], { perm: attr.ints([0, 2, 1]) }, 'transpose'),
       makeNode('MatMul', ['t', w.add('mm_w', [16, 16], 0.25)], ['y'], {}, 'mm'),
     ];
@@ -433,7 +418,7 @@ describe('complete typing does not quantize shape arithmetic', () => {
 
   it('float size arithmetic (Shape -> Cast -> Mul by a Constant -> Resize sizes) stays float and works at any input size', async () => {
     const w = new Weights();
-    const int64 = (name: string, values: number[]) => w.values(name, [values.length], values, DataType.INT64);
+    const int64 = (name: string, values: number[]) => w.constant(name, [values.length], values, DataType.INT64);
     const nodes = [
       conv(w, 'c1', 'input', 'a', 3, 8),
       makeNode('Shape', ['a'], ['shape']),

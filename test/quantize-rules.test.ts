@@ -7,14 +7,15 @@
 import { describe, expect, it } from 'vitest';
 import { attr, makeGraph, makeModel, makeNode, makeValueInfo } from '../src-core/onnx/build.ts';
 import { encodeModel } from '../src-core/onnx/model.ts';
-import { DataType, makeTensor } from '../src-core/onnx/tensor.ts';
-import type { NodeProto, TensorProto } from '../src-core/onnx/types.ts';
+import { DataType } from '../src-core/onnx/tensor.ts';
+import type { NodeProto } from '../src-core/onnx/types.ts';
 import { readImages } from '../src-core/image/image-files.node.ts';
-import { cutCalibrationTiles, rasterToTensor, seededRandom } from '../src-core/quantize/calibration-tiles.ts';
+import { cutCalibrationTiles, rasterToTensor } from '../src-core/quantize/calibration-tiles.ts';
 import { quantizeStatic } from '../src-core/quantize/static.ts';
 import { createNodeRunner } from '../src-core/runtime/ort-node.ts';
 import { createWebRunner } from '../src-core/runtime/ort-web.ts';
 import { maxAbsDiff, sqnr } from './helpers/signal.ts';
+import { Weights } from './helpers/weights.ts';
 
 const SIZE = 16;
 const photos = readImages(['images/astronaut.png', 'images/coffee.png']);
@@ -27,21 +28,6 @@ interface Case {
   /** Ops the plan must have quantized. */
   quantized: string[];
   outputShape?: (number | string | null)[];
-}
-
-class Weights {
-  readonly list: TensorProto[] = [];
-  private readonly rand = seededRandom(42);
-  add(name: string, dims: number[], scale = 0.3): string {
-    const n = dims.reduce((a, b) => a * b, 1);
-    this.list.push(makeTensor(name, DataType.FLOAT, dims, Float32Array.from({ length: n }, () => (this.rand() * 2 - 1) * scale)));
-    return name;
-  }
-  constant(name: string, dims: number[], values: number[], type: number = DataType.FLOAT): string {
-    const data = type === DataType.INT64 ? BigInt64Array.from(values.map(BigInt)) : Float32Array.from(values);
-    this.list.push(makeTensor(name, type, dims, data));
-    return name;
-  }
 }
 
 /** input [1,3,16,16] -> Conv 3->8 (stem) -> body -> y */
