@@ -28,8 +28,9 @@ export async function infoCommand(argv: string[]): Promise<number> {
   if (values.help) return console.log(help), 0;
   if (positionals.length !== 1) throw new UsageError('info needs exactly one model file (srq info <model.onnx>)');
   const path = positionals[0]!;
-  const summary = summarizeModel(readModelFile(path));
-  const { description } = await resolveModelFile(path, modelOverrides(values));
+  const model = readModelFile(path);
+  const summary = summarizeModel(model);
+  const { description } = await resolveModelFile(path, modelOverrides(values), model);
   const bytes = statSync(path).size;
   const kernels = values.optimized ? await optimizedKernelCounts(readFileSync(path)) : undefined;
   const int8 = summary.precision.startsWith('int8') || summary.precision === 'mixed';

@@ -67,7 +67,7 @@ export async function upscaleCommand(argv: string[]): Promise<number> {
     const bytes = format === 'png' ? encodePng(output) : encodeJpeg(output, quality);
     writeOutput(values.output, bytes, [modelPath, imagePath]);
     const seconds = (performance.now() - started) / 1000;
-    console.log(`${image.width}×${image.height} → ${output.width}×${output.height} (×${prepared.scale}) in ${tiles} tile${tiles === 1 ? '' : 's'} of ${tileSizeFor(Math.max(overlap, Math.ceil(prepared.border / prepared.scale)), tileSize)}² + ${overlap} px overlap on ${runtime}, ${seconds.toFixed(2)} s; wrote ${values.output}`);
+    console.log(`${image.width}×${image.height} → ${output.width}×${output.height} (×${prepared.scale}) in ${tiles} tile${tiles === 1 ? '' : 's'} of ${prepared.wholeImage ? 'the whole image' : `${tileSizeFor({ ...prepared, overlap }, tileSize)}²`} + ${overlap} px overlap on ${runtime}, ${seconds.toFixed(2)} s; wrote ${values.output}`);
   } finally {
     await runner.release();
   }

@@ -3,7 +3,7 @@
 // on small synthetic images, so it costs little even on big models. Runtime-agnostic.
 import type { RasterImage } from '../image/raster.ts';
 import { resizeBicubicFloat } from '../image/resize.ts';
-import { upscaleImage } from '../tiling/upscale.ts';
+import { tileContext, upscaleImage } from '../tiling/upscale.ts';
 import type { Runner, RunnerOutput } from '../runtime/runner.ts';
 
 export class ModelProbeError extends Error {
@@ -176,7 +176,7 @@ export async function measureRadius(
 export async function tilesMatchWhole(runner: Runner, geometry: { scale: number; border: number; overlap: number }): Promise<boolean> {
   const pad = Math.ceil(geometry.border / geometry.scale);
   // Odd sizes, so tiles start off any power-of-two grid a model might align to.
-  const tileSize = 2 * Math.max(geometry.overlap, pad) + 37;
+  const tileSize = 2 * tileContext(geometry) + 37;
   const side = 2 * tileSize - 2 * pad + 11;
   // Uniform noise: where tiles and the whole image differ, detail shows it most (a smooth image can hide it).
   const data = new Uint8Array(side * side * 3);

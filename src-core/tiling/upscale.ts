@@ -43,7 +43,7 @@ export interface UpscaleOptions {
  */
 export async function upscaleImage(runner: Runner, img: RasterImage, opts: UpscaleOptions): Promise<RasterImage> {
   assertRaster(img, 'input image');
-  const { scale, overlap, onProgress, signal, deadline } = opts;
+  const { scale, onProgress, signal, deadline } = opts;
   if (!Number.isInteger(scale) || scale < 1) {
     throw new TilingOptionsError(`scale must be a positive integer (the model's srq.scale), got ${scale}`);
   }
@@ -55,11 +55,9 @@ export async function upscaleImage(runner: Runner, img: RasterImage, opts: Upsca
     throw new TilingOptionsError(`border must be a whole number of output px >= 0 (the model's description), got ${border}`);
   }
   const pad = Math.ceil(border / scale);
-  // A window's output covers its input minus border/scale px on each side: cores must keep at least that.
-  const context = Math.max(overlap, pad);
   // A model that tiles cannot reproduce runs in one window over the whole (padded) image.
-  const tileSize = opts.wholeImage ? Math.max(img.width, img.height) + 2 * pad : tileSizeFor(context, opts.tileSize);
-  const tiles = planTiles(img.width + 2 * pad, img.height + 2 * pad, tileSize, context);
+  const tileSize = opts.wholeImage ? Math.max(img.width, img.height) + 2 * pad : tileSizeFor(opts, opts.tileSize);
+  const tiles = planTiles(img.width + 2 * pad, img.height + 2 * pad, tileSize, tileContext(opts));
 
   const outChannels = img.channels === 4 ? 4 : 3;
   const out: RasterImage = {
@@ -88,13 +86,22 @@ export async function upscaleImage(runner: Runner, img: RasterImage, opts: Upsca
 export const MIN_TILE_CORE = 8;
 
 /**
- * The tile size used for a model needing `overlap` px of context. An asked-for size is raised only as far as a
- * core of MIN_TILE_CORE px needs. The default is 128, or, for models that see farther than a 128² tile can hold
- * with a 64 px core (a 6-block RRDB needs 94 px each side), 2·overlap + 128.
+ * Input px of context a tile keeps on each side: the receptive-field radius, and at least the border the model
+ * loses (a window's output covers its input minus border/scale px on each side).
  */
-export function tileSizeFor(overlap: number, requested?: number): number {
-  if (requested !== undefined) return Math.max(requested, 2 * overlap + MIN_TILE_CORE);
-  return DEFAULT_TILE_SIZE >= 2 * overlap + 64 ? DEFAULT_TILE_SIZE : 2 * overlap + 128;
+export function tileContext(g: { scale: number; border?: number; overlap: number }): number {
+  return Math.max(g.overlap, Math.ceil((g.border ?? 0) / g.scale));
+}
+
+/**
+ * The tile size used for a model (tiled, not wholeImage). An asked-for size is raised only as far as a core of
+ * MIN_TILE_CORE px needs. The default is 128, or, for models that see farther than a 128² tile can hold with a
+ * 64 px core (a 6-block RRDB needs 94 px each side), 2·context + 128.
+ */
+export function tileSizeFor(g: { scale: number; border?: number; overlap: number }, requested?: number): number {
+  const context = tileContext(g);
+  if (requested !== undefined) return Math.max(requested, 2 * context + MIN_TILE_CORE);
+  return DEFAULT_TILE_SIZE >= 2 * context + 64 ? DEFAULT_TILE_SIZE : 2 * context + 128;
 }
 
 function checkOutputDims(got: readonly number[], input: readonly number[], scale: number, border: number): void {

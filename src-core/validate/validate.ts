@@ -61,7 +61,7 @@ export async function validateModels(reference: ModelUnderTest, candidates: read
   checkImageSizes(images, scale);
   // Every model is tiled alike, with the tile size the description needs (the one asked for, or the default).
   const d = opts.description;
-  const tileSize = d.wholeImage ? 0 : tileSizeFor(Math.max(d.overlap, Math.ceil(d.border / d.scale)), opts.tileSize);
+  const tileSize = d.wholeImage ? 0 : tileSizeFor(d, opts.tileSize);
 
   const runners: Runner[] = [];
   const seconds = all.map(() => [] as number[]);
