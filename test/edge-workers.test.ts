@@ -59,7 +59,8 @@ describe('Workers entry on workerd (wrangler dev)', () => {
     const models = await (await fetch(`${server!.url}/v1/models`)).json();
     expect(models).toMatchObject({ runtime: 'workerd', serving: { label: 'cpu-int8', reason: 'CPU host (Workers have no GPU): INT8 on the CPU' } });
     expect(models.backend).toMatch(/^onnxruntime-web 1\.30\.0 \(wasm, 1 thread\)$/);
-    expect(server!.output()).toContain('srq-edge: ready on workerd: esrgan-slim-x4 (cpu-int8)');
+    const ready = 'srq-edge: ready on workerd: esrgan-slim-x4 (cpu-int8)';
+    expect(await server!.outputContaining(ready)).toContain(ready);
   });
 
   it('upscales a real photo to the library\'s exact pixels', async () => {

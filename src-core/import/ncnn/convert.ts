@@ -66,8 +66,10 @@ export function importNcnn(paramText: string, bin: Uint8Array, opts: NcnnImportO
   const { graph, input, output, layers, parameters, storage } = convertNcnn(paramText, bin, opts);
   const scale = checkContract(input, output);
   graph.output = [makeValueInfo(OUTPUT_NAME, DataType.FLOAT, [1, 3, `${scale}*h`, `${scale}*w`])];
+  // The file name only: a local path would leak into published artifacts and differ from machine to machine.
+  const paramFile = opts.paramSource?.split(/[\\/]/).pop() ?? 'model.param';
   graph.docString =
-    `Imported by srq from the ncnn model ${opts.paramSource ?? ''} (${layers} layers); ` +
+    `Imported by srq from the ncnn model ${paramFile} (${layers} layers); ` +
     'computes what ncnn computes on RGB in [0, 1], output not clipped.';
   const name = opts.name ?? 'ncnn-model';
   const model = makeModel(graph, { metadata: { 'srq.source': 'ncnn', 'srq.name': name } });
