@@ -55,6 +55,7 @@ export function readInputs(): ActionInputs {
       calibrationImages: splitList(text('calibration-images')),
       evaluationImages: splitList(text('evaluation-images')),
       calibrationMethod: parseChoice('input calibration-method', text('calibration-method').trim() || DEFAULTS.calibrationMethod, CALIBRATION_METHODS),
+      biasCorrection: bool('bias-correction', true),
       metric: parseChoice('input metric', text('metric').trim() || DEFAULTS.metric, DROP_METRICS),
       maxDrop: parseLimit('input max-drop', text('max-drop').trim() || String(DEFAULTS.maxDrop)),
       minCoverage: parsePercent('input min-coverage', text('min-coverage').trim() || String(DEFAULTS.minCoverage)),

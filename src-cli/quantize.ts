@@ -14,6 +14,7 @@ import { checkCoverage, coverageLine, DEFAULT_MIN_COVERAGE } from '../src-core/q
 import { int8Coverage } from '../src-core/quantize/coverage.node.ts';
 import { tensorErrorReport } from '../src-core/quantize/report.ts';
 import { quantizeStatic } from '../src-core/quantize/static.ts';
+import { DEFAULT_CALIBRATION_METHOD } from '../src-core/quantize/calibrate.ts';
 import { rankingLine, stepLine, verdictLine } from '../src-core/report/budget.ts';
 import { createRunner } from '../src-core/runtime/create-runner.node.ts';
 import { checkModelLoads, ModelLoadError } from '../src-core/runtime/load-check.node.ts';
@@ -31,7 +32,9 @@ const help = `usage: srq quantize <model.onnx> -o <out.onnx> [options]
 
   --mode int8-static|int8-dynamic|fp16   default int8-static
   --calib <dir|file>        calibration images (repeatable; default: srq's built-in calibration photos)
-  --calib-method minmax|percentile|entropy   default percentile
+  --calib-method minmax|percentile|entropy|mse   default mse (least squared error per tensor)
+  --no-bias-correction      skip empirical bias correction (each conv's mean shift from quantization,
+                            measured on the calibration tiles, taken out of its bias; on by default)
   --percentile P            share of values kept for --calib-method percentile (default 99.999)
   --calib-tiles N           tiles cut from the calibration images (default 32)
   --tile N                  calibration tile size in pixels (default 128)
@@ -61,6 +64,7 @@ export async function quantizeCommand(argv: string[]): Promise<number> {
     mode: { type: 'string' },
     calib: { type: 'string', multiple: true },
     'calib-method': { type: 'string' },
+    'no-bias-correction': { type: 'boolean' },
     percentile: { type: 'string' },
     'calib-tiles': { type: 'string' },
     tile: { type: 'string' },
@@ -83,7 +87,7 @@ export async function quantizeCommand(argv: string[]): Promise<number> {
   checkOutputPath(values.output, [input]);
   if (values.report) checkOutputPath(values.report, [input]);
   const mode = oneOf('mode', values.mode, ['int8-static', 'int8-dynamic', 'fp16'] as const, 'int8-static');
-  const method = oneOf('calib-method', values['calib-method'], ['minmax', 'percentile', 'entropy'] as const, 'percentile');
+  const method = oneOf('calib-method', values['calib-method'], ['minmax', 'percentile', 'entropy', 'mse'] as const, DEFAULT_CALIBRATION_METHOD);
   const percentile = values.percentile !== undefined ? Number(values.percentile) : 99.999;
   if (!(percentile > 50 && percentile <= 100)) throw new UsageError(`--percentile must be in (50, 100], got "${values.percentile}"`);
   const runtime = oneOf('runtime', values.runtime, ['node', 'web'] as const, 'node');
@@ -119,6 +123,7 @@ export async function quantizeCommand(argv: string[]): Promise<number> {
       tiles,
       method,
       percentile,
+      biasCorrection: !values['no-bias-correction'],
       activationType: oneOf('activations', values.activations, ['u8', 's8'] as const, 'u8'),
       exclude,
       createRunner: runnerFactory,
@@ -170,7 +175,7 @@ export async function quantizeCommand(argv: string[]): Promise<number> {
     opsetUpgrade = result.opsetUpgrade;
     // What the quantizer could not do as asked (an op it cannot type, a bias that overflowed int32) is said, not hidden.
     for (const w of result.plan.warnings) console.error(`srq: warning: ${w.message}`);
-    summary = `int8-static: ${result.plan.quantizedNodes.size} nodes quantized, ${result.plan.folded.length} activations folded, calibrated (${method}) on ${tiles.length} tiles of ${tileSize}² from ${images.length} images (${images.map((i) => i.name).join(', ')})${keptFloat}`;
+    summary = `int8-static: ${result.plan.quantizedNodes.size} nodes quantized, ${result.plan.folded.length} activations folded, ${result.biasCorrection ? `${result.biasCorrection.convs} conv biases corrected, ` : ''}calibrated (${method}) on ${tiles.length} tiles of ${tileSize}² from ${images.length} images (${images.map((i) => i.name).join(', ')})${keptFloat}`;
     if (values.report) {
       progress('per-tensor error report…');
       const errors = await tensorErrorReport(result.floatModel, result.model, [...result.params.keys()], tiles.slice(0, 8), runnerFactory);

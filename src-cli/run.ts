@@ -36,7 +36,8 @@ variants that passed, manifest.json (the edge worker's format), reports/<model>.
                            (default ${DEFAULTS.minCoverage}; layers the accuracy-aware search keeps float are accepted)
   --calib <dir|file>       calibration images (repeatable; default: srq's built-in photos)
   --eval <dir|file>        evaluation images with ground truth (repeatable; default: srq's built-in photos)
-  --calib-method M         minmax, percentile (default) or entropy
+  --calib-method M         mse (default), percentile, entropy or minmax
+  --no-bias-correction     skip empirical bias correction of static INT8 (on by default)
   --tile N                 calibration and validation tile size in input pixels (default ${DEFAULTS.tileSize})
   --scale N                optional: srq measures each model's scale; a given one is checked against it
   --out <dir>              output folder (default ${DEFAULTS.outDir})
@@ -55,6 +56,7 @@ export async function runCommand(argv: string[]): Promise<number> {
     calib: { type: 'string', multiple: true },
     eval: { type: 'string', multiple: true },
     'calib-method': { type: 'string' },
+    'no-bias-correction': { type: 'boolean' },
     tile: { type: 'string' },
     scale: { type: 'string' },
     out: { type: 'string', short: 'o' },
@@ -71,6 +73,7 @@ export async function runCommand(argv: string[]): Promise<number> {
     calibrationImages: values.calib ?? [],
     evaluationImages: values.eval ?? [],
     calibrationMethod: values['calib-method'] ? parseChoice('--calib-method', values['calib-method'], CALIBRATION_METHODS) : DEFAULTS.calibrationMethod,
+    biasCorrection: !values['no-bias-correction'],
     metric: values.metric ? parseChoice('--metric', values.metric, DROP_METRICS) : DEFAULTS.metric,
     maxDrop: values['max-drop'] !== undefined ? parseLimit('--max-drop', values['max-drop']) : DEFAULTS.maxDrop,
     minCoverage: values['min-coverage'] !== undefined ? parsePercent('--min-coverage', values['min-coverage']) : DEFAULTS.minCoverage,

@@ -86,6 +86,7 @@ export async function runModelJob(input: ModelJobInput, ctx: ModelJobContext, di
     const budget = await quantizeWithinBudget(resolved, {
       tiles: ctx.calibrationTiles(),
       method: opts.calibrationMethod,
+      biasCorrection: opts.biasCorrection ?? true,
       createRunner: factory,
       onProgress: (m) => log.progress(m),
       name: input.path,
@@ -145,6 +146,7 @@ async function makeVariant(
   const result = await quantizeStatic(model, {
     tiles: ctx.calibrationTiles(),
     method: ctx.options.calibrationMethod,
+    biasCorrection: ctx.options.biasCorrection ?? true,
     createRunner: factory,
     onProgress: (m) => ctx.log.progress(m),
     name,

@@ -2,14 +2,14 @@
 // into this), with the defaults both document: static INT8, calibrated and validated on srq's built-in photos,
 // gated at 0.1 dB mean PSNR-Y drop.
 import type { Quantization } from '../../src-core/manifest.ts';
-import type { CalibrationMethod } from '../../src-core/quantize/calibrate.ts';
+import { DEFAULT_CALIBRATION_METHOD, type CalibrationMethod } from '../../src-core/quantize/calibrate.ts';
 import type { DropMetric } from '../../src-core/validate/accuracy-aware.ts';
 
 export type Variant = Quantization;
 export type { DropMetric };
 
 export const VARIANTS: readonly Variant[] = ['int8-static', 'int8-dynamic', 'fp16'];
-export const CALIBRATION_METHODS: readonly CalibrationMethod[] = ['minmax', 'percentile', 'entropy'];
+export const CALIBRATION_METHODS: readonly CalibrationMethod[] = ['minmax', 'percentile', 'entropy', 'mse'];
 export const DROP_METRICS: readonly DropMetric[] = ['psnr-y', 'psnr-rgb', 'ssim'];
 
 /** Calibration tiles cut from the calibration images, and where (as srq quantize's defaults). */
@@ -26,6 +26,8 @@ export interface JobOptions {
   calibrationImages: string[];
   evaluationImages: string[];
   calibrationMethod: CalibrationMethod;
+  /** Empirical bias correction after calibration (static INT8); default true. */
+  biasCorrection?: boolean;
   metric: DropMetric;
   /** Largest allowed mean drop vs FP32 on `metric` (dB; SSIM units for ssim). */
   maxDrop: number;
@@ -51,7 +53,7 @@ export interface JobOptions {
 
 export const DEFAULTS = {
   variants: ['int8-static'] as Variant[],
-  calibrationMethod: 'percentile' as CalibrationMethod,
+  calibrationMethod: DEFAULT_CALIBRATION_METHOD,
   metric: 'psnr-y' as DropMetric,
   maxDrop: 0.1,
   minCoverage: 90,

@@ -116,6 +116,7 @@ export async function runJob(opts: JobOptions, deps: RunDeps): Promise<RunResult
   const optionsHash = sha256Hex(JSON.stringify({
     variants: opts.variants,
     calibrationMethod: opts.calibrationMethod,
+    biasCorrection: opts.biasCorrection ?? true,
     calibrationTiles: CALIBRATION_TILES,
     seed: CALIBRATION_SEED,
     tileSize: opts.tileSize,
@@ -177,6 +178,7 @@ export async function runJob(opts: JobOptions, deps: RunDeps): Promise<RunResult
       metric: opts.metric,
       maxDrop: opts.maxDrop,
       calibrationMethod: opts.calibrationMethod,
+      biasCorrection: opts.biasCorrection ?? true,
       tileSize: opts.tileSize,
       runtime: opts.runtime,
       calibrationImages: opts.calibrationImages,

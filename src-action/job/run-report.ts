@@ -53,6 +53,7 @@ export interface RunReport {
     metric: DropMetric;
     maxDrop: number;
     calibrationMethod: string;
+    biasCorrection: boolean;
     tileSize: number;
     runtime: 'node' | 'web';
     /** Paths as given; empty = srq's built-in photos. */

@@ -140,7 +140,8 @@ function render(result: RunResult, details: boolean, artifact: SummaryOptions['a
   const builtIn = (given: readonly string[]) => (given.length ? '' : "srq's built-in ");
   const { calibrationPhotos: calibrated, evaluationPhotos: validated } = report.options;
   lines.push(`Gate: ${gateText(report.options)} vs FP32 · ${images} evaluation images · ${report.options.runtime === 'node' ? 'onnxruntime-node' : 'onnxruntime-web (wasm)'} · ${report.options.tileSize}² tiles`, '');
-  if (calibrated.length) lines.push(`Calibrated on ${builtIn(report.options.calibrationImages)}photos ${calibrated.join(', ')}.`, '');
+  const method = `${report.options.calibrationMethod} ranges${report.options.biasCorrection ? ', bias-corrected' : ''}`;
+  if (calibrated.length) lines.push(`Calibrated (${method}) on ${builtIn(report.options.calibrationImages)}photos ${calibrated.join(', ')}.`, '');
   lines.push(`Validated on ${builtIn(report.options.evaluationImages)}photos ${validated.join(', ')}${calibrated.some((c) => validated.includes(c)) ? ' (⚠️ some also calibrated)' : ' (held out: none calibrated)'}.`, '');
 
   const label = METRIC_LABEL[metric];

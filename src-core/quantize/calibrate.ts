@@ -1,7 +1,7 @@
 // Calibration: run the float model on image tiles and measure the range of every tensor the plan quantizes.
 // Streaming, so memory stays bounded by one tile's activations plus one histogram per tensor:
 //  pass 1 adds ReduceMin/ReduceMax per tensor to the graph, so each run returns two scalars per tensor;
-//  pass 2 (percentile, entropy) fetches a spatially strided sample of every tensor, sized to a memory budget,
+//  pass 2 (percentile, entropy, mse) fetches a spatially strided sample of every tensor, sized to a memory budget,
 //  in one run per tile, and bins it into a histogram per tensor.
 import { attr, makeNode, makeValueInfo } from '../onnx/build.ts';
 import { encodeModel, cloneModel } from '../onnx/model.ts';
@@ -10,10 +10,16 @@ import type { GraphProto, ModelProto, NodeProto } from '../onnx/types.ts';
 import { cropImage, type RasterImage } from '../image/raster.ts';
 import type { Runner, RunnerOptions } from '../runtime/runner.ts';
 import { rasterToTensor } from './calibration-tiles.ts';
-import { entropyThreshold, Histogram, percentileRange } from './histogram.ts';
+import { entropyThreshold, Histogram, mseRange, percentileRange } from './histogram.ts';
 import type { Range } from './rewrite.ts';
 
-export type CalibrationMethod = 'minmax' | 'percentile' | 'entropy';
+export type CalibrationMethod = 'minmax' | 'percentile' | 'entropy' | 'mse';
+
+/**
+ * MSE, chosen on held-out photos over the default models and the real-world corpus: against percentile 99.999 it
+ * raised fidelity by 0.3–0.8 dB and cut the mean PSNR-Y drop on every model (README, "Quantization quality").
+ */
+export const DEFAULT_CALIBRATION_METHOD: CalibrationMethod = 'mse';
 
 /** Makes a runner; `hints` are options the caller should merge into its own (e.g. no memory arena). */
 export type RunnerFactory = (model: Uint8Array, hints?: RunnerOptions) => Promise<Runner>;
@@ -229,6 +235,8 @@ export async function calibrate(
   for (const [t, h] of histograms) {
     if (opts.method === 'percentile') {
       ranges.set(t, percentileRange(h, opts.percentile ?? 99.999));
+    } else if (opts.method === 'mse') {
+      ranges.set(t, mseRange(h));
     } else {
       const threshold = entropyThreshold(h);
       const seen = ranges.get(t)!;

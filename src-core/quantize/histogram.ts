@@ -1,4 +1,4 @@
-// Range selection from a histogram: percentile and entropy (KL divergence, TensorRT-style).
+// Range selection from a histogram: percentile, entropy (KL divergence, TensorRT-style) and MSE.
 // Histograms cover the tensor's observed [min, max] with a fixed number of bins (found in a first pass), so
 // they merge across tiles by plain addition and memory stays one Float64Array per tensor.
 import type { Range } from './rewrite.ts';
@@ -119,4 +119,56 @@ export function klDivergence(p: Float64Array, q: Float64Array, eps = 1e-4): numb
   let kl = 0;
   for (let b = 0; b < ps.length; b++) kl += ps[b]! * Math.log(ps[b]! / qs[b]!);
   return kl;
+}
+
+/**
+ * The range whose 8-bit quantization has the smallest expected squared error over the histogram: values inside
+ * [lo, hi] cost the rounding noise step²/12 (step = (hi − lo)/(levels − 1)), values outside cost their distance
+ * to the clip squared. A PSNR gate scores squared error, so this is the error it sees, unlike KL. Both ends are
+ * searched on bin edges (hi from the top, lo from the bottom; a range always holds 0, as the quantizer widens it
+ * to). Prefix sums of n, n·x and n·x² make each candidate O(1).
+ */
+export function mseRange(h: Histogram, levels = 256): Range {
+  const { counts, bins } = h;
+  const width = h.binWidth();
+  const center = (b: number) => h.min + (b + 0.5) * width;
+  // Prefix sums over bins [0, b): count, Σx, Σx².
+  const n = new Float64Array(bins + 1);
+  const sx = new Float64Array(bins + 1);
+  const sxx = new Float64Array(bins + 1);
+  for (let b = 0; b < bins; b++) {
+    const c = counts[b]!;
+    const x = center(b);
+    n[b + 1] = n[b]! + c;
+    sx[b + 1] = sx[b]! + c * x;
+    sxx[b + 1] = sxx[b]! + c * x * x;
+  }
+  // Σ over bins [a, b) of n·(x − t)².
+  const clipCost = (a: number, b: number, t: number) => sxx[b]! - sxx[a]! - 2 * t * (sx[b]! - sx[a]!) + t * t * (n[b]! - n[a]!);
+  const edge = (b: number) => h.min + b * width;
+  // Bin edges that keep 0 inside the range (the quantizer would widen it to 0 anyway).
+  const zero = Math.min(bins, Math.max(0, Math.ceil(-h.min / width)));
+  const loEdges = h.min >= 0 ? [0] : stridedEdges(0, zero);
+  const hiEdges = h.max <= 0 ? [bins] : stridedEdges(Math.max(zero, 1), bins);
+  let best = { error: Infinity, min: h.min, max: h.max };
+  for (const lo of loEdges) {
+    for (const hi of hiEdges) {
+      if (hi <= lo) continue;
+      const loValue = Math.min(edge(lo), 0);
+      const hiValue = Math.max(edge(hi), 0);
+      const step = (hiValue - loValue) / (levels - 1);
+      const error = clipCost(0, lo, loValue) + clipCost(hi, bins, hiValue) + ((n[hi]! - n[lo]!) * step * step) / 12;
+      if (error < best.error) best = { error, min: loValue, max: hiValue };
+    }
+  }
+  return { min: Math.max(h.min, best.min), max: Math.min(h.max, best.max) };
+}
+
+/** About 256 bin edges from `from` to `to` inclusive (all of them when there are fewer). */
+function stridedEdges(from: number, to: number): number[] {
+  const stride = Math.max(1, Math.floor((to - from) / 256));
+  const edges: number[] = [];
+  for (let b = to; b >= from; b -= stride) edges.push(b);
+  if (edges[edges.length - 1] !== from) edges.push(from);
+  return edges;
 }

@@ -19,7 +19,7 @@ import { cropImage, type RasterImage } from '../image/raster.ts';
 import { encodeModel } from '../onnx/model.ts';
 import { Graph } from '../onnx/graph.ts';
 import type { ModelProto } from '../onnx/types.ts';
-import { calibrate } from '../quantize/calibrate.ts';
+import { calibrate, DEFAULT_CALIBRATION_METHOD } from '../quantize/calibrate.ts';
 import { rasterToTensor } from '../quantize/calibration-tiles.ts';
 import { floatTensors } from '../quantize/float-tensors.ts';
 import { QuantizeError, type Range } from '../quantize/rewrite.ts';
@@ -240,7 +240,7 @@ async function calibrateTheRest(first: StaticQuantizeResult, opts: BudgetOptions
   const rest = [...floatTensors(graph)].filter((t) => !graph.initializer(t) && !first.calibration.ranges.has(t));
   if (rest.length === 0) return new Map();
   const { ranges } = await calibrate(first.floatModel, rest, opts.tiles, {
-    method: opts.method ?? 'percentile',
+    method: opts.method ?? DEFAULT_CALIBRATION_METHOD,
     ...(opts.percentile !== undefined ? { percentile: opts.percentile } : {}),
     createRunner: opts.createRunner,
     ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),

@@ -1,0 +1,136 @@
+// Post-training quality methods beyond ORT's quantizer (issue 11): MSE-optimal ranges and empirical bias
+// correction. Ranges are checked against the squared error they are meant to minimise; bias correction on a
+// small conv net with folded ReLUs, quantized with tiles from real photos and run on onnxruntime-node.
+import { describe, expect, it } from 'vitest';
+import { attr, makeGraph, makeModel, makeNode, makeValueInfo } from '../src-core/onnx/build.ts';
+import { encodeModel, getMetadata } from '../src-core/onnx/model.ts';
+import { DataType } from '../src-core/onnx/tensor.ts';
+import type { ModelProto, NodeProto } from '../src-core/onnx/types.ts';
+import { readImages } from '../src-core/image/image-files.node.ts';
+import { cutCalibrationTiles, rasterToTensor, seededRandom } from '../src-core/quantize/calibration-tiles.ts';
+import { Histogram, mseRange, percentileRange } from '../src-core/quantize/histogram.ts';
+import { computeQParams, fakeQuantize } from '../src-core/quantize/params.ts';
+import type { Range } from '../src-core/quantize/rewrite.ts';
+import { quantizeStatic } from '../src-core/quantize/static.ts';
+import { createNodeRunner } from '../src-core/runtime/ort-node.ts';
+import { sqnr } from './helpers/signal.ts';
+import { Weights } from './helpers/weights.ts';
+
+/** Mean squared error of quantizing `values` to u8 over `range` (as the quantizer does: 0 always inside). */
+function quantizationMse(values: Float32Array, range: Range): number {
+  const p = computeQParams(range.min, range.max, 'u8');
+  let sum = 0;
+  for (const v of values) sum += (v - fakeQuantize(v, p, 'u8')) ** 2;
+  return sum / values.length;
+}
+
+function histogramOf(values: Float32Array): Histogram {
+  let [min, max] = [Infinity, -Infinity];
+  for (const v of values) [min, max] = [Math.min(min, v), Math.max(max, v)];
+  const h = new Histogram(min, max, 2048);
+  h.add(values);
+  return h;
+}
+
+describe('MSE calibration (--calib-method mse)', () => {
+  const rand = seededRandom(7);
+  const laplace = (b: number) => {
+    const u = rand() - 0.5;
+    return -b * Math.sign(u) * Math.log(1 - 2 * Math.abs(u));
+  };
+  // Shapes of SR activations: heavy-tailed conv outputs, the same with rare spikes, and ReLU outputs.
+  const cases: [string, () => number][] = [
+    ['Laplace', () => laplace(0.1)],
+    ['Laplace with 0.2% spikes', () => (rand() < 0.002 ? laplace(1) : laplace(0.05))],
+    ['ReLU of Laplace', () => Math.max(0, laplace(0.1) + 0.02)],
+  ];
+
+  it.each(cases)('%s: the chosen range quantizes within 2 percent of the best range on a grid, never worse than min/max or percentile', (_name, draw) => {
+    const values = Float32Array.from({ length: 20_000 }, draw);
+    const h = histogramOf(values);
+    const chosen = quantizationMse(values, mseRange(h));
+    let best = Infinity;
+    for (let i = 0; i <= 40; i++) {
+      for (let j = 1; j <= 40; j++) {
+        best = Math.min(best, quantizationMse(values, { min: h.min * (1 - i / 40), max: h.max * (j / 40) }));
+      }
+    }
+    expect(chosen).toBeLessThan(best * 1.02);
+    expect(chosen).toBeLessThanOrEqual(quantizationMse(values, { min: h.min, max: h.max }));
+    expect(chosen).toBeLessThanOrEqual(quantizationMse(values, percentileRange(h, 99.999)));
+  });
+
+  it('keeps the whole range of data without tails (uniform pixels in [0, 1])', () => {
+    const uniform = Float32Array.from({ length: 100_000 }, () => rand());
+    const r = mseRange(histogramOf(uniform));
+    expect(r.min).toBeCloseTo(0, 3);
+    expect(r.max).toBeGreaterThan(0.995);
+  });
+});
+
+describe('bias correction', () => {
+  const SIZE = 32;
+  const photos = readImages(['images/astronaut.png', 'images/coffee.png']);
+  const calibration = cutCalibrationTiles(photos, { count: 16, tileSize: SIZE, seed: 3 });
+  const probes = cutCalibrationTiles(readImages(['images/chelsea.png']), { count: 4, tileSize: SIZE, seed: 5 }).map(rasterToTensor);
+  const runner = (b: Uint8Array) => createNodeRunner(b, { threads: 1 });
+
+  /** conv 3→16, ReLU, conv 16→16, ReLU, conv 16→3: the ReLUs fold into the next conv's input quantizer. */
+  function net(): ModelProto {
+    const w = new Weights();
+    const conv = (name: string, x: string, y: string, cin: number, cout: number) =>
+      makeNode('Conv', [x, w.add(`${name}_w`, [cout, cin, 3, 3], 1.5 / Math.sqrt(cin * 9)), w.add(`${name}_b`, [cout], 0.05)], [y], { kernel_shape: attr.ints([3, 3]), pads: attr.ints([1, 1, 1, 1]) }, name);
+    const nodes: NodeProto[] = [
+      conv('c1', 'input', 'a1', 3, 16), makeNode('Relu', ['a1'], ['r1']),
+      conv('c2', 'r1', 'a2', 16, 16), makeNode('Relu', ['a2'], ['r2']),
+      conv('c3', 'r2', 'y', 16, 3),
+    ];
+    return makeModel(makeGraph({
+      name: 'bias-correction', nodes, initializers: w.list,
+      inputs: [makeValueInfo('input', DataType.FLOAT, [1, 3, null, null])],
+      outputs: [makeValueInfo('y', DataType.FLOAT, [1, 3, null, null])],
+    }));
+  }
+
+  async function outputsOn(m: ModelProto): Promise<Float32Array[]> {
+    const r = await runner(encodeModel(m));
+    try {
+      const out: Float32Array[] = [];
+      for (const p of probes) out.push((await r.run(p.data, p.dims)).data);
+      return out;
+    } finally {
+      await r.release();
+    }
+  }
+
+  /** Per output channel, the mean of int8 − float over the probes; returns the largest magnitude. */
+  function worstChannelShift(float: Float32Array[], int8: Float32Array[]): number {
+    const plane = SIZE * SIZE;
+    const shift = [0, 0, 0];
+    float.forEach((f, i) => {
+      for (let k = 0; k < f.length; k++) shift[Math.floor(k / plane)]! += (int8[i]![k]! - f[k]!) / (plane * float.length);
+    });
+    return Math.max(...shift.map(Math.abs));
+  }
+
+  it('takes the mean shift out of the int8 output and raises its SQNR (held-out tiles)', async () => {
+    const float = net();
+    const createRunner = (b: Uint8Array) => runner(b);
+    const plain = await quantizeStatic(float, { tiles: calibration, createRunner, biasCorrection: false });
+    const corrected = await quantizeStatic(float, { tiles: calibration, createRunner });
+    expect(corrected.biasCorrection?.convs).toBe(3);
+    expect(getMetadata(corrected.model, 'srq.bias_correction')).toBe('3 convs');
+    expect(plain.biasCorrection).toBeUndefined();
+
+    const reference = await outputsOn(float);
+    const [before, after] = [await outputsOn(plain.model), await outputsOn(corrected.model)];
+    const shiftBefore = worstChannelShift(reference, before);
+    const shiftAfter = worstChannelShift(reference, after);
+    const flat = (xs: Float32Array[]) => Float32Array.from(xs.flatMap((x) => [...x]));
+    const [sqnrBefore, sqnrAfter] = [sqnr(flat(reference), flat(before)), sqnr(flat(reference), flat(after))];
+    // Measured: worst channel shift 1.66e-3 -> 5.8e-4; SQNR 35.9 -> 36.9 dB. Without the folded ReLUs applied
+    // to the float copies, the shifts measured are those of pre-ReLU inputs and the output gets far worse.
+    expect(shiftAfter).toBeLessThan(shiftBefore / 2);
+    expect(sqnrAfter).toBeGreaterThan(sqnrBefore + 0.7);
+  });
+});
