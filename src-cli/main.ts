@@ -7,6 +7,7 @@ import { quantizeCommand } from './quantize.ts';
 import { validateCommand } from './validate.ts';
 import { benchCommand } from './bench.ts';
 import { runCommand } from './run.ts';
+import { mergeCommand } from './merge.ts';
 import { SRQ_VERSION } from '../src-core/version.ts';
 
 type Command = (argv: string[]) => Promise<number>;
@@ -18,6 +19,7 @@ const commands: Record<string, { run: Command; summary: string }> = {
   quantize: { run: quantizeCommand, summary: 'make a static INT8, dynamic INT8 or FP16 variant of an FP32 model' },
   validate: { run: validateCommand, summary: 'score models on ground-truth photos (PSNR, SSIM, fidelity) and gate on the drop' },
   run: { run: runCommand, summary: 'what the GitHub Action does: variants, validation, gate, manifest.json and reports for every model' },
+  merge: { run: mergeCommand, summary: 'merge the folders that shards of a matrix published into one folder and manifest' },
   bench: { run: benchCommand, summary: 'latency and size of fp32/int8/fp16 variants on onnxruntime-node and -web' },
 };
 
