@@ -8,6 +8,7 @@ import {
   decodeImage,
   encodeJpeg,
   encodePng,
+  encodePngNative,
   ImageArgumentError,
   ImageDecodeError,
   ImageError,
@@ -265,6 +266,34 @@ describe('encodePng', () => {
 
   it('rejects a malformed raster', () => {
     expect(() => encodePng({ width: 2, height: 2, channels: 3, data: new Uint8Array(5) })).toThrow(ImageArgumentError);
+  });
+});
+
+describe('encodePngNative (the runtime\'s CompressionStream)', () => {
+  it('round-trips RGB, RGBA and grey exactly, and is a valid PNG for fast-png and srq\'s decoder alike', async () => {
+    const rgb = decodeImage(read('coffee.png'));
+    expect(decodeImage(await encodePngNative(rgb))).toEqual(rgb);
+    const rgba = joinAlpha(rgb, { width: rgb.width, height: rgb.height, channels: 1, data: rgb.data.filter((_, i) => i % 3 === 1) });
+    expect(decodeImage(await encodePngNative(rgba))).toEqual(rgba);
+    const grey: RasterImage = { width: 5, height: 2, channels: 1, data: Uint8Array.of(0, 1, 2, 3, 4, 250, 251, 252, 253, 255) };
+    expect(decodeImage(await encodePngNative(grey))).toEqual(toRgb(grey));
+  });
+
+  it('deflates a photo at least as well as the pure-JS encoder (Sub filter, native zlib)', async () => {
+    const photo = decodeImage(read('hubble.png'));
+    // Measured on hubble.png (512², RGB): 505 kB vs 515 kB; on a smooth 1024² upscale of it 1.60 MB vs 2.02 MB.
+    expect((await encodePngNative(photo)).length).toBeLessThan(encodePng(photo).length);
+  });
+
+  it('falls back to the pure-JS encoder where the runtime has no CompressionStream', async () => {
+    const rgb = decodeImage(read('coffee.png'));
+    const native = globalThis.CompressionStream;
+    try {
+      (globalThis as { CompressionStream?: unknown }).CompressionStream = undefined;
+      expect(await encodePngNative(rgb)).toEqual(encodePng(rgb));
+    } finally {
+      globalThis.CompressionStream = native;
+    }
   });
 });
 

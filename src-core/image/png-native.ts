@@ -1,0 +1,81 @@
+// PNG encoding on the runtime's own zlib: `CompressionStream('deflate')` (the zlib format PNG's IDAT holds) exists
+// on Node 18+, Deno, Workers and browsers, and deflates in native code. The edge worker encodes every response with
+// it; where the runtime lacks it, the pure-JS encoder (png.ts) does the same job.
+import { ImageEncodeError } from './errors.ts';
+import { encodePng } from './png.ts';
+import { assertRaster, type RasterImage } from './raster.ts';
+
+/** PNG colour type by channel count: grey, grey + alpha, RGB, RGBA. */
+const COLOR_TYPE: Record<number, number> = { 1: 0, 2: 4, 3: 2, 4: 6 };
+
+const CRC_TABLE = Uint32Array.from({ length: 256 }, (_, n) => {
+  let c = n;
+  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+  return c >>> 0;
+});
+
+function crc32(bytes: Uint8Array, start: number, end: number): number {
+  let c = 0xffffffff;
+  for (let i = start; i < end; i++) c = CRC_TABLE[(c ^ bytes[i]!) & 0xff]! ^ (c >>> 8);
+  return (c ^ 0xffffffff) >>> 0;
+}
+
+/**
+ * Scanlines with PNG's Sub filter (each byte minus the same channel of the pixel to its left): one subtraction per
+ * byte, and on photos it deflates about as well as the adaptive filters at a fraction of their cost.
+ */
+function subFiltered(img: RasterImage): Uint8Array {
+  const { width, height, channels, data } = img;
+  const row = width * channels;
+  const out = new Uint8Array(height * (row + 1));
+  for (let y = 0; y < height; y++) {
+    const src = y * row;
+    const dst = y * (row + 1);
+    out[dst] = 1;
+    for (let x = 0; x < channels; x++) out[dst + 1 + x] = data[src + x]!;
+    for (let x = channels; x < row; x++) out[dst + 1 + x] = (data[src + x]! - data[src + x - channels]!) & 0xff;
+  }
+  return out;
+}
+
+async function deflate(bytes: Uint8Array): Promise<Uint8Array> {
+  const stream = new Blob([bytes as Uint8Array<ArrayBuffer>]).stream().pipeThrough(new CompressionStream('deflate'));
+  return new Uint8Array(await new Response(stream).arrayBuffer());
+}
+
+/** Encodes 1–4 channels losslessly as an 8-bit PNG, deflated natively where the runtime can. */
+export async function encodePngNative(img: RasterImage): Promise<Uint8Array> {
+  assertRaster(img);
+  if (typeof CompressionStream === 'undefined') return encodePng(img);
+  let idat: Uint8Array;
+  try {
+    idat = await deflate(subFiltered(img));
+  } catch (error) {
+    throw new ImageEncodeError(`PNG encoding failed (${error instanceof Error ? error.message : String(error)})`);
+  }
+  const chunks: [string, Uint8Array][] = [['IHDR', ihdr(img)], ['IDAT', idat], ['IEND', new Uint8Array(0)]];
+  const total = 8 + chunks.reduce((n, [, d]) => n + 12 + d.length, 0);
+  const png = new Uint8Array(total);
+  const view = new DataView(png.buffer);
+  png.set([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+  let at = 8;
+  for (const [type, body] of chunks) {
+    view.setUint32(at, body.length);
+    for (let i = 0; i < 4; i++) png[at + 4 + i] = type.charCodeAt(i);
+    png.set(body, at + 8);
+    view.setUint32(at + 8 + body.length, crc32(png, at + 4, at + 8 + body.length));
+    at += 12 + body.length;
+  }
+  return png;
+}
+
+function ihdr(img: RasterImage): Uint8Array {
+  const body = new Uint8Array(13);
+  const view = new DataView(body.buffer);
+  view.setUint32(0, img.width);
+  view.setUint32(4, img.height);
+  body[8] = 8; // bit depth
+  body[9] = COLOR_TYPE[img.channels]!;
+  // compression, filter method and interlace: 0 (deflate, adaptive filtering, none)
+  return body;
+}
