@@ -279,10 +279,12 @@ describe('encodePngNative (the runtime\'s CompressionStream)', () => {
     expect(decodeImage(await encodePngNative(grey))).toEqual(toRgb(grey));
   });
 
-  it('deflates a photo at least as well as the pure-JS encoder (Sub filter, native zlib)', async () => {
+  it('makes a file about the size of the pure-JS encoder\'s on a photo (unfiltered, native zlib)', async () => {
     const photo = decodeImage(read('hubble.png'));
-    // Measured on hubble.png (512², RGB): 505 kB vs 515 kB; on a smooth 1024² upscale of it 1.60 MB vs 2.02 MB.
-    expect((await encodePngNative(photo)).length).toBeLessThan(encodePng(photo).length);
+    // Measured: 1.05× on a 1024² upscale, where it encodes in 97 ms vs 135 ms (scratch timing, one loaded run).
+    const [native, js] = [(await encodePngNative(photo)).length, encodePng(photo).length];
+    expect(native / js).toBeGreaterThan(0.9);
+    expect(native / js).toBeLessThan(1.1);
   });
 
   it('falls back to the pure-JS encoder where the runtime has no CompressionStream', async () => {

@@ -21,20 +21,14 @@ function crc32(bytes: Uint8Array, start: number, end: number): number {
 }
 
 /**
- * Scanlines with PNG's Sub filter (each byte minus the same channel of the pixel to its left): one subtraction per
- * byte, and on photos it deflates about as well as the adaptive filters at a fraction of their cost.
+ * Scanlines with filter type 0 (none). Measured on a 1024² upscaled photo: unfiltered deflates in 92 ms to 2.26 MB
+ * (fast-png: 141 ms, 2.15 MB); Sub-filtered, zlib finds so many more matches that it takes 279 ms for 0.95 MB. The
+ * edge's budget is time (encode ≤ 10% of a request, CPU-time limits on Workers), so no filter.
  */
-function subFiltered(img: RasterImage): Uint8Array {
-  const { width, height, channels, data } = img;
-  const row = width * channels;
-  const out = new Uint8Array(height * (row + 1));
-  for (let y = 0; y < height; y++) {
-    const src = y * row;
-    const dst = y * (row + 1);
-    out[dst] = 1;
-    for (let x = 0; x < channels; x++) out[dst + 1 + x] = data[src + x]!;
-    for (let x = channels; x < row; x++) out[dst + 1 + x] = (data[src + x]! - data[src + x - channels]!) & 0xff;
-  }
+function scanlines(img: RasterImage): Uint8Array {
+  const row = img.width * img.channels;
+  const out = new Uint8Array(img.height * (row + 1));
+  for (let y = 0; y < img.height; y++) out.set(img.data.subarray(y * row, (y + 1) * row), y * (row + 1) + 1);
   return out;
 }
 
@@ -49,7 +43,7 @@ export async function encodePngNative(img: RasterImage): Promise<Uint8Array> {
   if (typeof CompressionStream === 'undefined') return encodePng(img);
   let idat: Uint8Array;
   try {
-    idat = await deflate(subFiltered(img));
+    idat = await deflate(scanlines(img));
   } catch (error) {
     throw new ImageEncodeError(`PNG encoding failed (${error instanceof Error ? error.message : String(error)})`);
   }
