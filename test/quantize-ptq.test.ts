@@ -129,10 +129,10 @@ describe('bias correction', () => {
     const shiftAfter = worstChannelShift(reference, after);
     const flat = (xs: Float32Array[]) => Float32Array.from(xs.flatMap((x) => [...x]));
     const [sqnrBefore, sqnrAfter] = [sqnr(flat(reference), flat(before)), sqnr(flat(reference), flat(after))];
-    // Measured: worst channel shift 1.66e-3 -> 5.8e-4; SQNR 35.9 -> 36.9 dB. Without the folded ReLUs applied
+    // Measured (MSE ranges): worst channel shift 1.73e-3 -> 5.7e-4; SQNR 36.1 -> 37.3 dB. Without the folded ReLUs applied
     // to the float copies, the shifts measured are those of pre-ReLU inputs and the output gets far worse.
-    expect(shiftAfter).toBeLessThan(shiftBefore / 2);
-    expect(sqnrAfter).toBeGreaterThan(sqnrBefore + 0.7);
+    expect(shiftAfter).toBeLessThan(shiftBefore / 2.5);
+    expect(sqnrAfter).toBeGreaterThan(sqnrBefore + 0.9);
   });
 
   it('keeps a shift that holds on every tile and drops one that flips sign from tile to tile', () => {
