@@ -6,7 +6,8 @@
 // o = s·q + a (LR row q, phase a) has t = s·(q + c) + r with a + pad_begin = s·c + r, so it reads x[q + c - j]·w[s·j + r]
 // for s·j + r < k. Every phase's taps lie on LR offsets d = c - j; the conv kernel spans the union of those offsets.
 import { attr, getAttr, getIntAttr, getIntsAttr, getStringAttr, makeNode } from '../onnx/build.ts';
-import { Graph } from '../onnx/graph.ts';
+import type { Graph } from '../onnx/graph.ts';
+import { rewriteEach } from './rewrite-each.ts';
 import { DataType, makeTensor, tensorDims, tensorToFloat32 } from '../onnx/tensor.ts';
 import { opsetVersion } from '../onnx/model.ts';
 import type { ModelProto, NodeProto } from '../onnx/types.ts';
@@ -51,18 +52,8 @@ function planAxis(k: number, s: number, padBegin: number, padEnd: number, output
 
 /** Rewrite every eligible 2-D ConvTranspose; returns how many were rewritten. */
 export function convTransposesToSubpixel(model: ModelProto): number {
-  const graph = new Graph(model.graph!);
   const opset = opsetVersion(model) ?? 1;
-  let rewritten = 0;
-  for (const node of [...graph.nodes]) {
-    if (node.opType !== 'ConvTranspose' || (node.domain && node.domain !== 'ai.onnx')) continue;
-    if (rewrite(graph, node, opset)) rewritten++;
-  }
-  if (rewritten > 0) {
-    graph.removeUnused();
-    graph.sort();
-  }
-  return rewritten;
+  return rewriteEach(model, 'ConvTranspose', (graph, node) => rewrite(graph, node, opset));
 }
 
 function rewrite(graph: Graph, node: NodeProto, opset: number): boolean {

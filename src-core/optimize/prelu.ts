@@ -18,7 +18,8 @@
 // (P = A·y + B·LeakyRelu_β(y)) with B folded into either conv: 33.9–34.9 dB (these slopes reach past ±1, so some
 // channels get B ≤ 0 or B ≈ 0 and fall back or blow up A/B).
 import { attr, getIntAttr, makeNode } from '../onnx/build.ts';
-import { Graph } from '../onnx/graph.ts';
+import type { Graph } from '../onnx/graph.ts';
+import { rewriteEach } from './rewrite-each.ts';
 import { DataType, makeTensor, tensorDims, tensorToFloat32 } from '../onnx/tensor.ts';
 import type { ModelProto, NodeProto } from '../onnx/types.ts';
 import { floatConstant, perChannel, soleConsumer } from './constants.ts';
@@ -26,17 +27,7 @@ import { floatConstant, perChannel, soleConsumer } from './constants.ts';
 export type PreluMode = 'concat' | 'mul-add' | 'relu-neg';
 
 export function rewritePrelus(model: ModelProto, mode: PreluMode = 'mul-add'): number {
-  const graph = new Graph(model.graph!);
-  let rewritten = 0;
-  for (const node of [...graph.nodes]) {
-    if (node.opType !== 'PRelu' || (node.domain && node.domain !== 'ai.onnx')) continue;
-    if (rewrite(graph, node, mode)) rewritten++;
-  }
-  if (rewritten > 0) {
-    graph.removeUnused();
-    graph.sort();
-  }
-  return rewritten;
+  return rewriteEach(model, 'PRelu', (graph, node) => rewrite(graph, node, mode));
 }
 
 /** Channel count of y when its producer is a Conv with an initializer weight (PRelu's slope broadcast needs it). */
