@@ -12,7 +12,7 @@ import { Histogram, mseRange, percentileRange } from '../src-core/quantize/histo
 import { computeQParams, fakeQuantize } from '../src-core/quantize/params.ts';
 import type { Range } from '../src-core/quantize/rewrite.ts';
 import { quantizeStatic } from '../src-core/quantize/static.ts';
-import { consistentShift } from '../src-core/quantize/bias-correction.ts';
+import { consistentShift, convMeans, type ConvGeometry } from '../src-core/quantize/bias-correction.ts';
 import { createNodeRunner } from '../src-core/runtime/ort-node.ts';
 import { sqnr } from './helpers/signal.ts';
 import { Weights } from './helpers/weights.ts';
@@ -145,3 +145,82 @@ describe('bias correction', () => {
     expect(flipping).toBe(0);
   });
 });
+
+describe('convMeans (bias correction\'s output means from input sums)', () => {
+  /** Brute force: the conv at stride 1, then the mean of each output channel. */
+  function directMeans(x: Float32Array, [c, h, w]: number[], weights: Float32Array, bias: Float32Array, geo: ConvGeometry, [top, left, bottom, right]: number[]): number[] {
+    const [dh, dw] = geo.dilations;
+    const outH = h + top + bottom - dh * (geo.kh - 1);
+    const outW = w + left + right - dw * (geo.kw - 1);
+    const coutPerGroup = geo.cout / geo.group;
+    return Array.from({ length: geo.cout }, (_, o) => {
+      let sum = 0;
+      for (let oy = 0; oy < outH; oy++) {
+        for (let ox = 0; ox < outW; ox++) {
+          let v = bias[o]!;
+          for (let ci = 0; ci < geo.cinPerGroup; ci++) {
+            const channel = Math.floor(o / coutPerGroup) * geo.cinPerGroup + ci;
+            for (let ky = 0; ky < geo.kh; ky++) {
+              for (let kx = 0; kx < geo.kw; kx++) {
+                const [y, xx] = [oy + dh * ky - top, ox + dw * kx - left];
+                if (y < 0 || y >= h || xx < 0 || xx >= w) continue;
+                v += weights[((o * geo.cinPerGroup + ci) * geo.kh + ky) * geo.kw + kx]! * x[(channel * h + y) * w + xx]!;
+              }
+            }
+          }
+          sum += v;
+        }
+      }
+      expect(channelsOk(c, geo)).toBe(true);
+      return sum / (outH * outW);
+    });
+  }
+  const channelsOk = (c: number, geo: ConvGeometry) => c === geo.cinPerGroup * geo.group;
+
+  /** The sums measureBiasShifts fetches from the graph, computed here. */
+  function sums(x: Float32Array, [c, h, w]: number[], border: number) {
+    const rows = new Float32Array(c * h);
+    const columns = new Float32Array(c * w);
+    for (let ch = 0; ch < c; ch++) {
+      for (let y = 0; y < h; y++) {
+        for (let xx = 0; xx < w; xx++) {
+          rows[ch * h + y]! += x[(ch * h + y) * w + xx]!;
+          columns[ch * w + xx]! += x[(ch * h + y) * w + xx]!;
+        }
+      }
+    }
+    const slice = (from: number) => Float32Array.from({ length: c * border * w }, (_, i) => {
+      const [ch, r, xx] = [Math.floor(i / (border * w)), Math.floor(i / w) % border, i % w];
+      return x[(ch * h + from + r) * w + xx]!;
+    });
+    return {
+      rows: { data: rows, dims: [1, c, h] }, columns: { data: columns, dims: [1, c, 1, w] },
+      top: { data: slice(0), dims: [1, c, border, w] }, bottom: { data: slice(h - border), dims: [1, c, border, w] },
+    };
+  }
+
+  const cases: [string, Omit<ConvGeometry, 'border'>, number[]][] = [
+    ['3x3, pads 1', { cout: 4, cinPerGroup: 3, group: 1, kh: 3, kw: 3, dilations: [1, 1], pads: [1, 1, 1, 1] }, [1, 1, 1, 1]],
+    ['3x3, no padding (waifu2x)', { cout: 4, cinPerGroup: 3, group: 1, kh: 3, kw: 3, dilations: [1, 1], pads: [0, 0, 0, 0] }, [0, 0, 0, 0]],
+    ['5x3, asymmetric pads', { cout: 2, cinPerGroup: 3, group: 1, kh: 5, kw: 3, dilations: [1, 1], pads: [2, 0, 1, 1] }, [2, 0, 1, 1]],
+    ['3x3, dilation 2, pads 2', { cout: 2, cinPerGroup: 3, group: 1, kh: 3, kw: 3, dilations: [2, 2], pads: [2, 2, 2, 2] }, [2, 2, 2, 2]],
+    ['depthwise 3x3 (group 3)', { cout: 6, cinPerGroup: 1, group: 3, kh: 3, kw: 3, dilations: [1, 1], pads: [1, 1, 1, 1] }, [1, 1, 1, 1]],
+    ['4x4 SAME_UPPER', { cout: 2, cinPerGroup: 3, group: 1, kh: 4, kw: 4, dilations: [1, 1], pads: 'SAME_UPPER' }, [1, 1, 2, 2]],
+    ['1x1', { cout: 2, cinPerGroup: 3, group: 1, kh: 1, kw: 1, dilations: [1, 1], pads: [0, 0, 0, 0] }, [0, 0, 0, 0]],
+  ];
+  for (const [name, g, pads] of cases) {
+    it(`equals the brute-force conv mean: ${name}`, () => {
+      const rand = seededRandom(11);
+      const shape = [3, 9, 11];
+      const x = Float32Array.from({ length: 3 * 9 * 11 }, () => rand() * 2 - 1);
+      const weights = Float32Array.from({ length: g.cout * g.cinPerGroup * g.kh * g.kw }, () => rand() - 0.5);
+      const bias = Float32Array.from({ length: g.cout }, () => rand() - 0.5);
+      const reach = g.dilations[0] * (g.kh - 1);
+      const geo: ConvGeometry = { ...g, border: Math.max(0, reach - pads[0]!, reach - pads[2]!) };
+      const got = convMeans({ weights, bias }, geo, sums(x, shape, Math.max(1, geo.border)));
+      const want = directMeans(x, shape, weights, bias, geo, pads);
+      want.forEach((v, o) => expect(got[o]).toBeCloseTo(v, 5));
+    });
+  }
+});
+

@@ -10,6 +10,7 @@ import type { GraphProto, ModelProto, NodeProto } from '../onnx/types.ts';
 import { cropImage, type RasterImage } from '../image/raster.ts';
 import type { Runner, RunnerOptions } from '../runtime/runner.ts';
 import { rasterToTensor } from './calibration-tiles.ts';
+import { appendTapsEarliestLast, productionOrder } from './taps.ts';
 import { entropyThreshold, Histogram, mseRange, percentileRange } from './histogram.ts';
 import type { Range } from './rewrite.ts';
 
@@ -44,8 +45,7 @@ export interface CalibrationResult {
 
 /**
  * A copy of the model whose outputs are the min, max and size (as float) of each tensor. Each tensor's reductions
- * are placed right after its producer, so ORT frees the tensor as early as the plain model would; appended at
- * the end they would keep every tapped activation alive at once.
+ * run right after its producer, so ORT frees the tensor as early as the plain model would (taps.ts).
  */
 function statsModel(model: ModelProto, tensors: readonly string[]): { bytes: Uint8Array; outputs: Map<string, [string, string, string, string]> } {
   const m = cloneModel(model);
@@ -66,20 +66,13 @@ function statsModel(model: ModelProto, tensors: readonly string[]): { bytes: Uin
     for (const n of names) g.output!.push(makeValueInfo(n, DataType.FLOAT, []));
     outputs.set(t, names);
   });
-  placeTapsAfterProducers(g, taps);
+  placeTaps(g, taps);
   return { bytes: encodeModel(m), outputs };
 }
 
-/** Insert each tensor's tap nodes right after the node that produces it (or first, for graph inputs). */
-function placeTapsAfterProducers(g: GraphProto, taps: ReadonlyMap<string, NodeProto[]>): void {
-  const ordered: NodeProto[] = [];
-  const place = (t: string) => ordered.push(...(taps.get(t) ?? []));
-  for (const input of g.input ?? []) place(input.name ?? '');
-  for (const node of g.node ?? []) {
-    ordered.push(node);
-    for (const o of node.output ?? []) place(o);
-  }
-  g.node = ordered;
+/** Each tensor's tap nodes, scheduled to run right after its producer (taps.ts). */
+function placeTaps(g: GraphProto, taps: ReadonlyMap<string, NodeProto[]>): void {
+  appendTapsEarliestLast(g, productionOrder(g, taps.keys()).map((t) => taps.get(t)!));
 }
 
 /** How a tensor is sampled in pass 2: every `stride`-th pixel of a rank-4 tensor, or every `stride`-th value. */
@@ -124,7 +117,7 @@ function sampledTapModel(model: ModelProto, tensors: readonly string[], sampling
     if (!g.output!.some((o) => o.name === out)) g.output!.push({ name: out, type: { tensorType: { elemType: DataType.FLOAT } } });
     outputs.set(t, out);
   });
-  placeTapsAfterProducers(g, taps);
+  placeTaps(g, taps);
   return { bytes: encodeModel(m), outputs };
 }
 

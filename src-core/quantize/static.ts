@@ -135,7 +135,7 @@ export async function quantizeStatic(source: ModelProto, opts: StaticQuantizeOpt
     // Measure each conv's mean shift in the quantized graph, take it out of the float biases, rewrite again:
     // same weights and ranges, only the int32 biases differ.
     opts.onProgress?.(`bias correction: ${result.targets.length} convs`);
-    const shifts = await measureBiasShifts(result.model, float, result.targets, opts.tiles, opts.createRunner);
+    const shifts = await measureBiasShifts(result.model, result.targets, opts.tiles, opts.createRunner, opts.onProgress);
     const corrected = cloneModel(float);
     biasCorrection = correctBiases(corrected.graph!, shifts);
     result = rewrite(corrected);
