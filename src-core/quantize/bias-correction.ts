@@ -6,12 +6,13 @@
 import { attr, getIntAttr, getIntsAttr, getStringAttr, makeNode } from '../onnx/build.ts';
 import { cloneModel, encodeModel } from '../onnx/model.ts';
 import { DataType, makeTensor, tensorDims, tensorToArray, tensorToFloat32 } from '../onnx/tensor.ts';
-import type { GraphProto, ModelProto, NodeProto } from '../onnx/types.ts';
+import type { GraphProto, ModelProto, NodeProto, TensorProto } from '../onnx/types.ts';
 import type { RasterImage } from '../image/raster.ts';
 import type { RunnerOutput } from '../runtime/runner.ts';
 import type { RunnerFactory } from './calibrate.ts';
 import { rasterToTensor } from './calibration-tiles.ts';
 import type { QuantPlan } from './plan.ts';
+import { stepProgress } from '../progress.ts';
 import { appendTapsEarliestLast, productionOrder } from './taps.ts';
 
 /** A quantized conv whose float bias gets corrected: the node (in the graph being rewritten) and its bias. */
@@ -59,8 +60,7 @@ export function biasTargets(graph: GraphProto, plan: QuantPlan): BiasTarget[] {
  *
  * A stride-1 conv is linear, so the mean of its output channel is its weights applied to the means of its input
  * over shifted windows (convMeans): the graph needs only per-channel row and column sums of each conv's two inputs
- * and their border rows (few values per tensor), not a second conv per conv nor the conv's own output, which would
- * keep ORT from fusing it into QLinearConv (x4plus: 25 s per 128² tile that way, against 3.4 s for FP32).
+ * and their border rows (few values per tensor), not a float copy of every conv.
  */
 export async function measureBiasShifts(
   quantized: ModelProto,
@@ -69,14 +69,11 @@ export async function measureBiasShifts(
   createRunner: RunnerFactory,
   onProgress?: (message: string) => void,
 ): Promise<Map<string, Float64Array>> {
-  const m = cloneModel(quantized);
-  const g = m.graph!;
+  const g = quantized.graph!;
   const producers = new Map<string, NodeProto>();
   for (const n of g.node ?? []) for (const o of n.output ?? []) producers.set(o, n);
   const constant = constantReader(g, producers);
-  const sumsOf = new Map<string, { tensor: string; border: number }>();
-  const convs: { bias: string; geometry: ConvGeometry; quantizedInput: string; floatInput: string; float: ConvWeights; quantized: ConvWeights }[] = [];
-  const groups = new Map<string, NodeProto[]>();
+  const convs: MeasuredConv[] = [];
   targets.forEach((t, i) => {
     const [input, weight, bias] = t.node.input!;
     const dq = producers.get(input!);
@@ -84,53 +81,97 @@ export async function measureBiasShifts(
     const wq = constant(weight!);
     const bq = constant(bias!);
     if (q?.opType !== 'QuantizeLinear' || !wq || !bq) return;
-    const geometry = convGeometry(t.node, wq.dims);
     let floatInput = q.input![0]!;
     // A folded Relu/Clip exists only as the quantizer's clamp: apply it to the float copy's input (Max/Min, any opset).
-    const clamp: NodeProto[] = [];
+    const clamp: MeasuredConv['clamp'] = { nodes: [], bounds: [] };
     for (const [op, value] of [['Max', t.inputClamp?.min], ['Min', t.inputClamp?.max]] as const) {
       if (value === undefined || !Number.isFinite(value)) continue;
       const [bound, clamped] = [`srq_bc_${i}_${op}_bound`, `srq_bc_${i}_${op}`];
-      g.initializer!.push(makeTensor(bound, DataType.FLOAT, [], new Float32Array([value])));
-      clamp.push(makeNode(op, [floatInput, bound], [clamped]));
+      clamp.bounds.push(makeTensor(bound, DataType.FLOAT, [], new Float32Array([value])));
+      clamp.nodes.push(makeNode(op, [floatInput, bound], [clamped]));
       floatInput = clamped;
     }
-    if (clamp.length > 0) groups.set(floatInput, clamp);
-    for (const tensor of [input!, floatInput]) {
-      sumsOf.set(tensor, { tensor, border: Math.max(sumsOf.get(tensor)?.border ?? 0, geometry.border) });
-    }
-    convs.push({ bias: t.bias, geometry, quantizedInput: input!, floatInput, float: t.float, quantized: { weights: wq.values, bias: bq.values } });
+    convs.push({
+      bias: t.bias, output: t.node.output![0]!, geometry: convGeometry(t.node, wq.dims), quantizedInput: input!, floatInput, clamp,
+      float: t.float, quantized: { weights: wq.values, bias: bq.values },
+    });
   });
   if (convs.length === 0) return new Map();
-  const taps = addSumTaps(g, [...sumsOf.values()], groups);
-  appendTapsEarliestLast(g, productionOrder(g, groups.keys()).map((t) => groups.get(t)!));
+  // Convs in the order the graph runs them, measured CONVS_PER_SESSION at a time (see there).
+  const order = productionOrder(g, convs.map((c) => c.output));
+  convs.sort((a, b) => order.indexOf(a.output) - order.indexOf(b.output));
+  const parts = Array.from({ length: Math.ceil(convs.length / CONVS_PER_SESSION) }, (_, p) => convs.slice(p * CONVS_PER_SESSION, (p + 1) * CONVS_PER_SESSION));
   const sums = new Map<string, { sum: Float64Array; squares: Float64Array }>();
-  const runner = await createRunner(encodeModel(m), { memoryArena: false });
-  try {
-    for (const [i, tile] of tiles.entries()) {
-      const { data, dims } = rasterToTensor(tile);
-      const out = await runner.runOutputs(data, dims, [...taps.values()].flatMap((t) => [t.rows, t.columns, t.top, t.bottom]));
-      const sumsFor = (tensor: string): ChannelSums => {
-        const t = taps.get(tensor)!;
-        return { rows: out[t.rows]!, columns: out[t.columns]!, top: out[t.top]!, bottom: out[t.bottom]! };
-      };
-      for (const c of convs) {
-        const quantizedMean = convMeans(c.quantized, c.geometry, sumsFor(c.quantizedInput));
-        const floatMean = convMeans(c.float, c.geometry, sumsFor(c.floatInput));
-        const acc = sums.get(c.bias) ?? { sum: new Float64Array(quantizedMean.length), squares: new Float64Array(quantizedMean.length) };
-        for (let k = 0; k < quantizedMean.length; k++) {
-          const d = quantizedMean[k]! - floatMean[k]!;
-          acc.sum[k]! += d;
-          acc.squares[k]! += d * d;
+  const stepDone = stepProgress('bias correction: tile', tiles.length * parts.length, onProgress);
+  for (const [p, part] of parts.entries()) {
+    const { bytes, taps } = sumsModel(quantized, part);
+    const runner = await createRunner(bytes, { memoryArena: false });
+    try {
+      for (const [i, tile] of tiles.entries()) {
+        const { data, dims } = rasterToTensor(tile);
+        const out = await runner.runOutputs(data, dims, [...taps.values()].flatMap((t) => [t.rows, t.columns, t.top, t.bottom]));
+        const sumsFor = (tensor: string): ChannelSums => {
+          const t = taps.get(tensor)!;
+          return { rows: out[t.rows]!, columns: out[t.columns]!, top: out[t.top]!, bottom: out[t.bottom]! };
+        };
+        for (const c of part) {
+          const quantizedMean = convMeans(c.quantized, c.geometry, sumsFor(c.quantizedInput));
+          const floatMean = convMeans(c.float, c.geometry, sumsFor(c.floatInput));
+          const acc = sums.get(c.bias) ?? { sum: new Float64Array(quantizedMean.length), squares: new Float64Array(quantizedMean.length) };
+          for (let k = 0; k < quantizedMean.length; k++) {
+            const d = quantizedMean[k]! - floatMean[k]!;
+            acc.sum[k]! += d;
+            acc.squares[k]! += d * d;
+          }
+          sums.set(c.bias, acc);
         }
-        sums.set(c.bias, acc);
+        stepDone(p * tiles.length + i + 1, parts.length > 1 ? `convs ${p * CONVS_PER_SESSION + 1}–${p * CONVS_PER_SESSION + part.length} of ${convs.length}` : undefined);
       }
-      onProgress?.(`bias correction: tile ${i + 1}/${tiles.length}`);
+    } finally {
+      await runner.release();
     }
-  } finally {
-    await runner.release();
   }
   return new Map([...sums].map(([bias, { sum, squares }]) => [bias, consistentShift(sum, squares, tiles.length)]));
+}
+
+/**
+ * Convs whose input sums one session measures. Reading the float tensor before a QuantizeLinear keeps ORT from
+ * fusing its producer into an int8 kernel, and ORT's QDQ and layout passes re-create nodes, so the taps run after
+ * the network however they are placed (taps.ts): every tapped tensor stays alive. Real-ESRGAN x4plus (351 convs)
+ * in one session peaked at 8.6 GB; a few dozen convs per session bound that at the cost of one run per part.
+ */
+const CONVS_PER_SESSION = 48;
+
+interface MeasuredConv {
+  bias: string;
+  /** The conv's output in the quantized graph (orders the convs). */
+  output: string;
+  geometry: ConvGeometry;
+  /** The conv's input as it computes with it (a DequantizeLinear output) and the float tensor it was quantized from. */
+  quantizedInput: string;
+  floatInput: string;
+  /** Nodes (and their bound initializers) that apply a folded Relu/Clip to the float input. */
+  clamp: { nodes: NodeProto[]; bounds: TensorProto[] };
+  float: ConvWeights;
+  quantized: ConvWeights;
+}
+
+/** A copy of the quantized model that also outputs the input sums of `convs`. */
+function sumsModel(quantized: ModelProto, convs: readonly MeasuredConv[]): { bytes: Uint8Array; taps: ReturnType<typeof addSumTaps> } {
+  const m = cloneModel(quantized);
+  const g = m.graph!;
+  const groups = new Map<string, NodeProto[]>();
+  const sumsOf = new Map<string, { tensor: string; border: number }>();
+  for (const c of convs) {
+    g.initializer!.push(...c.clamp.bounds);
+    if (c.clamp.nodes.length > 0) groups.set(c.floatInput, c.clamp.nodes);
+    for (const tensor of [c.quantizedInput, c.floatInput]) {
+      sumsOf.set(tensor, { tensor, border: Math.max(sumsOf.get(tensor)?.border ?? 0, c.geometry.border) });
+    }
+  }
+  const taps = addSumTaps(g, [...sumsOf.values()], groups);
+  appendTapsEarliestLast(g, productionOrder(g, groups.keys()).map((t) => groups.get(t)!));
+  return { bytes: encodeModel(m), taps };
 }
 
 /** A conv's weights [Cout, Cin/group, kh, kw] and bias [Cout] as floats. */

@@ -9,6 +9,7 @@ import { DataType, makeTensor } from '../onnx/tensor.ts';
 import type { GraphProto, ModelProto, NodeProto } from '../onnx/types.ts';
 import { cropImage, type RasterImage } from '../image/raster.ts';
 import type { Runner, RunnerOptions } from '../runtime/runner.ts';
+import { stepProgress } from '../progress.ts';
 import { rasterToTensor } from './calibration-tiles.ts';
 import { appendTapsEarliestLast, productionOrder } from './taps.ts';
 import { entropyThreshold, Histogram, mseRange, percentileRange } from './histogram.ts';
@@ -172,6 +173,7 @@ export async function calibrate(
   // Pass 1: min / max.
   const stats = statsModel(model, tensors);
   const runner = await opts.createRunner(stats.bytes, calibrationSession);
+  const minMaxDone = stepProgress('calibration min/max: tile', tiles.length, opts.onProgress);
   try {
     for (let i = 0; i < tiles.length; i++) {
       const { data, dims } = rasterToTensor(tiles[i]!);
@@ -184,7 +186,7 @@ export async function calibrate(
         elements.set(t, out[sizeName]!.data[0]!);
         ranks.set(t, out[rankName]!.data[0]!);
       }
-      opts.onProgress?.(`calibration min/max: tile ${i + 1}/${tiles.length}`);
+      minMaxDone(i + 1);
     }
   } finally {
     await runner.release();
@@ -212,6 +214,7 @@ export async function calibrate(
   }));
   const tap = sampledTapModel(model, tensors, sampling);
   const sampler = await opts.createRunner(tap.bytes, calibrationSession);
+  const histogramsDone = stepProgress('calibration histograms: tile', tiles.length, opts.onProgress);
   try {
     for (let i = 0; i < tiles.length; i++) {
       for (const crop of histogramCrops(tiles[i]!)) {
@@ -220,7 +223,7 @@ export async function calibrate(
         runs++;
         for (const [t, name] of tap.outputs) histograms.get(t)!.add(out[name]!.data);
       }
-      opts.onProgress?.(`calibration histograms: tile ${i + 1}/${tiles.length}`);
+      histogramsDone(i + 1);
     }
   } finally {
     await sampler.release();

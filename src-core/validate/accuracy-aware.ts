@@ -27,6 +27,7 @@ import { quantizeStatic, type StaticQuantizeOptions, type StaticQuantizeResult }
 import { prepareInferenceModel } from '../inference-model.ts';
 import type { ResolvedModel } from '../model/description.ts';
 import type { Runner } from '../runtime/runner.ts';
+import { stepProgress } from '../progress.ts';
 import { gatedValue } from './gate.ts';
 import { tileLatencies } from './latency.ts';
 import type { GateMetric, ValidationReport } from './schema.ts';
@@ -290,8 +291,9 @@ async function rankLayers(
   const reference = await outputsOf(first.floatModel);
   const allNodes = layers.flatMap((l) => l.nodes);
   const ranking: LayerSensitivity[] = [];
+  const layerDone = stepProgress('ranking layers:', layers.length, opts.onProgress);
   for (const [i, layer] of layers.entries()) {
-    opts.onProgress?.(`ranking layers: ${i + 1}/${layers.length} (${layer.layer})`);
+    if (i > 0) layerDone(i, layers[i - 1]!.layer);
     let alone;
     try {
       alone = await quantizeKeeping(allNodes.filter((n) => !layer.nodes.includes(n)));
@@ -313,6 +315,7 @@ async function rankLayers(
     });
     ranking.push({ ...layer, error: sum / count });
   }
+  layerDone(layers.length, layers.at(-1)?.layer);
   return ranking.sort((a, b) => b.error - a.error);
 }
 

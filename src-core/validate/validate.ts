@@ -8,6 +8,7 @@ import { prepareInferenceModel, type InferenceModel } from '../inference-model.t
 import type { ModelDescription } from '../model/description.ts';
 import { summarizeModel } from '../onnx/inspect.ts';
 import type { ModelProto } from '../onnx/types.ts';
+import { stepProgress } from '../progress.ts';
 import type { Runner } from '../runtime/runner.ts';
 import { tileSizeFor, upscaleImage } from '../tiling/upscale.ts';
 import { SRQ_VERSION } from '../version.ts';
@@ -72,8 +73,8 @@ export async function validateModels(reference: ModelUnderTest, candidates: read
     for (const p of prepared) runners.push(await opts.createRunner(p.bytes));
     // One untimed tile per model first: ORT allocates and tunes on the first run of a shape.
     for (let m = 0; m < all.length; m++) await upscaleOnce(runners[m]!, images[0]!.lr, prepared[m]!, tileSize, true);
+    const imageDone = stepProgress('validating: image', images.length, opts.onProgress);
     for (const [i, img] of images.entries()) {
-      opts.onProgress?.(`validating: image ${i + 1}/${images.length} (${img.name})`);
       bicubic.push(...scoreOutputs([img], [resizeBicubic(img.lr, img.hr.width, img.hr.height)], scale));
       const outputs: RasterImage[] = [];
       for (let m = 0; m < all.length; m++) {
@@ -83,6 +84,7 @@ export async function validateModels(reference: ModelUnderTest, candidates: read
         outputs.push(out);
         scores[m]!.push(...scoreOutputs([img], [out], scale, m === 0 ? undefined : [outputs[0]!]));
       }
+      imageDone(i + 1, img.name);
       if (opts.cropSize) crops.push(cropsFor(img.name, img.hr, outputs[0]!, outputs.slice(1), opts.cropSize));
     }
   } finally {
