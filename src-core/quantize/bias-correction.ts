@@ -4,6 +4,7 @@
 // tiles against a float copy of itself (measureBiasShifts) and taken out of its float bias before the int32
 // biases are made. Weights and activation ranges do not change.
 import { attr, getIntAttr, getIntsAttr, getStringAttr, makeNode } from '../onnx/build.ts';
+import { Graph } from '../onnx/graph.ts';
 import { cloneModel, encodeModel } from '../onnx/model.ts';
 import { DataType, makeTensor, tensorDims, tensorToArray, tensorToFloat32 } from '../onnx/tensor.ts';
 import type { GraphProto, ModelProto, NodeProto, TensorProto } from '../onnx/types.ts';
@@ -32,21 +33,21 @@ export interface BiasTarget {
  * last axis) and strided convs are left as quantized.
  */
 export function biasTargets(graph: GraphProto, plan: QuantPlan): BiasTarget[] {
-  const initializers = new Map((graph.initializer ?? []).map((t) => [t.name ?? '', t]));
+  const g = new Graph(graph);
   const bound = (name: string | undefined, fallback: number) => {
-    const t = name ? initializers.get(name) : undefined;
+    const t = name ? g.initializer(name) : undefined;
     return t ? tensorToFloat32(t)[0]! : fallback;
   };
   const clamps = new Map(plan.folded.map((n) => [
     n.output![0]!,
     n.opType === 'Relu' ? { min: 0, max: Infinity } : { min: bound(n.input?.[1], -Infinity), max: bound(n.input?.[2], Infinity) },
   ]));
-  return (graph.node ?? [])
+  return g.nodes
     .filter((n) => n.opType === 'Conv' && plan.quantizedNodes.has(n) && n.input?.[2] && plan.biases.has(n.input[2])
-      && tensorDims(initializers.get(n.input[1] ?? '') ?? {}).length === 4 && getIntsAttr(n, 'strides', [1, 1]).every((v) => v === 1))
+      && tensorDims(g.initializer(n.input[1] ?? '') ?? {}).length === 4 && getIntsAttr(n, 'strides', [1, 1]).every((v) => v === 1))
     .map((node) => {
       const inputClamp = clamps.get(node.input![0]!);
-      const float = { weights: tensorToFloat32(initializers.get(node.input![1]!)!), bias: tensorToFloat32(initializers.get(node.input![2]!)!) };
+      const float = { weights: tensorToFloat32(g.initializer(node.input![1]!)!), bias: tensorToFloat32(g.initializer(node.input![2]!)!) };
       return { node, bias: node.input![2]!, float, ...(inputClamp ? { inputClamp } : {}) };
     });
 }
@@ -69,17 +70,14 @@ export async function measureBiasShifts(
   createRunner: RunnerFactory,
   onProgress?: (message: string) => void,
 ): Promise<Map<string, Float64Array>> {
-  const g = quantized.graph!;
-  const producers = new Map<string, NodeProto>();
-  for (const n of g.node ?? []) for (const o of n.output ?? []) producers.set(o, n);
-  const constant = constantReader(g, producers);
+  const g = new Graph(quantized.graph!);
   const convs: MeasuredConv[] = [];
   targets.forEach((t, i) => {
     const [input, weight, bias] = t.node.input!;
-    const dq = producers.get(input!);
-    const q = dq?.opType === 'DequantizeLinear' ? producers.get(dq.input![0]!) : undefined;
-    const wq = constant(weight!);
-    const bq = constant(bias!);
+    const dq = g.producer(input!);
+    const q = dq?.opType === 'DequantizeLinear' ? g.producer(dq.input![0]!) : undefined;
+    const wq = dequantizedConstant(g, weight!);
+    const bq = dequantizedConstant(g, bias!);
     if (q?.opType !== 'QuantizeLinear' || !wq || !bq) return;
     let floatInput = q.input![0]!;
     // A folded Relu/Clip exists only as the quantizer's clamp: apply it to the float copy's input (Max/Min, any opset).
@@ -98,8 +96,8 @@ export async function measureBiasShifts(
   });
   if (convs.length === 0) return new Map();
   // Convs in the order the graph runs them, measured CONVS_PER_SESSION at a time (see there).
-  const order = productionOrder(g, convs.map((c) => c.output));
-  convs.sort((a, b) => order.indexOf(a.output) - order.indexOf(b.output));
+  const position = new Map(productionOrder(quantized.graph!, convs.map((c) => c.output)).map((t, k) => [t, k]));
+  convs.sort((a, b) => position.get(a.output)! - position.get(b.output)!);
   const parts = Array.from({ length: Math.ceil(convs.length / CONVS_PER_SESSION) }, (_, p) => convs.slice(p * CONVS_PER_SESSION, (p + 1) * CONVS_PER_SESSION));
   const sums = new Map<string, { sum: Float64Array; squares: Float64Array }>();
   const stepDone = stepProgress('bias correction: tile', tiles.length * parts.length, onProgress);
@@ -144,7 +142,7 @@ const CONVS_PER_SESSION = 48;
 
 interface MeasuredConv {
   bias: string;
-  /** The conv's output in the quantized graph (orders the convs). */
+  /** The conv's output in the quantized graph (orders the convs, and so their taps). */
   output: string;
   geometry: ConvGeometry;
   /** The conv's input as it computes with it (a DequantizeLinear output) and the float tensor it was quantized from. */
@@ -156,7 +154,7 @@ interface MeasuredConv {
   quantized: ConvWeights;
 }
 
-/** A copy of the quantized model that also outputs the input sums of `convs`. */
+/** A copy of the quantized model that also outputs the input sums of `convs` (in the order the graph runs them). */
 function sumsModel(quantized: ModelProto, convs: readonly MeasuredConv[]): { bytes: Uint8Array; taps: ReturnType<typeof addSumTaps> } {
   const m = cloneModel(quantized);
   const g = m.graph!;
@@ -164,13 +162,14 @@ function sumsModel(quantized: ModelProto, convs: readonly MeasuredConv[]): { byt
   const sumsOf = new Map<string, { tensor: string; border: number }>();
   for (const c of convs) {
     g.initializer!.push(...c.clamp.bounds);
-    if (c.clamp.nodes.length > 0) groups.set(c.floatInput, c.clamp.nodes);
-    for (const tensor of [c.quantizedInput, c.floatInput]) {
+    for (const tensor of [c.floatInput, c.quantizedInput]) {
+      if (!groups.has(tensor)) groups.set(tensor, tensor === c.floatInput ? [...c.clamp.nodes] : []);
       sumsOf.set(tensor, { tensor, border: Math.max(sumsOf.get(tensor)?.border ?? 0, c.geometry.border) });
     }
   }
   const taps = addSumTaps(g, [...sumsOf.values()], groups);
-  appendTapsEarliestLast(g, productionOrder(g, groups.keys()).map((t) => groups.get(t)!));
+  // Each tensor's group first appears with the first conv that reads it, so insertion order is production order.
+  appendTapsEarliestLast(g, [...groups.values()]);
   return { bytes: encodeModel(m), taps };
 }
 
@@ -288,32 +287,29 @@ function addSumTaps(g: GraphProto, tensors: readonly { tensor: string; border: n
 }
 
 /**
- * Reads a constant as floats: an initializer, or a DequantizeLinear of initializers (int8 weights per channel on
+ * A constant as floats: an initializer, or a DequantizeLinear of initializers (int8 weights per channel on
  * `axis`, int32 biases per tensor or per channel), as the quantized conv computes with it.
  */
-function constantReader(g: GraphProto, producers: ReadonlyMap<string, NodeProto>): (name: string) => { values: Float32Array; dims: number[] } | undefined {
-  const initializers = new Map((g.initializer ?? []).map((t) => [t.name ?? '', t]));
-  return (name) => {
-    const init = initializers.get(name);
-    if (init) return { values: tensorToFloat32(init), dims: tensorDims(init) };
-    const dq = producers.get(name);
-    if (dq?.opType !== 'DequantizeLinear') return undefined;
-    const [x, scale, zeroPoint] = (dq.input ?? []).map((i) => (i ? initializers.get(i) : undefined));
-    if (!x || !scale) return undefined;
-    const dims = tensorDims(x);
-    const values = tensorToArray(x) as ArrayLike<number>;
-    const scales = tensorToFloat32(scale);
-    const zeros = zeroPoint ? (tensorToArray(zeroPoint) as ArrayLike<number>) : new Int8Array(scales.length);
-    const axis = getIntAttr(dq, 'axis', 1);
-    const inner = dims.slice(axis + 1).reduce((a, b) => a * b, 1);
-    const perChannel = scales.length > 1 ? dims[axis]! : 1;
-    return {
-      dims,
-      values: Float32Array.from({ length: values.length }, (_, j) => {
-        const c = perChannel > 1 ? Math.floor(j / inner) % perChannel : 0;
-        return (Number(values[j]!) - Number(zeros[c]!)) * scales[c]!;
-      }),
-    };
+function dequantizedConstant(g: Graph, name: string): { values: Float32Array; dims: number[] } | undefined {
+  const init = g.initializer(name);
+  if (init) return { values: tensorToFloat32(init), dims: tensorDims(init) };
+  const dq = g.producer(name);
+  if (dq?.opType !== 'DequantizeLinear') return undefined;
+  const [x, scale, zeroPoint] = (dq.input ?? []).map((i) => (i ? g.initializer(i) : undefined));
+  if (!x || !scale) return undefined;
+  const dims = tensorDims(x);
+  const values = tensorToArray(x) as ArrayLike<number>;
+  const scales = tensorToFloat32(scale);
+  const zeros = zeroPoint ? (tensorToArray(zeroPoint) as ArrayLike<number>) : new Int8Array(scales.length);
+  const axis = getIntAttr(dq, 'axis', 1);
+  const inner = dims.slice(axis + 1).reduce((a, b) => a * b, 1);
+  const perChannel = scales.length > 1 ? dims[axis]! : 1;
+  return {
+    dims,
+    values: Float32Array.from({ length: values.length }, (_, j) => {
+      const c = perChannel > 1 ? Math.floor(j / inner) % perChannel : 0;
+      return (Number(values[j]!) - Number(zeros[c]!)) * scales[c]!;
+    }),
   };
 }
 

@@ -290,19 +290,14 @@ async function rankLayers(
   };
   const reference = await outputsOf(first.floatModel);
   const allNodes = layers.flatMap((l) => l.nodes);
-  const ranking: LayerSensitivity[] = [];
-  const layerDone = stepProgress('ranking layers:', layers.length, opts.onProgress);
-  for (const [i, layer] of layers.entries()) {
-    if (i > 0) layerDone(i, layers[i - 1]!.layer);
+  /** Output MSE (levels²) against float of the model with only this layer quantized. */
+  const errorAlone = async (layer: { nodes: string[] }): Promise<number> => {
     let alone;
     try {
       alone = await quantizeKeeping(allNodes.filter((n) => !layer.nodes.includes(n)));
     } catch (e) {
       // Nothing left to quantize with only this layer (it quantizes only alongside its neighbours): harmless alone.
-      if (e instanceof QuantizeError) {
-        ranking.push({ ...layer, error: 0 });
-        continue;
-      }
+      if (e instanceof QuantizeError) return 0;
       throw e;
     }
     const outs = await outputsOf(alone.model);
@@ -313,9 +308,14 @@ async function rankLayers(
       for (let j = 0; j < o.length; j++) sum += (o[j]! - r[j]!) ** 2;
       count += o.length;
     });
-    ranking.push({ ...layer, error: sum / count });
+    return sum / count;
+  };
+  const ranking: LayerSensitivity[] = [];
+  const layerDone = stepProgress('ranking layers:', layers.length, opts.onProgress);
+  for (const [i, layer] of layers.entries()) {
+    ranking.push({ ...layer, error: await errorAlone(layer) });
+    layerDone(i + 1, layer.layer);
   }
-  layerDone(layers.length, layers.at(-1)?.layer);
   return ranking.sort((a, b) => b.error - a.error);
 }
 
