@@ -15,9 +15,9 @@ export function yieldBetweenRuns(runner: Runner): Runner {
       await turn();
       return runner.run(input, dims);
     },
-    async runOutputs(input, dims, names) {
+    async runOutputs(input, dims, names, extra) {
       await turn();
-      return runner.runOutputs(input, dims, names);
+      return runner.runOutputs(input, dims, names, extra);
     },
     release: () => runner.release(),
   };

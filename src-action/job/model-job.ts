@@ -11,7 +11,7 @@ import type { ModelProto } from '../../src-core/onnx/types.ts';
 import { coverageLine, DEFAULT_MIN_COVERAGE, gateCoverage } from '../../src-core/quantize/coverage.ts';
 import { quantizeDynamic } from '../../src-core/quantize/dynamic.ts';
 import { convertToFp16 } from '../../src-core/quantize/fp16.ts';
-import { quantizeStatic } from '../../src-core/quantize/static.ts';
+import { quantizeStatic, type StaticQuantizeResult } from '../../src-core/quantize/static.ts';
 import { rankingLine, stepLine, verdictLine } from '../../src-core/report/budget.ts';
 import { renderHtml } from '../../src-core/report/html.ts';
 import { renderMarkdown } from '../../src-core/report/markdown.ts';
@@ -68,10 +68,13 @@ export async function runModelJob(input: ModelJobInput, ctx: ModelJobContext, di
   for (const note of description.notes) log.warning(note);
 
   const made: Made[] = [];
+  // Static INT8 as made here is the accuracy-aware search's round 1: it reuses its ranges and bias shifts.
+  let staticInt8: StaticQuantizeResult | undefined;
   for (const variant of opts.variants) {
     log.info(`${variant}: quantizing`);
     const started = performance.now();
-    const model = await makeVariant(variant, resolved, input.path, ctx, factory);
+    const { model, quantized } = await makeVariant(variant, resolved, input.path, ctx, factory);
+    staticInt8 ??= quantized;
     const bytes = encodeModel(model);
     made.push({ variant, file: `${input.name}.${VARIANT_SUFFIX[variant]}.onnx`, model, bytes });
     log.info(`${variant}: ${(bytes.length / 1e6).toFixed(2)} MB in ${((performance.now() - started) / 1000).toFixed(1)} s`);
@@ -84,6 +87,7 @@ export async function runModelJob(input: ModelJobInput, ctx: ModelJobContext, di
     // Accuracy-aware: keep the layers that hurt most in float until the drop fits the budget (or nothing does).
     log.info(`int8-static misses the ${opts.maxDrop} ${opts.metric} budget: searching for layers to keep float`);
     const budget = await quantizeWithinBudget(resolved, {
+      ...(staticInt8 ? { first: staticInt8 } : {}),
       tiles: ctx.calibrationTiles(),
       method: opts.calibrationMethod,
       biasCorrection: opts.biasCorrection ?? true,
@@ -140,10 +144,10 @@ async function makeVariant(
   name: string,
   ctx: ModelJobContext,
   factory: (bytes: Uint8Array, hints?: RunnerOptions) => ReturnType<typeof createRunner>,
-): Promise<ModelProto> {
-  if (variant === 'int8-dynamic') return quantizeDynamic(model, { name }).model;
-  if (variant === 'fp16') return convertToFp16(model, { name }).model;
-  const result = await quantizeStatic(model, {
+): Promise<{ model: ModelProto; quantized?: StaticQuantizeResult }> {
+  if (variant === 'int8-dynamic') return { model: quantizeDynamic(model, { name }).model };
+  if (variant === 'fp16') return { model: convertToFp16(model, { name }).model };
+  const quantized = await quantizeStatic(model, {
     tiles: ctx.calibrationTiles(),
     method: ctx.options.calibrationMethod,
     biasCorrection: ctx.options.biasCorrection ?? true,
@@ -151,7 +155,7 @@ async function makeVariant(
     onProgress: (m) => ctx.log.progress(m),
     name,
   });
-  return result.model;
+  return { model: quantized.model, quantized };
 }
 
 async function validate(

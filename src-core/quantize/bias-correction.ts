@@ -290,7 +290,7 @@ function addSumTaps(g: GraphProto, tensors: readonly { tensor: string; border: n
  * A constant as floats: an initializer, or a DequantizeLinear of initializers (int8 weights per channel on
  * `axis`, int32 biases per tensor or per channel), as the quantized conv computes with it.
  */
-function dequantizedConstant(g: Graph, name: string): { values: Float32Array; dims: number[] } | undefined {
+export function dequantizedConstant(g: Graph, name: string): { values: Float32Array; dims: number[] } | undefined {
   const init = g.initializer(name);
   if (init) return { values: tensorToFloat32(init), dims: tensorDims(init) };
   const dq = g.producer(name);

@@ -9,26 +9,29 @@ const unit = (metric: DropMetric) => (metric === 'ssim' ? '' : ' dB');
 export function stepLine(step: BudgetStep, metric: DropMetric, maxDrop: number): string {
   const float = step.keptFloat.length === 0 ? `all ${step.layers} layers int8` : `${step.keptFloat.length} of ${step.layers} layers float (${step.keptFloat.join(', ')})`;
   const verdict = step.meets ? `≤ ${formatValue(metric, maxDrop)}${unit(metric)}: meets the budget` : `> ${formatValue(metric, maxDrop)}${unit(metric)}`;
-  return `round ${step.round}: ${float}; ${METRIC_LABEL[metric]} drop ${formatValue(metric, step.drop)}${unit(metric)} (worst image ${formatValue(metric, step.worstImageDrop)}) ${verdict}; fidelity ${step.fidelity.toFixed(1)} dB; ≈${step.speedup.toFixed(1)}× FP32 speed`;
+  const speed = step.speedup !== undefined ? `; ≈${step.speedup.toFixed(1)}× FP32 speed` : '';
+  return `round ${step.round}${step.simulated ? ' (simulated)' : ''}: ${float}; ${METRIC_LABEL[metric]} drop ${formatValue(metric, step.drop)}${unit(metric)} (worst image ${formatValue(metric, step.worstImageDrop)}) ${verdict}; fidelity ${step.fidelity.toFixed(1)} dB${speed}`;
 }
 
 export function rankingLine(ranking: readonly LayerSensitivity[], shown = 6): string {
   const top = ranking.slice(0, shown).map((l) => `${l.layer} (${l.opType}, ${l.error.toFixed(3)})`).join(', ');
-  return `ranked ${ranking.length} layers by measured sensitivity (MSE of the 8-bit output vs FP32's, in levels², with only that layer int8); most harmful: ${top}`;
+  return `ranked ${ranking.length} layers by measured sensitivity (what keeping each float takes off the all-int8 8-bit output's MSE vs FP32, in levels², simulated); most harmful: ${top}`;
 }
 
 /** The final line: what was kept float, the drop reached and what it cost in speed; or why nothing qualifies. */
 export function verdictLine(result: BudgetResult, metric: DropMetric, maxDrop: number): string {
-  const rounds = result.steps.length;
+  const real = result.steps.filter((s) => !s.simulated);
+  const simulated = result.steps.length - real.length;
+  const rounds = `${real.length} validation round${real.length === 1 ? '' : 's'}${simulated ? ` after ${simulated} simulated` : ''}`;
   const limit = `${formatValue(metric, maxDrop)}${unit(metric)}`;
   if (!result.best) {
-    const last = result.steps[result.steps.length - 1]!;
+    const last = real[real.length - 1]!;
     const tried = last.layers <= 1 ? `with its only quantizable layer int8` : `even with ${last.keptFloat.length} of ${last.layers} layers kept float`;
-    return `no INT8 model meets --max-drop ${limit}: ${tried} the ${METRIC_LABEL[metric]} drop is ${formatValue(metric, last.drop)}${unit(metric)} (${rounds} validation round${rounds === 1 ? '' : 's'}); loosen --max-drop or use --mode fp16`;
+    return `no INT8 model meets --max-drop ${limit}: ${tried} the ${METRIC_LABEL[metric]} drop is ${formatValue(metric, last.drop)}${unit(metric)} (${rounds}); loosen --max-drop or use --mode fp16`;
   }
   const { step } = result.best;
   const float = step.keptFloat.length ? `kept ${step.keptFloat.length} of ${step.layers} layers float (${step.keptFloat.join(', ')})` : `all ${step.layers} layers int8`;
-  const line = `${float}: ${METRIC_LABEL[metric]} drop ${formatValue(metric, step.drop)}${unit(metric)} ≤ ${limit}; ${rounds} validation round${rounds === 1 ? '' : 's'}`;
+  const line = `${float}: ${METRIC_LABEL[metric]} drop ${formatValue(metric, step.drop)}${unit(metric)} ≤ ${limit}; ${rounds}`;
   const s = result.speed;
   if (!s) return line;
   const x = (ms: number) => `${(s.fp32Ms / ms).toFixed(2)}×`;

@@ -38,11 +38,28 @@ export interface Runner {
   run(input: Float32Array, dims: readonly number[]): Promise<RunnerOutput>;
   /**
    * Fetch several float32 graph outputs in one run. ORT can only return *graph outputs*: to read an
-   * intermediate tensor, add it to graph.output before creating the runner.
+   * intermediate tensor, add it to graph.output before creating the runner. `extra` feeds the model's other
+   * float32 graph inputs, by name (e.g. the layer mask of a quantization simulation).
    */
-  runOutputs(input: Float32Array, dims: readonly number[], names: readonly string[]): Promise<Record<string, RunnerOutput>>;
+  runOutputs(input: Float32Array, dims: readonly number[], names: readonly string[], extra?: ExtraInputs): Promise<Record<string, RunnerOutput>>;
   /** Frees the session. Idempotent; any later run() throws RunnerReleasedError. */
   release(): Promise<void>;
+}
+
+/** Float32 graph inputs besides the image, by name. */
+export type ExtraInputs = Readonly<Record<string, RunnerOutput>>;
+
+/** The runner with `extra` fed to every run: for code (tiling, validation) that only passes the image. */
+export function withInputs(runner: Runner, extra: ExtraInputs): Runner {
+  return {
+    runtime: runner.runtime,
+    inputName: runner.inputName,
+    outputName: runner.outputName,
+    outputNames: runner.outputNames,
+    run: async (input, dims) => (await runner.runOutputs(input, dims, [runner.outputName], extra))[runner.outputName]!,
+    runOutputs: (input, dims, names, more) => runner.runOutputs(input, dims, names, { ...extra, ...more }),
+    release: () => runner.release(),
+  };
 }
 
 export class RunnerInputError extends Error {

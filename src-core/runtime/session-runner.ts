@@ -5,6 +5,7 @@ import {
   RunnerOutputError,
   RunnerReleasedError,
   checkInputShape,
+  type ExtraInputs,
   type Runner,
   type RunnerOutput,
 } from './runner.ts';
@@ -40,9 +41,13 @@ export function sessionRunner(runtime: Runner['runtime'], session: OrtSessionLik
     if (released) throw new RunnerReleasedError('runner was released; create a new runner to run the model again');
   }
 
-  async function runNow(input: Float32Array, dims: readonly number[], names: readonly string[]) {
-    const feed = new Tensor('float32', input, dims);
-    const results = await session.run({ [inputName!]: feed }, names);
+  async function runNow(input: Float32Array, dims: readonly number[], names: readonly string[], extra: ExtraInputs = {}) {
+    const feeds: Record<string, OrtTensorLike> = { [inputName!]: new Tensor('float32', input, dims) };
+    for (const [name, value] of Object.entries(extra)) {
+      if (!session.inputNames.includes(name)) throw new RunnerInputError(`'${name}' is not a graph input of this model (inputs: ${session.inputNames.join(', ')})`);
+      feeds[name] = new Tensor('float32', value.data, value.dims);
+    }
+    const results = await session.run(feeds, names);
     const out: Record<string, RunnerOutput> = {};
     for (const name of names) {
       const t = results[name];
@@ -86,11 +91,11 @@ export function sessionRunner(runtime: Runner['runtime'], session: OrtSessionLik
       const out = await enqueue(() => runNow(input, dims, [outputName]));
       return out[outputName]!;
     },
-    async runOutputs(input, dims, names) {
+    async runOutputs(input, dims, names, extra) {
       checkLive();
       checkInputShape(input, dims);
       checkNames(names);
-      return enqueue(() => runNow(input, dims, names));
+      return enqueue(() => runNow(input, dims, names, extra));
     },
     async release() {
       if (released) return;

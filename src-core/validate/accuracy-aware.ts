@@ -1,19 +1,21 @@
 // Accuracy-aware static INT8: quantize, validate against the float model on ground-truth photos, and while the
 // drop exceeds the budget keep the most harmful layers in float, until it holds (the fallback loop of INC, NNCF and
-// POT, which ORT's quantizer lacks). Cheap by construction:
-//  - calibration runs once (plus once for the activations the first plan did not quantize): ranges do not depend on
-//    which layers stay float, so no round calibrates again;
-//  - layers are ranked once, by measured sensitivity: the output error (vs float, on a few calibration tiles) of
-//    the model with only that layer quantized. Ranking by "this layer alone kept float" does not work: its tensors
-//    stay quantized by its neighbours, and un-folding its Relu can even add error (measured on esrgan-slim-x2);
+// POT, which ORT's quantizer lacks). Its cost grows with √depth, not depth:
+//  - calibration and bias correction run once: the model srq quantize made is round 1 (given as `first`, or made
+//    here), and later rounds reuse its ranges and measured bias shifts (only activations the first plan did not
+//    quantize are calibrated, once);
+//  - every other candidate is first scored in the quantization simulation (simulated-rounds.ts): one float session
+//    that computes the INT8 model with any chosen layers float, so ranking and searching load one model in all.
+//    Layers are ranked by what keeping them float takes off the all-int8 output's error, blocks of layers first and
+//    then layer by layer inside the blocks that matter;
 //  - the number k of top-ranked layers kept float starts from a guess (the ranking's errors as shares of the noise)
-//    and is searched from there by galloping and bisection: two or three validation rounds when the guess is right,
-//    O(log n) otherwise, each one full validation of one candidate against the float model.
+//    and is searched by galloping and bisection (O(log n) simulated rounds); the simulation's choice is then
+//    validated as a real model, and k raised by real rounds while the real model misses (the simulation leaves a
+//    tensor a float layer shares with an int8 neighbour unquantized, where the real model quantizes it).
 // A "layer" is a quantized node together with the Relu/Clip folded into its output. The result is the model that
 // keeps the fewest layers float within the budget: every layer kept float trades an int8 kernel for a float one
-// between Q/DQ, so it is also the fastest (speed is measured each round, but one round's timing is too noisy to
-// choose by). The ground-truth drop is not strictly monotone in k (measured: slim-x4 with its top layer float lost
-// 0.008 dB, with its top four 0.021 dB), so the search finds a small passing set, not always the smallest.
+// between Q/DQ, so it is also the fastest. The ground-truth drop is not strictly monotone in k, so the search finds
+// a small passing set, not always the smallest.
 // Runtime-agnostic.
 import { cropImage, type RasterImage } from '../image/raster.ts';
 import { encodeModel } from '../onnx/model.ts';
@@ -22,12 +24,12 @@ import type { ModelProto } from '../onnx/types.ts';
 import { calibrate, DEFAULT_CALIBRATION_METHOD } from '../quantize/calibrate.ts';
 import { rasterToTensor } from '../quantize/calibration-tiles.ts';
 import { floatTensors } from '../quantize/float-tensors.ts';
-import { QuantizeError, type Range } from '../quantize/rewrite.ts';
+import type { Range } from '../quantize/rewrite.ts';
 import { quantizeStatic, type StaticQuantizeOptions, type StaticQuantizeResult } from '../quantize/static.ts';
 import { prepareInferenceModel } from '../inference-model.ts';
+import { SimulatedRounds, type SimulatedScore } from './simulated-rounds.ts';
 import type { ResolvedModel } from '../model/description.ts';
 import type { Runner } from '../runtime/runner.ts';
-import { stepProgress } from '../progress.ts';
 import { gatedValue } from './gate.ts';
 import { tileLatencies } from './latency.ts';
 import type { GateMetric, ValidationReport } from './schema.ts';
@@ -46,8 +48,8 @@ export interface BudgetOptions extends Omit<StaticQuantizeOptions, 'ranges'> {
   threads?: number;
   /** Validation tile size (default 128). */
   tileSize?: number;
-  /** Calibration tiles used to rank layers (default 4). */
-  rankingTiles?: number;
+  /** Round 1, when the caller has already made it with these options (srq run's static INT8): not made again. */
+  first?: StaticQuantizeResult;
   /** Called after each validation round. */
   onStep?: (step: BudgetStep) => void;
   /** Called once the layers are ranked, most harmful first. */
@@ -59,7 +61,10 @@ export interface LayerSensitivity {
   layer: string;
   nodes: string[];
   opType: string;
-  /** MSE of the 8-bit output vs float's (levels²) with only this layer quantized; higher = more harmful. */
+  /**
+   * What keeping this layer float takes off the MSE of the all-int8 8-bit output vs float's (levels²), in the
+   * simulation; for a layer of a block not looked into, an equal part of its block's. Higher = more harmful.
+   */
   error: number;
 }
 
@@ -76,10 +81,13 @@ export interface BudgetStep {
   worstImageDrop: number;
   /** Mean RGB PSNR of the output against the float model's (dB). */
   fidelity: number;
-  /** FP32 time / this model's time, both measured in this round (higher = faster). */
-  speedup: number;
-  bytes: number;
+  /** FP32 time / this model's time, both measured in this round (higher = faster); absent for simulated rounds. */
+  speedup?: number;
+  /** Model size; absent for simulated rounds. */
+  bytes?: number;
   meets: boolean;
+  /** Scored in the simulation (no model made): a guide for the search, never the result. */
+  simulated: boolean;
 }
 
 export interface BudgetResult {
@@ -101,14 +109,32 @@ export async function quantizeWithinBudget(resolved: ResolvedModel, opts: Budget
   const steps: BudgetStep[] = [];
   let best: BudgetResult['best'];
 
-  // Round 1 is exactly what srq quantize makes; later rounds reuse its ranges plus, measured once, those of every
-  // other float activation (a layer kept float can leave a neighbour quantizing a tensor the first plan did not).
-  const first = await quantizeStatic(model, opts);
+  // Round 1 is exactly what srq quantize makes; later rounds reuse its ranges and bias shifts plus, measured once,
+  // the ranges of every other float activation (a layer kept float can leave a neighbour quantizing a tensor the
+  // first plan did not).
+  const first = opts.first ?? (await quantizeStatic(model, opts));
   const layers = layersOf(first);
   let ranges: Map<string, Range> | undefined;
   const quantizeKeeping = async (nodes: readonly string[]) => {
     ranges ??= new Map([...first.calibration.ranges, ...(await calibrateTheRest(first, opts))]);
-    return quantizeStatic(model, { ...opts, exclude: [...userExclude, ...nodes], ranges });
+    return quantizeStatic(model, {
+      ...opts, exclude: [...userExclude, ...nodes], ranges, ...(first.biasShifts ? { biasShifts: first.biasShifts } : {}),
+    });
+  };
+  const record = (keptFloat: readonly LayerSensitivity[], scores: Pick<BudgetStep, 'drop' | 'worstImageDrop' | 'fidelity'>, extra: Partial<BudgetStep> = {}) => {
+    const step: BudgetStep = {
+      round: steps.length + 1,
+      keptFloat: keptFloat.map((l) => l.layer),
+      floatNodes: keptFloat.flatMap((l) => l.nodes),
+      layers: layers.length,
+      ...scores,
+      meets: scores.drop <= opts.maxDrop,
+      simulated: false,
+      ...extra,
+    };
+    steps.push(step);
+    opts.onStep?.(step);
+    return step;
   };
 
   const tryModel = async (quantized: StaticQuantizeResult, keptFloat: readonly LayerSensitivity[]): Promise<boolean> => {
@@ -127,39 +153,48 @@ export async function quantizeWithinBudget(resolved: ResolvedModel, opts: Budget
       },
     );
     const c = report.candidates[0]!;
-    const drop = gatedValue(metric, c);
-    const step: BudgetStep = {
-      round: steps.length + 1,
-      keptFloat: keptFloat.map((l) => l.layer),
-      floatNodes: keptFloat.flatMap((l) => l.nodes),
-      layers: layers.length,
-      drop,
+    const step = record(keptFloat, {
+      drop: gatedValue(metric, c),
       worstImageDrop: Math.max(...c.images.map((img) => gatedValue(metric, img))),
       fidelity: c.mean.fidelity ?? Infinity,
-      speedup: report.reference.latency.seconds / c.latency.seconds,
-      bytes: bytes.length,
-      meets: drop <= opts.maxDrop,
-    };
-    steps.push(step);
-    opts.onStep?.(step);
+    }, { speedup: report.reference.latency.seconds / c.latency.seconds, bytes: bytes.length });
     if (step.meets && (!best || step.keptFloat.length < best.step.keptFloat.length)) best = { quantized, step, report };
     return step.meets;
   };
 
   const ranking: LayerSensitivity[] = [];
   const firstStep = (await tryModel(first, []), steps[0]!);
-  if (!firstStep.meets) {
-    ranking.push(...(await rankLayers(first, layers, quantizeKeeping, opts)));
-    opts.onRanking?.(ranking);
-    const tried = new Map<number, boolean>();
-    const meetsWith = async (k: number) => {
-      if (!tried.has(k)) {
+  if (!firstStep.meets && layers.length > 1) {
+    const most = layers.length - 1;
+    let guess: number | undefined;
+    const sim = await SimulatedRounds.create(first, layers, {
+      images: opts.evalImages,
+      createRunner: opts.createRunner,
+      description,
+      ...(opts.tileSize !== undefined ? { tileSize: opts.tileSize } : {}),
+      drop: (reference, candidate) => gatedValue(metric, { drop: { psnrY: reference.psnrY - candidate.psnrY, psnrRgb: reference.psnrRgb - candidate.psnrRgb, ssimY: reference.ssimY - candidate.ssimY } }),
+      ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
+    });
+    try {
+      const ranked = await sim.rank(Math.max(0, 1 - opts.maxDrop / firstStep.drop));
+      ranking.push(...ranked.ranking);
+      opts.onRanking?.(ranking);
+      const index = new Map(layers.map((l, i) => [l.layer, i]));
+      const simMeets = async (k: number) => {
         const kept = ranking.slice(0, k);
-        tried.set(k, await tryModel(await quantizeKeeping(kept.flatMap((l) => l.nodes)), kept));
-      }
-      return tried.get(k)!;
+        const scored: SimulatedScore = await sim.score(kept.map((l) => index.get(l.layer)!));
+        return record(kept, scored, { simulated: true }).meets;
+      };
+      guess = await searchFewestFloat(most, predictLayers(ranking, ranked.allInt8.drop, opts.maxDrop), simMeets);
+    } finally {
+      await sim.release();
+    }
+    // The simulation's choice as a real model; more layers float while the real one misses.
+    const realMeets = async (k: number) => {
+      const kept = ranking.slice(0, k);
+      return tryModel(await quantizeKeeping(kept.flatMap((l) => l.nodes)), kept);
     };
-    await searchFewestFloat(ranking.length - 1, predictLayers(ranking, firstStep.drop, opts.maxDrop), meetsWith);
+    await searchFewestFloat(most, guess ?? most, realMeets, guess ?? most);
   }
   const result: BudgetResult = { steps, ranking };
   if (best) result.best = best;
@@ -196,14 +231,14 @@ export function predictLayers(ranking: readonly LayerSensitivity[], drop: number
 }
 
 /**
- * The smallest k in [1, most] with meets(k), assuming it is (roughly) monotone: from the guess, gallop up (1, 2,
- * 4... past it) until one passes or `most` fails, or step down while it passes; then bisect between the largest
- * failing and the smallest passing k. A guess that is right costs two rounds (k and k − 1).
+ * The smallest k in [atLeast, most] with meets(k), assuming it is (roughly) monotone: from the guess, gallop up (1,
+ * 2, 4... past it) until one passes or `most` fails, or step down while it passes; then bisect between the largest
+ * failing and the smallest passing k. A guess that is right costs two rounds (k and k − 1), one when it is atLeast.
  */
-export async function searchFewestFloat(most: number, guess: number, meets: (k: number) => Promise<boolean>): Promise<number | undefined> {
-  if (most < 1) return undefined;
-  let k = Math.min(Math.max(1, guess), most);
-  let fail = 0;
+export async function searchFewestFloat(most: number, guess: number, meets: (k: number) => Promise<boolean>, atLeast = 1): Promise<number | undefined> {
+  if (most < atLeast) return undefined;
+  let k = Math.min(Math.max(atLeast, guess), most);
+  let fail = atLeast - 1;
   let pass: number | undefined;
   if (await meets(k)) {
     let lowest = k;
@@ -250,7 +285,7 @@ async function calibrateTheRest(first: StaticQuantizeResult, opts: BudgetOptions
 }
 
 /** Named quantized nodes grouped into layers: each node with the Relu/Clip nodes folded into its output. */
-function layersOf(q: StaticQuantizeResult): { layer: string; nodes: string[]; opType: string }[] {
+export function layersOf(q: StaticQuantizeResult): { layer: string; nodes: string[]; opType: string }[] {
   const quantized = new Set([...q.plan.quantizedNodes].map((n) => n.name).filter(Boolean));
   const producer = new Map<string, string>();
   for (const n of q.floatModel.graph!.node ?? []) for (const o of n.output ?? []) producer.set(o, n.name ?? '');
@@ -263,60 +298,6 @@ function layersOf(q: StaticQuantizeResult): { layer: string; nodes: string[]; op
   return [...q.plan.quantizedNodes]
     .filter((n) => n.name && !foldedNames.has(n.name))
     .map((n) => ({ layer: n.name!, nodes: [n.name!, ...(folded.get(n.name!) ?? [])], opType: n.opType ?? '' }));
-}
-
-/**
- * Layers, most harmful first: the 8-bit output's error against the float model's, over a few calibration tiles,
- * of the model in which only that layer is quantized.
- */
-async function rankLayers(
-  first: StaticQuantizeResult,
-  layers: readonly { layer: string; nodes: string[]; opType: string }[],
-  quantizeKeeping: (nodes: readonly string[]) => Promise<StaticQuantizeResult>,
-  opts: BudgetOptions,
-): Promise<LayerSensitivity[]> {
-  const tiles = opts.tiles.slice(0, opts.rankingTiles ?? 4).map(rasterToTensor);
-  // Outputs as the 8-bit image srq writes: a layer whose only effect is to put values on the 1/255 grid (the
-  // DepthToSpace after a [0,1] Clip) then costs nothing, as it costs nothing in the served image.
-  const outputsOf = async (m: ModelProto) => {
-    const runner = await opts.createRunner(encodeModel(m));
-    try {
-      const outs: Uint8Array[] = [];
-      for (const t of tiles) outs.push(Uint8Array.from((await runner.run(t.data, t.dims)).data, (v) => Math.round(Math.min(1, Math.max(0, v)) * 255)));
-      return outs;
-    } finally {
-      await runner.release();
-    }
-  };
-  const reference = await outputsOf(first.floatModel);
-  const allNodes = layers.flatMap((l) => l.nodes);
-  /** Output MSE (levels²) against float of the model with only this layer quantized. */
-  const errorAlone = async (layer: { nodes: string[] }): Promise<number> => {
-    let alone;
-    try {
-      alone = await quantizeKeeping(allNodes.filter((n) => !layer.nodes.includes(n)));
-    } catch (e) {
-      // Nothing left to quantize with only this layer (it quantizes only alongside its neighbours): harmless alone.
-      if (e instanceof QuantizeError) return 0;
-      throw e;
-    }
-    const outs = await outputsOf(alone.model);
-    let sum = 0;
-    let count = 0;
-    outs.forEach((o, t) => {
-      const r = reference[t]!;
-      for (let j = 0; j < o.length; j++) sum += (o[j]! - r[j]!) ** 2;
-      count += o.length;
-    });
-    return sum / count;
-  };
-  const ranking: LayerSensitivity[] = [];
-  const layerDone = stepProgress('ranking layers:', layers.length, opts.onProgress);
-  for (const [i, layer] of layers.entries()) {
-    ranking.push({ ...layer, error: await errorAlone(layer) });
-    layerDone(i + 1, layer.layer);
-  }
-  return ranking.sort((a, b) => b.error - a.error);
 }
 
 /** Side of the centre crops the search validates on: each round costs about as much as two small photos. */

@@ -3,6 +3,7 @@
 // Conv+Relu into one QLinearConv. Otherwise they pass values through with shared parameters.
 import type { OpRule, RuleContext } from '../plan.ts';
 import type { NodeProto } from '../../onnx/types.ts';
+import type { Graph } from '../../onnx/graph.ts';
 import { tensorToFloat32 } from '../../onnx/tensor.ts';
 
 function canFold(node: NodeProto, ctx: RuleContext): boolean {
@@ -19,11 +20,11 @@ function canFold(node: NodeProto, ctx: RuleContext): boolean {
 }
 
 /** Clip's constant [min, max] when both are given and finite. */
-function clipBounds(node: NodeProto, ctx: RuleContext): { min: number; max: number } | undefined {
+export function clipBounds(node: NodeProto, { graph }: { graph: Graph }): { min: number; max: number } | undefined {
   if (node.opType !== 'Clip') return undefined;
   const [, lo, hi] = node.input ?? [];
   const read = (name: string | undefined) => {
-    const t = name ? ctx.graph.initializer(name) : undefined;
+    const t = name ? graph.initializer(name) : undefined;
     return t ? tensorToFloat32(t)[0] : undefined;
   };
   const min = read(lo);
