@@ -99,6 +99,9 @@ export async function measureBiasShifts(
   const position = new Map(productionOrder(quantized.graph!, convs.map((c) => c.output)).map((t, k) => [t, k]));
   convs.sort((a, b) => position.get(a.output)! - position.get(b.output)!);
   const parts = Array.from({ length: Math.ceil(convs.length / CONVS_PER_SESSION) }, (_, p) => convs.slice(p * CONVS_PER_SESSION, (p + 1) * CONVS_PER_SESSION));
+  // About one pass over the calibration tiles in all, whatever the depth: a deep model's parts share the tiles out,
+  // down to MIN_TILES each (per-channel means of 8 tiles of 128² are 131k pixels each).
+  tiles = tiles.slice(0, Math.max(Math.min(tiles.length, MIN_TILES), Math.ceil(tiles.length / parts.length)));
   const sums = new Map<string, { sum: Float64Array; squares: Float64Array }>();
   const stepDone = stepProgress('bias correction: tile', tiles.length * parts.length, onProgress);
   for (const [p, part] of parts.entries()) {
@@ -139,6 +142,8 @@ export async function measureBiasShifts(
  * in one session peaked at 8.6 GB; a few dozen convs per session bound that at the cost of one run per part.
  */
 const CONVS_PER_SESSION = 48;
+/** Fewest tiles a part of a deep model measures on. */
+const MIN_TILES = 8;
 
 interface MeasuredConv {
   bias: string;
