@@ -14,6 +14,7 @@ import {
   splitList,
   type JobOptions,
 } from './job/options.ts';
+import { DEFAULT_TIME_BUDGET } from './job/time-plan.ts';
 
 export type RuntimeChoice = 'auto' | 'node' | 'web';
 
@@ -60,6 +61,7 @@ export function readInputs(): ActionInputs {
       maxDrop: parseLimit('input max-drop', text('max-drop').trim() || String(DEFAULTS.maxDrop)),
       minCoverage: parsePercent('input min-coverage', text('min-coverage').trim() || String(DEFAULTS.minCoverage)),
       tileSize: parseWhole('input tile-size', text('tile-size').trim() || String(DEFAULTS.tileSize), 8),
+      timeBudget: parseWhole('input time-budget', text('time-budget').trim() || String(DEFAULT_TIME_BUDGET), 1),
       outDir: text('output-dir').trim() || DEFAULTS.outDir,
       ...(scale ? { scale: parseWhole('input scale', scale, 1) } : {}),
     },

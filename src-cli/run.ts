@@ -17,6 +17,7 @@ import {
   type JobOptions,
 } from '../src-action/job/options.ts';
 import { runJob } from '../src-action/job/run-job.ts';
+import { DEFAULT_TIME_BUDGET } from '../src-action/job/time-plan.ts';
 import { parse } from './args.ts';
 import { EXIT_FAILED, EXIT_OK, UsageError } from './errors.ts';
 import { endProgress } from './files.ts';
@@ -39,6 +40,8 @@ variants that passed, manifest.json (the edge worker's format), reports/<model>.
   --calib-method M         mse (default), percentile, entropy or minmax
   --no-bias-correction     skip empirical bias correction of static INT8 (on by default)
   --tile N                 calibration and validation tile size in input pixels (default ${DEFAULTS.tileSize})
+  --time-budget MIN        minutes each model may take (default ${DEFAULT_TIME_BUDGET}): srq prints its time plan first, refuses a
+                           model that cannot fit and skips a fallback search that would not
   --scale N                optional: srq measures each model's scale; a given one is checked against it
   --out <dir>              output folder (default ${DEFAULTS.outDir})
   --runtime node|web       onnxruntime-node (default) or onnxruntime-web (wasm)
@@ -58,6 +61,7 @@ export async function runCommand(argv: string[]): Promise<number> {
     'calib-method': { type: 'string' },
     'no-bias-correction': { type: 'boolean' },
     tile: { type: 'string' },
+    'time-budget': { type: 'string' },
     scale: { type: 'string' },
     out: { type: 'string', short: 'o' },
     runtime: { type: 'string' },
@@ -79,6 +83,7 @@ export async function runCommand(argv: string[]): Promise<number> {
     minCoverage: values['min-coverage'] !== undefined ? parsePercent('--min-coverage', values['min-coverage']) : DEFAULTS.minCoverage,
     tileSize: values.tile !== undefined ? parseWhole('--tile', values.tile, 8) : DEFAULTS.tileSize,
     outDir: values.out ?? DEFAULTS.outDir,
+    ...(values['time-budget'] !== undefined ? { timeBudget: parseWhole('--time-budget', values['time-budget'], 1) } : {}),
     runtime: values.runtime ? parseChoice('--runtime', values.runtime, ['node', 'web'] as const) : 'node',
     ...(values.scale !== undefined ? { scale: parseWhole('--scale', values.scale, 1) } : {}),
     ...(values.threads !== undefined ? { threads: parseWhole('--threads', values.threads, 1) } : {}),

@@ -22,6 +22,10 @@ import { applyGate } from '../../src-core/validate/gate.ts';
 import { reportToJson } from '../../src-core/validate/schema.ts';
 import { validateModels, type Validation } from '../../src-core/validate/validate.ts';
 import type { JobLog } from './log.ts';
+import { DEFAULT_TIME_BUDGET, overBudget, planLine, planTime, searchOverBudget, type TimePlan } from './time-plan.ts';
+import { prepareInferenceModel } from '../../src-core/inference-model.ts';
+import { rasterToTensor } from '../../src-core/quantize/calibration-tiles.ts';
+import { ruleRegistry } from '../../src-core/quantize/rules/index.ts';
 import { sha256Hex } from './model-files.ts';
 import type { JobOptions, Variant } from './options.ts';
 import { OUTCOME_SCHEMA, writeOutcome, type ModelOutcome, type VariantOutcome } from './outcome.ts';
@@ -66,24 +70,35 @@ export async function runModelJob(input: ModelJobInput, ctx: ModelJobContext, di
   const { description } = resolved;
   log.info(describeLine(description));
   for (const note of description.notes) log.warning(note);
+  // The plan comes first: a model that cannot finish within the time budget is refused now, with what it needs.
+  const started = performance.now();
+  const budgetMinutes = opts.timeBudget ?? DEFAULT_TIME_BUDGET;
+  const plan = await planModel(resolved, ctx, factory);
+  log.info(planLine(plan, budgetMinutes));
+  const over = overBudget(plan, budgetMinutes, input.path);
+  if (over) throw new TimeBudgetError(over);
 
   const made: Made[] = [];
   // Static INT8 as made here is the accuracy-aware search's round 1: it reuses its ranges and bias shifts.
   let staticInt8: StaticQuantizeResult | undefined;
   for (const variant of opts.variants) {
     log.info(`${variant}: quantizing`);
-    const started = performance.now();
+    const variantStarted = performance.now();
     const { model, quantized } = await makeVariant(variant, resolved, input.path, ctx, factory);
     staticInt8 ??= quantized;
     const bytes = encodeModel(model);
     made.push({ variant, file: `${input.name}.${VARIANT_SUFFIX[variant]}.onnx`, model, bytes });
-    log.info(`${variant}: ${(bytes.length / 1e6).toFixed(2)} MB in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+    log.info(`${variant}: ${(bytes.length / 1e6).toFixed(2)} MB in ${((performance.now() - variantStarted) / 1000).toFixed(1)} s`);
   }
 
   let validation = await validate(input, resolved, made, ctx, factory);
   const staticIndex = made.findIndex((m) => m.variant === 'int8-static');
   const staticResult = validation.report.candidates[staticIndex];
-  if (staticResult && !staticResult.gate?.passed) {
+  const searchSkipped = staticResult && !staticResult.gate?.passed ? searchOverBudget(plan, (performance.now() - started) / 1000, budgetMinutes) : undefined;
+  if (searchSkipped) {
+    made[staticIndex]!.note = `int8-static misses the ${opts.maxDrop} ${opts.metric} budget; ${searchSkipped}`;
+    log.info(made[staticIndex]!.note!);
+  } else if (staticResult && !staticResult.gate?.passed) {
     // Accuracy-aware: keep the layers that hurt most in float until the drop fits the budget (or nothing does).
     log.info(`int8-static misses the ${opts.maxDrop} ${opts.metric} budget: searching for layers to keep float`);
     const budget = await quantizeWithinBudget(resolved, {
@@ -136,6 +151,47 @@ export async function runModelJob(input: ModelJobInput, ctx: ModelJobContext, di
     if (message) log.info(`${m.variant}: ${message}`);
   }
   return writeResults(input, made, validation, description, opts, dir);
+}
+
+/** The time plan, from one timed FP32 run on a calibration tile (after a warm-up run). */
+async function planModel(
+  resolved: ResolvedModel,
+  ctx: ModelJobContext,
+  factory: (bytes: Uint8Array) => ReturnType<typeof createRunner>,
+): Promise<TimePlan> {
+  const { options: opts } = ctx;
+  const tiles = ctx.calibrationTiles();
+  const tile = rasterToTensor(tiles[0]!);
+  const runner = await factory(prepareInferenceModel(resolved).bytes);
+  let tileSeconds: number;
+  try {
+    await runner.run(tile.data, tile.dims);
+    const t0 = performance.now();
+    await runner.run(tile.data, tile.dims);
+    tileSeconds = (performance.now() - t0) / 1000;
+  } finally {
+    await runner.release();
+  }
+  const nodes = resolved.model.graph?.node ?? [];
+  return planTime({
+    tileSeconds,
+    tileSide: tiles[0]!.width,
+    calibrationTiles: tiles.length,
+    method: opts.calibrationMethod,
+    biasCorrection: opts.biasCorrection ?? true,
+    convs: nodes.filter((n) => n.opType === 'Conv' || n.opType === 'ConvTranspose').length,
+    layers: nodes.filter((n) => ruleRegistry.has(n.opType ?? '') && n.opType !== 'Relu' && n.opType !== 'Clip').length,
+    variants: opts.variants,
+    description: resolved.description,
+    tileSize: opts.tileSize,
+    evaluation: ctx.evaluationImages().map(({ image }) => image),
+    search: ctx.searchImages().map(({ image }) => image),
+  });
+}
+
+/** A model whose plan does not fit the time budget (refused before any work). */
+export class TimeBudgetError extends Error {
+  override name = 'TimeBudgetError';
 }
 
 async function makeVariant(

@@ -35,6 +35,8 @@ export interface JobOptions {
   minCoverage?: number;
   /** Calibration and validation tile size in input pixels. */
   tileSize: number;
+  /** Minutes each model may take (default DEFAULT_TIME_BUDGET): srq plans within it and refuses what cannot fit. */
+  timeBudget?: number;
   /** A scale the user states: an override checked against the measured one, never trusted blindly. */
   scale?: number;
   /** Where variants, manifest.json and reports go (relative to the workspace, or absolute). */

@@ -120,6 +120,7 @@ export async function runJob(opts: JobOptions, deps: RunDeps): Promise<RunResult
     calibrationTiles: CALIBRATION_TILES,
     seed: CALIBRATION_SEED,
     tileSize: opts.tileSize,
+    timeBudget: opts.timeBudget ?? null,
     metric: opts.metric,
     maxDrop: opts.maxDrop,
     minCoverage: opts.minCoverage ?? null,

@@ -1,0 +1,111 @@
+// The job's time plan for one model: what each step will take on this runner, estimated before any work starts from
+// one timed FP32 run of a calibration tile, so that a model that cannot finish within the time budget is refused at
+// once with what it would need, instead of being killed by the runner's timeout an hour later.
+// Each step's cost in FP32 tile runs was measured on Real-ESRGAN x4plus and the corpus (README, "Big models"):
+// calibration with histograms (mse, percentile, entropy) 2.6 passes over the tiles, min/max 1.35; bias correction one
+// run per tile per 48-conv part; validation one run of each model per tile of each photo, int8 at about half FP32's
+// cost; the fallback search one simulated run per candidate over the search photos. Runtime-agnostic.
+import type { ModelDescription } from '../../src-core/model/description.ts';
+import { formatDuration } from '../../src-core/progress.ts';
+import type { CalibrationMethod } from '../../src-core/quantize/calibrate.ts';
+import { tileContext, tileSizeFor } from '../../src-core/tiling/upscale.ts';
+import type { Variant } from './options.ts';
+
+/** Default time budget per model (minutes): what srq plans within unless told otherwise. */
+export const DEFAULT_TIME_BUDGET = 60;
+
+/** Runs per calibration tile of each step, in FP32 tile runs (see above). */
+const CALIBRATION_PASSES: Record<CalibrationMethod, number> = { minmax: 1.35, mse: 2.6, percentile: 2.6, entropy: 2.6 };
+const VARIANT_COST: Record<Variant, number> = { 'int8-static': 0.5, 'int8-dynamic': 1, fp16: 1 };
+const CONVS_PER_PART = 48;
+
+export interface PlanInput {
+  /** Seconds of one FP32 run on one calibration tile (timed after a warm-up). */
+  tileSeconds: number;
+  /** Side of a calibration tile (px). */
+  tileSide: number;
+  calibrationTiles: number;
+  method: CalibrationMethod;
+  biasCorrection: boolean;
+  /** Convs static INT8 quantizes, and layers the search could keep float (about the quantized nodes). */
+  convs: number;
+  layers: number;
+  variants: readonly Variant[];
+  description: ModelDescription;
+  tileSize: number;
+  /** Sizes (w × h, ground truth) of the evaluation photos and of the search photos, and the scale that shrinks them. */
+  evaluation: readonly { width: number; height: number }[];
+  search: readonly { width: number; height: number }[];
+}
+
+export interface TimePlan {
+  /** Seconds per step that always runs. */
+  steps: { step: string; seconds: number }[];
+  /** Seconds of the fallback search, which runs only when static INT8 misses the drop budget. */
+  search: number;
+  /** Sum of steps (without the search). */
+  seconds: number;
+}
+
+export function planTime(p: PlanInput): TimePlan {
+  const t = p.tileSeconds;
+  const steps: TimePlan['steps'] = [];
+  const validationRuns = tileRuns(p.evaluation, p);
+  const searchRuns = tileRuns(p.search, p);
+  const variantsCost = p.variants.reduce((n, v) => n + VARIANT_COST[v], 0);
+  if (p.variants.includes('int8-static')) {
+    steps.push({ step: 'calibration', seconds: p.calibrationTiles * CALIBRATION_PASSES[p.method] * t });
+    if (p.biasCorrection && p.convs > 0) {
+      const parts = Math.ceil(p.convs / CONVS_PER_PART);
+      const tiles = Math.max(Math.min(p.calibrationTiles, 8), Math.ceil(p.calibrationTiles / parts));
+      steps.push({ step: 'bias correction', seconds: parts * tiles * t });
+    }
+  }
+  steps.push({ step: 'validation', seconds: validationRuns * (1 + variantsCost) * t });
+  let search = 0;
+  if (p.variants.includes('int8-static') && p.layers > 1) {
+    const n = p.layers;
+    const blocks = n <= 24 ? n : Math.ceil(Math.sqrt(n));
+    const inside = n <= 24 ? 0 : 2 * Math.ceil(n / blocks);
+    const simulated = 2 + blocks + inside + 2 * Math.ceil(Math.log2(n));
+    // The simulated runs, the rest of calibration, two real rounds on the search photos and validation again.
+    search = simulated * searchRuns * t + 0.5 * p.calibrationTiles * t + 2 * searchRuns * 1.5 * t + validationRuns * (1 + variantsCost) * t;
+  }
+  return { steps, search, seconds: steps.reduce((s, x) => s + x.seconds, 0) };
+}
+
+/** FP32 runs, in calibration-tile equivalents, to upscale these photos as validation tiles them. */
+function tileRuns(photos: readonly { width: number; height: number }[], p: PlanInput): number {
+  const d = p.description;
+  const context = tileContext(d);
+  const tile = d.wholeImage ? Infinity : tileSizeFor(d, p.tileSize);
+  const core = Math.max(1, tile - 2 * context);
+  let area = 0;
+  for (const { width, height } of photos) {
+    const [w, h] = [Math.ceil(width / d.scale), Math.ceil(height / d.scale)];
+    const [nx, ny] = [Math.ceil(w / core), Math.ceil(h / core)];
+    area += nx * ny * Math.min(tile, w + 2 * context) * Math.min(tile, h + 2 * context);
+  }
+  return area / (p.tileSide * p.tileSide);
+}
+
+/** One line: each step's estimate, the search's, and the budget. */
+export function planLine(plan: TimePlan, budgetMinutes: number): string {
+  const steps = plan.steps.map((s) => `${s.step} ≈ ${formatDuration((s.seconds) * 1000)}`).join(', ');
+  const search = plan.search > 0 ? `; fallback search, if static INT8 misses the budget, ≈ ${formatDuration((plan.search) * 1000)} more` : '';
+  return `time plan: ${steps} (≈ ${formatDuration((plan.seconds) * 1000)} in all${search}); time budget ${budgetMinutes} min`;
+}
+
+/** Why the model cannot be run within the budget, or undefined when it can. */
+export function overBudget(plan: TimePlan, budgetMinutes: number, model: string): string | undefined {
+  if (plan.seconds <= budgetMinutes * 60) return undefined;
+  const need = Math.ceil(plan.seconds / 60);
+  return `${model} needs ≈ ${need} min on this runner before any fallback search (${plan.steps.map((s) => `${s.step} ≈ ${formatDuration((s.seconds) * 1000)}`).join(', ')}), over its ${budgetMinutes} min time budget; set time-budget to ${Math.ceil(need * 1.2)} or more, or use a larger runner`;
+}
+
+/** Why the fallback search is skipped (it would not fit in what the budget has left), or undefined when it fits. */
+export function searchOverBudget(plan: TimePlan, elapsedSeconds: number, budgetMinutes: number): string | undefined {
+  const left = budgetMinutes * 60 - elapsedSeconds;
+  if (plan.search <= left) return undefined;
+  return `the fallback search needs ≈ ${formatDuration((plan.search) * 1000)} and the ${budgetMinutes} min time budget has ${formatDuration((Math.max(0, left) * 1000))} left; raise time-budget to ${Math.ceil((elapsedSeconds + plan.search) / 60 * 1.2)} to let it run`;
+}

@@ -1,0 +1,40 @@
+// The job's time plan (src-action/job/time-plan.ts): step estimates from one tile's time, the refusal of a model
+// that cannot fit its budget (with what it needs), and the skip of a search that would not fit what is left.
+import { describe, expect, it } from 'vitest';
+import type { ModelDescription } from '../src-core/model/description.ts';
+import { overBudget, planLine, planTime, searchOverBudget, type PlanInput } from '../src-action/job/time-plan.ts';
+
+const description = { scale: 4, border: 0, overlap: 10 } as ModelDescription;
+const photo = { width: 512, height: 512 };
+const input: PlanInput = {
+  tileSeconds: 3.4, tileSide: 128, calibrationTiles: 32, method: 'mse', biasCorrection: true,
+  convs: 351, layers: 351, variants: ['int8-static'], description, tileSize: 128,
+  evaluation: [photo, photo], search: [{ width: 256, height: 256 }],
+};
+
+describe('time plan', () => {
+  it('estimates each step from one FP32 tile run', () => {
+    const plan = planTime(input);
+    const step = (name: string) => plan.steps.find((s) => s.step === name)!.seconds;
+    expect(step('calibration')).toBeCloseTo(32 * 2.6 * 3.4);
+    // 351 convs = 8 parts of 48, each on 8 of the 32 tiles.
+    expect(step('bias correction')).toBeCloseTo(8 * 8 * 3.4);
+    // Each 128² LR photo needs 2×2 tiles of 128 with a 108 px core: 4 runs per photo, FP32 and int8 (half).
+    expect(step('validation')).toBeCloseTo(2 * 4 * 1.5 * 3.4);
+    expect(plan.search).toBeGreaterThan(0);
+    expect(planTime({ ...input, method: 'minmax', biasCorrection: false }).steps.map((s) => s.step)).toEqual(['calibration', 'validation']);
+    expect(planLine(plan, 60)).toMatch(/^time plan: calibration ≈ 4:43, bias correction ≈ 3:38, validation ≈ 0:41 \(≈ 9:01 in all; fallback search, if static INT8 misses the budget, ≈ \d+:\d\d more\); time budget 60 min$/);
+  });
+
+  it('refuses a model that cannot fit, saying what it needs', () => {
+    const plan = planTime(input);
+    expect(overBudget(plan, 60, 'x4plus.onnx')).toBeUndefined();
+    expect(overBudget(plan, 5, 'x4plus.onnx')).toBe('x4plus.onnx needs ≈ 10 min on this runner before any fallback search (calibration ≈ 4:43, bias correction ≈ 3:38, validation ≈ 0:41), over its 5 min time budget; set time-budget to 12 or more, or use a larger runner');
+  });
+
+  it('skips a fallback search that would not fit in what is left', () => {
+    const plan = planTime(input);
+    expect(searchOverBudget(plan, 600, 60)).toBeUndefined();
+    expect(searchOverBudget(plan, 600, 11)).toMatch(/^the fallback search needs ≈ \d+:\d\d and the 11 min time budget has 1:00 left; raise time-budget to \d+ to let it run$/);
+  });
+});
