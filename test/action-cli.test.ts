@@ -46,6 +46,9 @@ describe('srq run', () => {
     expect(r.stdout).toContain('pass  esrgan-slim-x2  int8-static -> out/esrgan-slim-x2.int8.onnx');
     expect(r.stdout).toContain('pass  esrgan-slim-x2  fp16 -> out/esrgan-slim-x2.fp16.onnx');
     expect(r.stdout).toMatch(/2 of 2 variants passed the gate \(mean PSNR-Y drop ≤ 0\.1 dB\); 2 files published\n$/);
+    // The time plan comes before any work, with each step's estimate and the default budget.
+    expect(r.stdout).toMatch(/^time plan: calibration ≈ \d+:\d\d, bias correction ≈ \d+:\d\d, validation ≈ \d+:\d\d \(≈ \d+:\d\d in all; fallback search, if static INT8 misses the budget, ≈ \d+:\d\d more\); time budget 60 min$/m);
+    expect(r.stdout.indexOf('time plan:')).toBeLessThan(r.stdout.indexOf('int8-static: quantizing'));
     expect(readdirSync(join(ws, 'out')).sort()).toEqual(['esrgan-slim-x2.fp16.onnx', 'esrgan-slim-x2.int8.onnx', 'manifest.json', 'report.json', 'reports', 'summary.md']);
     const manifest = JSON.parse(readFileSync(join(ws, 'out', 'manifest.json'), 'utf8')) as ModelManifest;
     expect(manifest.models.map((m) => m.file)).toEqual(['esrgan-slim-x2.int8.onnx', 'esrgan-slim-x2.fp16.onnx']);
@@ -64,7 +67,7 @@ describe('srq run', () => {
     const report = JSON.parse(readFileSync(join(ws, 'aware', 'report.json'), 'utf8')) as RunReport;
     const variant = report.models[0]!.variants[0]!;
     expect(variant).toMatchObject({ quantization: 'int8-static', passed: true, published: true });
-    expect(variant.note).toMatch(/^kept \d+ of \d+ layers float \(.+\): PSNR-Y drop [\d.]+ dB ≤ 0\.050 dB; \d+ validation rounds$/);
+    expect(variant.note).toMatch(/^kept \d+ of \d+ layers float \(.+\): PSNR-Y drop [\d.]+ dB ≤ 0\.050 dB; \d+ validation rounds after \d+ simulated$/);
     const model = decodeModel(readFileSync(join(ws, 'aware', variant.file)));
     expect(getMetadata(model, 'srq.float_nodes')).toMatch(/\w/);
     const manifest = JSON.parse(readFileSync(join(ws, 'aware', 'manifest.json'), 'utf8')) as ModelManifest;

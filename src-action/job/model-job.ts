@@ -18,7 +18,7 @@ import { renderMarkdown } from '../../src-core/report/markdown.ts';
 import { createRunner } from '../../src-core/runtime/create-runner.node.ts';
 import type { RunnerOptions } from '../../src-core/runtime/runner.ts';
 import { quantizeWithinBudget } from '../../src-core/validate/accuracy-aware.ts';
-import { applyGate } from '../../src-core/validate/gate.ts';
+import { applyGate, gatedValue } from '../../src-core/validate/gate.ts';
 import { reportToJson } from '../../src-core/validate/schema.ts';
 import { validateModels, type Validation } from '../../src-core/validate/validate.ts';
 import type { JobLog } from './log.ts';
@@ -103,6 +103,7 @@ export async function runModelJob(input: ModelJobInput, ctx: ModelJobContext, di
     log.info(`int8-static misses the ${opts.maxDrop} ${opts.metric} budget: searching for layers to keep float`);
     const budget = await quantizeWithinBudget(resolved, {
       ...(staticInt8 ? { first: staticInt8 } : {}),
+      heldOutDrop: gatedValue(opts.metric, staticResult),
       tiles: ctx.calibrationTiles(),
       method: opts.calibrationMethod,
       biasCorrection: opts.biasCorrection ?? true,

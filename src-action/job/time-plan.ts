@@ -64,10 +64,10 @@ export function planTime(p: PlanInput): TimePlan {
   steps.push({ step: 'validation', seconds: validationRuns * (1 + variantsCost) * t });
   let search = 0;
   if (p.variants.includes('int8-static') && p.layers > 1) {
+    // Ranking (√n blocks and √n refinements, on half the search photos) and the search's O(log n) rounds.
     const n = p.layers;
-    const blocks = n <= 24 ? n : Math.ceil(Math.sqrt(n));
-    const inside = n <= 24 ? 0 : 2 * Math.ceil(n / blocks);
-    const simulated = 2 + blocks + inside + 2 * Math.ceil(Math.log2(n));
+    const ranking = n <= 24 ? n : 2 * Math.ceil(Math.sqrt(n));
+    const simulated = 2 + ranking / 2 + 2 * Math.ceil(Math.log2(n));
     // The simulated runs, the rest of calibration, two real rounds on the search photos and validation again.
     search = simulated * searchRuns * t + 0.5 * p.calibrationTiles * t + 2 * searchRuns * 1.5 * t + validationRuns * (1 + variantsCost) * t;
   }

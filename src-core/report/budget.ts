@@ -8,7 +8,10 @@ const unit = (metric: DropMetric) => (metric === 'ssim' ? '' : ' dB');
 
 export function stepLine(step: BudgetStep, metric: DropMetric, maxDrop: number): string {
   const float = step.keptFloat.length === 0 ? `all ${step.layers} layers int8` : `${step.keptFloat.length} of ${step.layers} layers float (${step.keptFloat.join(', ')})`;
-  const verdict = step.meets ? `≤ ${formatValue(metric, maxDrop)}${unit(metric)}: meets the budget` : `> ${formatValue(metric, maxDrop)}${unit(metric)}`;
+  // Below the budget itself when the held-out photos showed the search photos to understate the drop.
+  const target = step.aim < maxDrop ? step.aim : maxDrop;
+  const aimed = step.aim < maxDrop ? ' (the aim on the search photos)' : '';
+  const verdict = step.meets ? `≤ ${formatValue(metric, target)}${unit(metric)}${aimed}: meets the budget` : `> ${formatValue(metric, target)}${unit(metric)}${aimed}`;
   const speed = step.speedup !== undefined ? `; ≈${step.speedup.toFixed(1)}× FP32 speed` : '';
   return `round ${step.round}${step.simulated ? ' (simulated)' : ''}: ${float}; ${METRIC_LABEL[metric]} drop ${formatValue(metric, step.drop)}${unit(metric)} (worst image ${formatValue(metric, step.worstImageDrop)}) ${verdict}; fidelity ${step.fidelity.toFixed(1)} dB${speed}`;
 }
@@ -31,7 +34,8 @@ export function verdictLine(result: BudgetResult, metric: DropMetric, maxDrop: n
   }
   const { step } = result.best;
   const float = step.keptFloat.length ? `kept ${step.keptFloat.length} of ${step.layers} layers float (${step.keptFloat.join(', ')})` : `all ${step.layers} layers int8`;
-  const line = `${float}: ${METRIC_LABEL[metric]} drop ${formatValue(metric, step.drop)}${unit(metric)} ≤ ${limit}; ${rounds}`;
+  const aim = step.aim < maxDrop ? ` (aiming at ${formatValue(metric, step.aim)}${unit(metric)} on the search photos, round 1 having dropped ${(maxDrop / step.aim).toFixed(1)}× more on the held-out ones)` : '';
+  const line = `${float}: ${METRIC_LABEL[metric]} drop ${formatValue(metric, step.drop)}${unit(metric)} ≤ ${formatValue(metric, step.aim < maxDrop ? step.aim : maxDrop)}${unit(metric)}${aim}; ${rounds}`;
   const s = result.speed;
   if (!s) return line;
   const x = (ms: number) => `${(s.fp32Ms / ms).toFixed(2)}×`;

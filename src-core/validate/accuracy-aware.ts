@@ -50,6 +50,11 @@ export interface BudgetOptions extends Omit<StaticQuantizeOptions, 'ranges'> {
   tileSize?: number;
   /** Round 1, when the caller has already made it with these options (srq run's static INT8): not made again. */
   first?: StaticQuantizeResult;
+  /**
+   * Round 1's drop on the held-out photos, when the caller has measured it. The search photos stand in for them:
+   * where round 1 drops more there than on the search photos, the search aims lower by the same ratio.
+   */
+  heldOutDrop?: number;
   /** Called after each validation round. */
   onStep?: (step: BudgetStep) => void;
   /** Called once the layers are ranked, most harmful first. */
@@ -88,6 +93,8 @@ export interface BudgetStep {
   meets: boolean;
   /** Scored in the simulation (no model made): a guide for the search, never the result. */
   simulated: boolean;
+  /** The drop this round had to reach on the search photos: maxDrop, scaled down by heldOutDrop's ratio. */
+  aim: number;
 }
 
 export interface BudgetResult {
@@ -108,6 +115,7 @@ export async function quantizeWithinBudget(resolved: ResolvedModel, opts: Budget
   const userExclude = opts.exclude ?? [];
   const steps: BudgetStep[] = [];
   let best: BudgetResult['best'];
+  let aim = opts.maxDrop;
 
   // Round 1 is exactly what srq quantize makes; later rounds reuse its ranges and bias shifts plus, measured once,
   // the ranges of every other float activation (a layer kept float can leave a neighbour quantizing a tensor the
@@ -128,8 +136,9 @@ export async function quantizeWithinBudget(resolved: ResolvedModel, opts: Budget
       floatNodes: keptFloat.flatMap((l) => l.nodes),
       layers: layers.length,
       ...scores,
-      meets: scores.drop <= opts.maxDrop,
+      meets: scores.drop <= aim,
       simulated: false,
+      aim,
       ...extra,
     };
     steps.push(step);
@@ -137,11 +146,11 @@ export async function quantizeWithinBudget(resolved: ResolvedModel, opts: Budget
     return step;
   };
 
-  const tryModel = async (quantized: StaticQuantizeResult, keptFloat: readonly LayerSensitivity[]): Promise<boolean> => {
+  const validateRound = async (quantized: StaticQuantizeResult) => {
     const bytes = encodeModel(quantized.model);
     const { report } = await validateModels(
       { path: 'fp32', model, bytes: encodeModel(model).length },
-      [{ path: keptFloat.length ? `int8 (${keptFloat.length} float)` : 'int8', model: quantized.model, bytes: bytes.length }],
+      [{ path: 'int8', model: quantized.model, bytes: bytes.length }],
       {
         images: opts.evalImages,
         createRunner: opts.createRunner,
@@ -153,17 +162,33 @@ export async function quantizeWithinBudget(resolved: ResolvedModel, opts: Budget
       },
     );
     const c = report.candidates[0]!;
-    const step = record(keptFloat, {
+    return {
+      report,
       drop: gatedValue(metric, c),
       worstImageDrop: Math.max(...c.images.map((img) => gatedValue(metric, img))),
       fidelity: c.mean.fidelity ?? Infinity,
-    }, { speedup: report.reference.latency.seconds / c.latency.seconds, bytes: bytes.length });
+      speedup: report.reference.latency.seconds / c.latency.seconds,
+      bytes: bytes.length,
+    };
+  };
+  const recordRound = (quantized: StaticQuantizeResult, keptFloat: readonly LayerSensitivity[], round: Awaited<ReturnType<typeof validateRound>>) => {
+    const { report, ...scores } = round;
+    const step = record(keptFloat, scores);
     if (step.meets && (!best || step.keptFloat.length < best.step.keptFloat.length)) best = { quantized, step, report };
     return step.meets;
   };
+  const tryModel = async (quantized: StaticQuantizeResult, keptFloat: readonly LayerSensitivity[]) => recordRound(quantized, keptFloat, await validateRound(quantized));
 
   const ranking: LayerSensitivity[] = [];
-  const firstStep = (await tryModel(first, []), steps[0]!);
+  if (opts.heldOutDrop !== undefined) {
+    // Round 1 on the search photos, scored but not judged yet: its ratio to the held-out drop sets the aim.
+    const probe = await validateRound(first);
+    if (opts.heldOutDrop > probe.drop && probe.drop > 0) aim = opts.maxDrop * (probe.drop / opts.heldOutDrop);
+    recordRound(first, [], probe);
+  } else {
+    await tryModel(first, []);
+  }
+  const firstStep = steps[0]!;
   if (!firstStep.meets && layers.length > 1) {
     const most = layers.length - 1;
     let guess: number | undefined;
@@ -176,7 +201,7 @@ export async function quantizeWithinBudget(resolved: ResolvedModel, opts: Budget
       ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
     });
     try {
-      const ranked = await sim.rank(Math.max(0, 1 - opts.maxDrop / firstStep.drop));
+      const ranked = await sim.rank(Math.max(0, 1 - aim / firstStep.drop));
       ranking.push(...ranked.ranking);
       opts.onRanking?.(ranking);
       const index = new Map(layers.map((l, i) => [l.layer, i]));
@@ -185,7 +210,7 @@ export async function quantizeWithinBudget(resolved: ResolvedModel, opts: Budget
         const scored: SimulatedScore = await sim.score(kept.map((l) => index.get(l.layer)!));
         return record(kept, scored, { simulated: true }).meets;
       };
-      guess = await searchFewestFloat(most, predictLayers(ranking, ranked.allInt8.drop, opts.maxDrop), simMeets);
+      guess = await searchFewestFloat(most, predictLayers(ranking, ranked.allInt8.drop, aim), simMeets);
     } finally {
       await sim.release();
     }

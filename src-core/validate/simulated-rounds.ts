@@ -22,9 +22,12 @@ export interface SimulatedScore {
   worstImageDrop: number;
   /** Mean RGB PSNR against the all-float output (dB). */
   fidelity: number;
-  /** MSE of the 8-bit output against the all-float output (levels², over every pixel of every photo). */
+  /** MSE of the 8-bit output against the all-float output (levels², over every pixel of the photos scored). */
   mse: number;
 }
+
+/** A stretch of consecutive layers (by index) whose gain is measured together. */
+interface Unit { layers: number[]; gain: number }
 
 export interface SimulationOptions {
   images: readonly { name: string; image: RasterImage }[];
@@ -64,15 +67,15 @@ export class SimulatedRounds {
     return new SimulatedRounds(runner, layers, images, reference, scoreOutputs(images, reference, opts.description.scale), opts);
   }
 
-  /** The model with the layers at these indices float, every other layer int8. */
-  async score(floatLayers: Iterable<number>): Promise<SimulatedScore> {
+  /** The model with the layers at these indices float, every other layer int8, on the first `photos` photos. */
+  async score(floatLayers: Iterable<number>, photos = this.images.length): Promise<SimulatedScore> {
     const mask = new Float32Array(this.layers.length).fill(1);
     for (const i of floatLayers) mask[i] = 0;
     const drops: number[] = [];
     const fidelities: number[] = [];
     let squares = 0;
     let count = 0;
-    for (const [i, img] of this.images.entries()) {
+    for (const [i, img] of this.images.slice(0, photos).entries()) {
       const out = await upscale(this.runner, mask, img.lr, this.opts);
       const ref = this.reference[i]!;
       for (let j = 0; j < out.data.length; j++) squares += (out.data[j]! - ref.data[j]!) ** 2;
@@ -86,45 +89,46 @@ export class SimulatedRounds {
   }
 
   /**
-   * Layers, most harmful first, by what keeping them float takes off the all-int8 output's MSE. Up to 24 layers, each
-   * is measured; deeper models are cut into √n contiguous blocks (in graph order, so a block is a stretch of the
-   * network), each block measured, then the layers of the worst blocks, until the blocks looked into cover
-   * `share` (the part of the error the budget needs removed) with room to spare. A layer in a block not looked into
-   * gets an equal part of its block's gain.
+   * Layers, most harmful first, by what keeping them float takes off the all-int8 output's MSE (on half the search
+   * photos: ranking only orders layers, the search's rounds judge on all of them). Up to 24 layers, each is measured.
+   * A deeper model is cut into √n contiguous blocks (graph order, so a block is a stretch of the network), each
+   * measured; then, within √n more runs, the most harmful block among those the budget needs (the fewest covering
+   * 1.5 × `share` of the gain, `share` being the part of the error to remove) is cut again into √size parts, and so
+   * on. A layer gets an equal part of the gain of the smallest stretch measured around it.
    */
   async rank(share: number): Promise<{ ranking: (Layer & { error: number })[]; allInt8: SimulatedScore }> {
     const n = this.layers.length;
-    const blocks = n <= 24 ? this.layers.map((_, i) => [i]) : contiguousBlocks(n, Math.ceil(Math.sqrt(n)));
-    const progress = stepProgress('ranking layers (simulated):', blocks.length + 1, this.opts.onProgress);
+    const photos = Math.ceil(this.images.length / 2);
     const allInt8 = await this.score([]);
-    progress(1, 'all int8');
-    const gainOf = async (floatLayers: readonly number[]) => Math.max(0, allInt8.mse - (await this.score(floatLayers)).mse);
-    const blockGains: number[] = [];
-    for (const [b, block] of blocks.entries()) {
-      blockGains.push(await gainOf(block));
-      progress(b + 2, `block ${b + 1}/${blocks.length}`);
+    const base = (await this.score([], photos)).mse;
+    const indices = this.layers.map((_, i) => i);
+    let units: Unit[] = (n <= 24 ? indices.map((i) => [i]) : contiguousBlocks(n, Math.ceil(Math.sqrt(n))).map((b) => b.map((j) => indices[j]!)))
+      .map((layers) => ({ layers, gain: 0 }));
+    let refinements = n <= 24 ? 0 : Math.ceil(Math.sqrt(n));
+    const progress = stepProgress('ranking layers (simulated):', units.length + refinements, this.opts.onProgress);
+    let runs = 0;
+    const measure = async (unit: Unit) => {
+      unit.gain = Math.max(0, base - (await this.score(unit.layers, photos)).mse);
+      progress(++runs, this.layers[unit.layers[0]!]!.layer);
+    };
+    for (const unit of units) await measure(unit);
+    for (;;) {
+      units.sort((x, y) => y.gain - x.gain);
+      const total = units.reduce((g, u) => g + u.gain, 0);
+      let covered = 0;
+      let needed = 0;
+      while (needed < units.length && (needed < 2 || covered < Math.min(1, 1.5 * share) * total)) covered += units[needed++]!.gain;
+      const split = units.slice(0, needed).find((u) => u.layers.length > 1);
+      if (!split) break;
+      const parts = contiguousBlocks(split.layers.length, Math.ceil(Math.sqrt(split.layers.length))).map((b) => ({ layers: b.map((j) => split.layers[j]!), gain: 0 }));
+      if (parts.length > refinements) break;
+      refinements -= parts.length;
+      for (const part of parts) await measure(part);
+      units = [...units.filter((u) => u !== split), ...parts];
     }
     const error = new Float64Array(n);
-    blocks.forEach((block, b) => block.forEach((i) => (error[i] = blockGains[b]! / block.length)));
-    if (blocks.some((b) => b.length > 1)) {
-      const total = blockGains.reduce((a, b) => a + b, 0);
-      const order = blockGains.map((g, b) => [g, b] as const).sort((x, y) => y[0] - x[0]).map(([, b]) => b);
-      const expand: number[] = [];
-      let covered = 0;
-      for (const b of order) {
-        if (expand.length >= 2 && covered >= Math.min(1, 1.5 * share) * total) break;
-        expand.push(b);
-        covered += blockGains[b]!;
-      }
-      const inside = stepProgress('ranking layers in the worst blocks (simulated):', expand.reduce((k, b) => k + blocks[b]!.length, 0), this.opts.onProgress);
-      let done = 0;
-      for (const b of expand) {
-        for (const i of blocks[b]!) {
-          error[i] = await gainOf([i]);
-          inside(++done, this.layers[i]!.layer);
-        }
-      }
-    }
+    for (const u of units) for (const i of u.layers) error[i] = u.gain / u.layers.length;
+    // Ties (one stretch's layers) stay in graph order.
     const ranking = this.layers.map((l, i) => ({ ...l, error: error[i]! }));
     return { ranking: ranking.sort((a, b) => b.error - a.error), allInt8 };
   }
