@@ -8,6 +8,7 @@
 import type { ModelDescription } from '../../src-core/model/description.ts';
 import { formatDuration } from '../../src-core/progress.ts';
 import type { CalibrationMethod } from '../../src-core/quantize/calibrate.ts';
+import { planTiles } from '../../src-core/tiling/tile-plan.ts';
 import { tileContext, tileSizeFor } from '../../src-core/tiling/upscale.ts';
 import type { Variant } from './options.ts';
 
@@ -74,17 +75,15 @@ export function planTime(p: PlanInput): TimePlan {
   return { steps, search, seconds: steps.reduce((s, x) => s + x.seconds, 0) };
 }
 
-/** FP32 runs, in calibration-tile equivalents, to upscale these photos as validation tiles them. */
+/** FP32 runs, in calibration-tile equivalents, to upscale these photos as validation tiles them (tile-plan.ts). */
 function tileRuns(photos: readonly { width: number; height: number }[], p: PlanInput): number {
   const d = p.description;
-  const context = tileContext(d);
-  const tile = d.wholeImage ? Infinity : tileSizeFor(d, p.tileSize);
-  const core = Math.max(1, tile - 2 * context);
+  const pad = Math.ceil((d.border ?? 0) / d.scale);
   let area = 0;
   for (const { width, height } of photos) {
-    const [w, h] = [Math.ceil(width / d.scale), Math.ceil(height / d.scale)];
-    const [nx, ny] = [Math.ceil(w / core), Math.ceil(h / core)];
-    area += nx * ny * Math.min(tile, w + 2 * context) * Math.min(tile, h + 2 * context);
+    const [w, h] = [Math.floor(width / d.scale) + 2 * pad, Math.floor(height / d.scale) + 2 * pad];
+    const tile = d.wholeImage ? Math.max(w, h) : tileSizeFor(d, p.tileSize);
+    for (const { x, y } of planTiles(w, h, tile, tileContext(d))) area += x.size * y.size;
   }
   return area / (p.tileSide * p.tileSide);
 }

@@ -180,14 +180,10 @@ export async function quantizeWithinBudget(resolved: ResolvedModel, opts: Budget
   const tryModel = async (quantized: StaticQuantizeResult, keptFloat: readonly LayerSensitivity[]) => recordRound(quantized, keptFloat, await validateRound(quantized));
 
   const ranking: LayerSensitivity[] = [];
-  if (opts.heldOutDrop !== undefined) {
-    // Round 1 on the search photos, scored but not judged yet: its ratio to the held-out drop sets the aim.
-    const probe = await validateRound(first);
-    if (opts.heldOutDrop > probe.drop && probe.drop > 0) aim = opts.maxDrop * (probe.drop / opts.heldOutDrop);
-    recordRound(first, [], probe);
-  } else {
-    await tryModel(first, []);
-  }
+  // Round 1 on the search photos; where the held-out photos dropped more, the ratio of the two sets the aim.
+  const round1 = await validateRound(first);
+  if (opts.heldOutDrop !== undefined && opts.heldOutDrop > round1.drop && round1.drop > 0) aim = opts.maxDrop * (round1.drop / opts.heldOutDrop);
+  recordRound(first, [], round1);
   const firstStep = steps[0]!;
   if (!firstStep.meets && layers.length > 1) {
     const most = layers.length - 1;
