@@ -17,21 +17,21 @@ describe('time plan', () => {
     const plan = planTime(input);
     const step = (name: string) => plan.steps.find((s) => s.step === name)!.seconds;
     expect(step('calibration')).toBeCloseTo(32 * 2.6 * 3.4);
-    // 351 convs = 8 parts of 48, each on 8 of the 32 tiles.
-    expect(step('bias correction')).toBeCloseTo(8 * 8 * 3.4);
+    // 351 convs = 8 parts of 48, each on 4 of the 32 tiles.
+    expect(step('bias correction')).toBeCloseTo(8 * 4 * 3.4);
     // Each 512² photo is a 128² LR input, one tile: one run per photo, FP32 and int8 (half).
     expect(step('validation')).toBeCloseTo(2 * 1.5 * 3.4);
     // A 1024² photo is 256² in: tiles of 128 with 10 px of context each side make a 3×3 grid.
     expect(planTime({ ...input, evaluation: [{ width: 1024, height: 1024 }] }).steps.find((s) => s.step === 'validation')!.seconds).toBeGreaterThan(2 * 4 * 1.5 * 3.4);
     expect(plan.search).toBeGreaterThan(0);
     expect(planTime({ ...input, method: 'minmax', biasCorrection: false }).steps.map((s) => s.step)).toEqual(['calibration', 'validation']);
-    expect(planLine(plan, 60)).toMatch(/^time plan: calibration ≈ 4:43, bias correction ≈ 3:38, validation ≈ 0:10 \(≈ 8:31 in all; fallback search, if static INT8 misses the budget, ≈ \d+:\d\d more\); time budget 60 min$/);
+    expect(planLine(plan, 60)).toMatch(/^time plan: calibration ≈ 4:43, bias correction ≈ 1:49, validation ≈ 0:10 \(≈ 6:42 in all; fallback search, if static INT8 misses the budget, ≈ \d+:\d\d more\); time budget 60 min$/);
   });
 
   it('refuses a model that cannot fit, saying what it needs', () => {
     const plan = planTime(input);
     expect(overBudget(plan, 60, 'x4plus.onnx')).toBeUndefined();
-    expect(overBudget(plan, 5, 'x4plus.onnx')).toBe('x4plus.onnx needs ≈ 9 min on this runner before any fallback search (calibration ≈ 4:43, bias correction ≈ 3:38, validation ≈ 0:10), over its 5 min time budget; set time-budget to 11 or more, or use a larger runner');
+    expect(overBudget(plan, 5, 'x4plus.onnx')).toBe('x4plus.onnx needs ≈ 7 min on this runner before any fallback search (calibration ≈ 4:43, bias correction ≈ 1:49, validation ≈ 0:10), over its 5 min time budget; set time-budget to 9 or more, or use a larger runner');
   });
 
   it('skips a fallback search that would not fit in what is left', () => {

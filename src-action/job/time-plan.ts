@@ -58,19 +58,20 @@ export function planTime(p: PlanInput): TimePlan {
     steps.push({ step: 'calibration', seconds: p.calibrationTiles * CALIBRATION_PASSES[p.method] * t });
     if (p.biasCorrection && p.convs > 0) {
       const parts = Math.ceil(p.convs / CONVS_PER_PART);
-      const tiles = Math.max(Math.min(p.calibrationTiles, 8), Math.ceil(p.calibrationTiles / parts));
+      const tiles = Math.max(Math.min(p.calibrationTiles, 4), Math.ceil(p.calibrationTiles / parts));
       steps.push({ step: 'bias correction', seconds: parts * tiles * t });
     }
   }
   steps.push({ step: 'validation', seconds: validationRuns * (1 + variantsCost) * t });
   let search = 0;
   if (p.variants.includes('int8-static') && p.layers > 1) {
-    // Ranking (√n blocks and √n refinements, on half the search photos) and the search's O(log n) rounds.
+    // Ranking (√n blocks and √n / 2 refinements, on a third of the search photos) and the search's O(log n) rounds.
     const n = p.layers;
-    const ranking = n <= 24 ? n : 2 * Math.ceil(Math.sqrt(n));
-    const simulated = 2 + ranking / 2 + 2 * Math.ceil(Math.log2(n));
-    // The simulated runs, the rest of calibration, two real rounds on the search photos and validation again.
-    search = simulated * searchRuns * t + 0.5 * p.calibrationTiles * t + 2 * searchRuns * 1.5 * t + validationRuns * (1 + variantsCost) * t;
+    const ranking = n <= 24 ? n : 1.5 * Math.ceil(Math.sqrt(n));
+    const simulated = 2 + ranking / 3 + 2 * Math.ceil(Math.log2(n));
+    // The simulated runs (about twice an FP32 run: the layer mask keeps ORT from packing weights and fusing), the
+    // rest of calibration (a quarter of the tiles), two real rounds and validation again.
+    search = 2 * simulated * searchRuns * t + 0.25 * p.calibrationTiles * CALIBRATION_PASSES[p.method] * t + 2 * searchRuns * 1.5 * t + validationRuns * (1 + variantsCost) * t;
   }
   return { steps, search, seconds: steps.reduce((s, x) => s + x.seconds, 0) };
 }

@@ -100,7 +100,7 @@ export async function measureBiasShifts(
   convs.sort((a, b) => position.get(a.output)! - position.get(b.output)!);
   const parts = Array.from({ length: Math.ceil(convs.length / CONVS_PER_SESSION) }, (_, p) => convs.slice(p * CONVS_PER_SESSION, (p + 1) * CONVS_PER_SESSION));
   // About one pass over the calibration tiles in all, whatever the depth: a deep model's parts share the tiles out,
-  // down to MIN_TILES each (per-channel means of 8 tiles of 128² are 131k pixels each).
+  // down to MIN_TILES each (per-channel means of 4 tiles of 128² are 65k pixels each).
   tiles = tiles.slice(0, Math.max(Math.min(tiles.length, MIN_TILES), Math.ceil(tiles.length / parts.length)));
   const sums = new Map<string, { sum: Float64Array; squares: Float64Array }>();
   const stepDone = stepProgress('bias correction: tile', tiles.length * parts.length, onProgress);
@@ -143,7 +143,7 @@ export async function measureBiasShifts(
  */
 const CONVS_PER_SESSION = 48;
 /** Fewest tiles a part of a deep model measures on. */
-const MIN_TILES = 8;
+const MIN_TILES = 4;
 
 interface MeasuredConv {
   bias: string;

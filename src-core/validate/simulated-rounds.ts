@@ -89,22 +89,22 @@ export class SimulatedRounds {
   }
 
   /**
-   * Layers, most harmful first, by what keeping them float takes off the all-int8 output's MSE (on half the search
-   * photos: ranking only orders layers, the search's rounds judge on all of them). Up to 24 layers, each is measured.
-   * A deeper model is cut into √n contiguous blocks (graph order, so a block is a stretch of the network), each
-   * measured; then, within √n more runs, the most harmful block among those the budget needs (the fewest covering
+   * Layers, most harmful first, by what keeping them float takes off the all-int8 output's MSE (on a third of the
+   * search photos: ranking only orders layers, the search's rounds judge on all of them). Up to 24 layers, each is
+   * measured. A deeper model is cut into √n contiguous blocks (graph order, so a block is a stretch of the network),
+   * each measured; then, within √n / 2 more runs, the most harmful block among those the budget needs (the fewest covering
    * 1.5 × `share` of the gain, `share` being the part of the error to remove) is cut again into √size parts, and so
    * on. A layer gets an equal part of the gain of the smallest stretch measured around it.
    */
   async rank(share: number): Promise<{ ranking: (Layer & { error: number })[]; allInt8: SimulatedScore }> {
     const n = this.layers.length;
-    const photos = Math.ceil(this.images.length / 2);
+    const photos = Math.ceil(this.images.length / 3);
     const allInt8 = await this.score([]);
     const base = (await this.score([], photos)).mse;
     const indices = this.layers.map((_, i) => i);
     let units: Unit[] = (n <= 24 ? indices.map((i) => [i]) : contiguousBlocks(n, Math.ceil(Math.sqrt(n))).map((b) => b.map((j) => indices[j]!)))
       .map((layers) => ({ layers, gain: 0 }));
-    let refinements = n <= 24 ? 0 : Math.ceil(Math.sqrt(n));
+    let refinements = n <= 24 ? 0 : Math.ceil(Math.sqrt(n) / 2);
     const progress = stepProgress('ranking layers (simulated):', units.length + refinements, this.opts.onProgress);
     let runs = 0;
     const measure = async (unit: Unit) => {
