@@ -61,7 +61,7 @@ describe('srq run', () => {
     // Without bias correction, so that min/max INT8 misses a 0.05 dB budget by a clear margin (with it, the
     // drop is near the budget on these two photos and the test would hang on a knife's edge).
     const r = srq(['run', 'models/*.onnx', ...fast, '--no-bias-correction', '--max-drop', '0.05', '--out', 'aware'], { cwd: ws });
-    expect(r.code, r.stderr).toBe(0);
+    expect(r.code, r.stderr + r.stdout).toBe(0);
     expect(r.stdout).toMatch(/int8-static misses the 0\.05 psnr-y budget: searching for layers to keep float/);
     expect(r.stdout).toMatch(/round 1: all \d+ layers int8; PSNR-Y drop [\d.]+ dB .*> 0\.050 dB/);
     const report = JSON.parse(readFileSync(join(ws, 'aware', 'report.json'), 'utf8')) as RunReport;

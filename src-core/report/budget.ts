@@ -6,8 +6,13 @@ import { formatValue } from './summary.ts';
 
 const unit = (metric: DropMetric) => (metric === 'ssim' ? '' : ' dB');
 
+/** The layers kept float, by name; past a dozen, the first ones and how many more (a deep model keeps hundreds). */
+function names(layers: readonly string[], shown = 12): string {
+  return layers.length <= shown ? layers.join(', ') : `${layers.slice(0, shown).join(', ')} and ${layers.length - shown} more`;
+}
+
 export function stepLine(step: BudgetStep, metric: DropMetric, maxDrop: number): string {
-  const float = step.keptFloat.length === 0 ? `all ${step.layers} layers int8` : `${step.keptFloat.length} of ${step.layers} layers float (${step.keptFloat.join(', ')})`;
+  const float = step.keptFloat.length === 0 ? `all ${step.layers} layers int8` : `${step.keptFloat.length} of ${step.layers} layers float (${names(step.keptFloat)})`;
   // Below the budget itself when the held-out photos showed the search photos to understate the drop.
   const target = step.aim < maxDrop ? step.aim : maxDrop;
   const aimed = step.aim < maxDrop ? ' (the aim on the search photos)' : '';
@@ -18,7 +23,7 @@ export function stepLine(step: BudgetStep, metric: DropMetric, maxDrop: number):
 
 export function rankingLine(ranking: readonly LayerSensitivity[], shown = 6): string {
   const top = ranking.slice(0, shown).map((l) => `${l.layer} (${l.opType}, ${l.error.toFixed(3)})`).join(', ');
-  return `ranked ${ranking.length} layers by measured sensitivity (what keeping each float takes off the all-int8 8-bit output's MSE vs FP32, in levels², simulated); most harmful: ${top}`;
+  return `ranked ${ranking.length} layers by measured sensitivity (MSE of the 8-bit output vs FP32's, in levels², with only that layer int8, simulated); most harmful: ${top}`;
 }
 
 /** The final line: what was kept float, the drop reached and what it cost in speed; or why nothing qualifies. */
@@ -33,7 +38,7 @@ export function verdictLine(result: BudgetResult, metric: DropMetric, maxDrop: n
     return `no INT8 model meets --max-drop ${limit}: ${tried} the ${METRIC_LABEL[metric]} drop is ${formatValue(metric, last.drop)}${unit(metric)} (${rounds}); loosen --max-drop or use --mode fp16`;
   }
   const { step } = result.best;
-  const float = step.keptFloat.length ? `kept ${step.keptFloat.length} of ${step.layers} layers float (${step.keptFloat.join(', ')})` : `all ${step.layers} layers int8`;
+  const float = step.keptFloat.length ? `kept ${step.keptFloat.length} of ${step.layers} layers float (${names(step.keptFloat)})` : `all ${step.layers} layers int8`;
   const aim = step.aim < maxDrop ? ` (aiming at ${formatValue(metric, step.aim)}${unit(metric)} on the search photos, round 1 having dropped ${(maxDrop / step.aim).toFixed(1)}× more on the held-out ones)` : '';
   const line = `${float}: ${METRIC_LABEL[metric]} drop ${formatValue(metric, step.drop)}${unit(metric)} ≤ ${formatValue(metric, step.aim < maxDrop ? step.aim : maxDrop)}${unit(metric)}${aim}; ${rounds}`;
   const s = result.speed;

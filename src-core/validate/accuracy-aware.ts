@@ -6,8 +6,8 @@
 //    quantize are calibrated, once);
 //  - every other candidate is first scored in the quantization simulation (simulated-rounds.ts): one float session
 //    that computes the INT8 model with any chosen layers float, so ranking and searching load one model in all.
-//    Layers are ranked by what keeping them float takes off the all-int8 output's error, blocks of layers first and
-//    then layer by layer inside the blocks that matter;
+//    Layers are ranked by the error each adds alone (only it int8), blocks of layers first and then inside the
+//    blocks that matter;
 //  - the number k of top-ranked layers kept float starts from a guess (the ranking's errors as shares of the noise)
 //    and is searched by galloping and bisection (O(log n) simulated rounds); the simulation's choice is then
 //    validated as a real model, and k raised by real rounds while the real model misses (the simulation leaves a
@@ -67,8 +67,8 @@ export interface LayerSensitivity {
   nodes: string[];
   opType: string;
   /**
-   * What keeping this layer float takes off the MSE of the all-int8 8-bit output vs float's (levels²), in the
-   * simulation; for a layer of a block not looked into, an equal part of its block's. Higher = more harmful.
+   * MSE of the 8-bit output vs float's (levels²) with only this layer int8, in the simulation; for a layer of a
+   * block not looked into, an equal part of its block's. Higher = more harmful.
    */
   error: number;
 }
@@ -217,7 +217,8 @@ export async function quantizeWithinBudget(resolved: ResolvedModel, opts: Budget
       let guess = predictLayers(ranking, ranked.allInt8.drop, aim);
       // Simulated search, then its choice as a real model; a miss re-anchors the simulation there and searches on.
       for (let tries = 0; tries < 3 && atLeast <= most; tries++) {
-        const k = await searchFewestFloat(most, guess, simMeets, atLeast);
+        // To within 1% of the layers: on a deep model the last few bisections cost more than they save.
+        const k = await searchFewestFloat(most, guess, simMeets, atLeast, Math.max(1, Math.floor(layers.length / 100)));
         if (k === undefined) break;
         const kept = ranking.slice(0, k);
         if (await tryModel(await quantizeKeeping(kept.flatMap((l) => l.nodes)), kept)) break;
@@ -271,9 +272,10 @@ export function predictLayers(ranking: readonly LayerSensitivity[], drop: number
 /**
  * The smallest k in [atLeast, most] with meets(k), assuming it is (roughly) monotone: from the guess, gallop up (1,
  * 2, 4... past it) until one passes or `most` fails, or step down while it passes; then bisect between the largest
- * failing and the smallest passing k. A guess that is right costs two rounds (k and k − 1), one when it is atLeast.
+ * failing and the smallest passing k, to `within` of it. A guess that is right costs two rounds (k and k − 1), one
+ * when it is atLeast.
  */
-export async function searchFewestFloat(most: number, guess: number, meets: (k: number) => Promise<boolean>, atLeast = 1): Promise<number | undefined> {
+export async function searchFewestFloat(most: number, guess: number, meets: (k: number) => Promise<boolean>, atLeast = 1, within = 1): Promise<number | undefined> {
   if (most < atLeast) return undefined;
   let k = Math.min(Math.max(atLeast, guess), most);
   let fail = atLeast - 1;
@@ -300,7 +302,7 @@ export async function searchFewestFloat(most: number, guess: number, meets: (k: 
       fail = k;
     }
   }
-  while (pass !== undefined && pass - fail > 1) {
+  while (pass !== undefined && pass - fail > within) {
     const mid = (fail + pass) >> 1;
     if (await meets(mid)) pass = mid;
     else fail = mid;

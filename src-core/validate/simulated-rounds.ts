@@ -26,8 +26,8 @@ export interface SimulatedScore {
   mse: number;
 }
 
-/** A stretch of consecutive layers (by index) whose gain is measured together. */
-interface Unit { layers: number[]; gain: number }
+/** A stretch of consecutive layers (by index), and the error it adds alone (measured together). */
+interface Unit { layers: number[]; error: number }
 
 export interface SimulationOptions {
   images: readonly { name: string; image: RasterImage }[];
@@ -89,45 +89,47 @@ export class SimulatedRounds {
   }
 
   /**
-   * Layers, most harmful first, by what keeping them float takes off the all-int8 output's MSE (on a third of the
-   * search photos: ranking only orders layers, the search's rounds judge on all of them). Up to 24 layers, each is
-   * measured. A deeper model is cut into √n contiguous blocks (graph order, so a block is a stretch of the network),
-   * each measured; then, within √n / 2 more runs, the most harmful block among those the budget needs (the fewest covering
-   * 1.5 × `share` of the gain, `share` being the part of the error to remove) is cut again into √size parts, and so
-   * on. A layer gets an equal part of the gain of the smallest stretch measured around it.
+   * Layers, most harmful first, by the error each adds alone: the MSE of the 8-bit output against the all-float one
+   * with only that layer int8. Alone, not "all int8 but this one": a tensor stays quantized while any layer that
+   * touches it is int8, so leaving out one of two such layers shows nothing. Up to 24 layers, each is measured on
+   * every search photo. A deeper model is cut into √n contiguous blocks (graph order, so a block is a stretch of
+   * the network), each measured on a third of the photos (ranking only orders; the search's rounds judge on all);
+   * then, within √n / 2 more runs, the most harmful block among those the budget needs (the fewest covering 1.5 ×
+   * `share` of the error, `share` being the part to remove) is cut again into √size parts, and so on. A layer gets
+   * an equal part of the error of the smallest stretch measured around it.
    */
   async rank(share: number): Promise<{ ranking: (Layer & { error: number })[]; allInt8: SimulatedScore }> {
     const n = this.layers.length;
-    const photos = Math.ceil(this.images.length / 3);
+    const photos = n <= 24 ? this.images.length : Math.ceil(this.images.length / 3);
     const allInt8 = await this.score([]);
-    const base = (await this.score([], photos)).mse;
     const indices = this.layers.map((_, i) => i);
     let units: Unit[] = (n <= 24 ? indices.map((i) => [i]) : contiguousBlocks(n, Math.ceil(Math.sqrt(n))).map((b) => b.map((j) => indices[j]!)))
-      .map((layers) => ({ layers, gain: 0 }));
+      .map((layers) => ({ layers, error: 0 }));
     let refinements = n <= 24 ? 0 : Math.ceil(Math.sqrt(n) / 2);
     const progress = stepProgress('ranking layers (simulated):', units.length + refinements, this.opts.onProgress);
     let runs = 0;
     const measure = async (unit: Unit) => {
-      unit.gain = Math.max(0, base - (await this.score(unit.layers, photos)).mse);
+      const alone = new Set(unit.layers);
+      unit.error = (await this.score(indices.filter((i) => !alone.has(i)), photos)).mse;
       progress(++runs, this.layers[unit.layers[0]!]!.layer);
     };
     for (const unit of units) await measure(unit);
     for (;;) {
-      units.sort((x, y) => y.gain - x.gain);
-      const total = units.reduce((g, u) => g + u.gain, 0);
+      units.sort((x, y) => y.error - x.error);
+      const total = units.reduce((g, u) => g + u.error, 0);
       let covered = 0;
       let needed = 0;
-      while (needed < units.length && (needed < 2 || covered < Math.min(1, 1.5 * share) * total)) covered += units[needed++]!.gain;
+      while (needed < units.length && (needed < 2 || covered < Math.min(1, 1.5 * share) * total)) covered += units[needed++]!.error;
       const split = units.slice(0, needed).find((u) => u.layers.length > 1);
       if (!split) break;
-      const parts = contiguousBlocks(split.layers.length, Math.ceil(Math.sqrt(split.layers.length))).map((b) => ({ layers: b.map((j) => split.layers[j]!), gain: 0 }));
+      const parts = contiguousBlocks(split.layers.length, Math.ceil(Math.sqrt(split.layers.length))).map((b) => ({ layers: b.map((j) => split.layers[j]!), error: 0 }));
       if (parts.length > refinements) break;
       refinements -= parts.length;
       for (const part of parts) await measure(part);
       units = [...units.filter((u) => u !== split), ...parts];
     }
     const error = new Float64Array(n);
-    for (const u of units) for (const i of u.layers) error[i] = u.gain / u.layers.length;
+    for (const u of units) for (const i of u.layers) error[i] = u.error / u.layers.length;
     // Ties (one stretch's layers) stay in graph order.
     const ranking = this.layers.map((l, i) => ({ ...l, error: error[i]! }));
     return { ranking: ranking.sort((a, b) => b.error - a.error), allInt8 };
