@@ -51,8 +51,10 @@ export interface BudgetOptions extends Omit<StaticQuantizeOptions, 'ranges'> {
   /** Round 1, when the caller has already made it with these options (srq run's static INT8): not made again. */
   first?: StaticQuantizeResult;
   /**
-   * Round 1's drop on the held-out photos, when the caller has measured it. The search photos stand in for them:
-   * where round 1 drops more there than on the search photos, the search aims lower by the same ratio.
+   * Round 1's drop on the held-out photos, when the caller has measured it. Over the budget, the search aims at the
+   * error cut that drop needs instead of the search photos' own drop (which understated it fivefold on x4plus and
+   * was negative on x4fast): a drop scales about with the output's error power, so the fidelity on the search photos
+   * must rise by 10·log10(heldOutDrop / maxDrop) dB over round 1's.
    */
   heldOutDrop?: number;
   /** Called after each validation round. */
@@ -93,8 +95,8 @@ export interface BudgetStep {
   meets: boolean;
   /** Scored in the simulation (no model made): a guide for the search, never the result. */
   simulated: boolean;
-  /** The drop this round had to reach on the search photos: maxDrop, scaled down by heldOutDrop's ratio. */
-  aim: number;
+  /** The fidelity (dB) this round had to reach instead of the drop budget, when the held-out drop set one. */
+  fidelityAim?: number;
 }
 
 export interface BudgetResult {
@@ -115,7 +117,7 @@ export async function quantizeWithinBudget(resolved: ResolvedModel, opts: Budget
   const userExclude = opts.exclude ?? [];
   const steps: BudgetStep[] = [];
   let best: BudgetResult['best'];
-  let aim = opts.maxDrop;
+  let fidelityAim: number | undefined;
 
   // Round 1 is exactly what srq quantize makes; later rounds reuse its ranges and bias shifts plus, measured once,
   // the ranges of every other float activation (a layer kept float can leave a neighbour quantizing a tensor the
@@ -136,9 +138,9 @@ export async function quantizeWithinBudget(resolved: ResolvedModel, opts: Budget
       floatNodes: keptFloat.flatMap((l) => l.nodes),
       layers: layers.length,
       ...scores,
-      meets: scores.drop <= aim,
+      meets: fidelityAim !== undefined ? scores.fidelity >= fidelityAim : scores.drop <= opts.maxDrop,
       simulated: false,
-      aim,
+      ...(fidelityAim !== undefined ? { fidelityAim } : {}),
       ...extra,
     };
     steps.push(step);
@@ -180,9 +182,10 @@ export async function quantizeWithinBudget(resolved: ResolvedModel, opts: Budget
   const tryModel = async (quantized: StaticQuantizeResult, keptFloat: readonly LayerSensitivity[]) => recordRound(quantized, keptFloat, await validateRound(quantized));
 
   const ranking: LayerSensitivity[] = [];
-  // Round 1 on the search photos; where the held-out photos dropped more, the ratio of the two sets the aim.
+  // Round 1 on the search photos; with a held-out drop over the budget, the fidelity gain it needs is the aim.
   const round1 = await validateRound(first);
-  if (opts.heldOutDrop !== undefined && opts.heldOutDrop > round1.drop && round1.drop > 0) aim = opts.maxDrop * (round1.drop / opts.heldOutDrop);
+  const heldOut = opts.heldOutDrop;
+  if (heldOut !== undefined && heldOut > opts.maxDrop && Number.isFinite(round1.fidelity)) fidelityAim = round1.fidelity + 10 * Math.log10(heldOut / opts.maxDrop);
   recordRound(first, [], round1);
   const firstStep = steps[0]!;
   if (!firstStep.meets && layers.length > 1) {
@@ -196,7 +199,9 @@ export async function quantizeWithinBudget(resolved: ResolvedModel, opts: Budget
       ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
     });
     try {
-      const ranked = await sim.rank(Math.max(0, 1 - aim / firstStep.drop));
+      // The share of the error to remove, and the drop it is measured against.
+      const [drop, limit] = fidelityAim !== undefined ? [heldOut!, opts.maxDrop] : [firstStep.drop, opts.maxDrop];
+      const ranked = await sim.rank(Math.max(0, 1 - limit / drop));
       ranking.push(...ranked.ranking);
       opts.onRanking?.(ranking);
       const index = new Map(layers.map((l, i) => [l.layer, i]));
@@ -207,14 +212,16 @@ export async function quantizeWithinBudget(resolved: ResolvedModel, opts: Budget
       };
       // The simulation measures changes: its drop is anchored to the last real round (drop there plus what the
       // simulation says changes from there), as its own rounding differs from the int8 kernels' on deep models.
-      let anchor = { k: 0, real: firstStep.drop };
+      let anchor = { k: 0, real: firstStep };
       const simMeets = async (k: number) => {
         const scored = await simScore(k);
-        const shift = anchor.real - (await simScore(anchor.k)).drop;
-        return record(ranking.slice(0, k), { ...scored, drop: scored.drop + shift, worstImageDrop: scored.worstImageDrop + shift }, { simulated: true }).meets;
+        const at = await simScore(anchor.k);
+        const shift = anchor.real.drop - at.drop;
+        const fidelity = scored.fidelity + (anchor.real.fidelity - at.fidelity);
+        return record(ranking.slice(0, k), { drop: scored.drop + shift, worstImageDrop: scored.worstImageDrop + shift, fidelity }, { simulated: true }).meets;
       };
       let atLeast = 1;
-      let guess = predictLayers(ranking, ranked.allInt8.drop, aim);
+      let guess = predictLayers(ranking, drop, limit);
       // Simulated search, then its choice as a real model; a miss re-anchors the simulation there and searches on.
       for (let tries = 0; tries < 3 && atLeast <= most; tries++) {
         // To within 1% of the layers: on a deep model the last few bisections cost more than they save.
@@ -222,7 +229,7 @@ export async function quantizeWithinBudget(resolved: ResolvedModel, opts: Budget
         if (k === undefined) break;
         const kept = ranking.slice(0, k);
         if (await tryModel(await quantizeKeeping(kept.flatMap((l) => l.nodes)), kept)) break;
-        anchor = { k, real: steps[steps.length - 1]!.drop };
+        anchor = { k, real: steps[steps.length - 1]! };
         atLeast = k + 1;
         guess = atLeast;
       }
