@@ -33,7 +33,7 @@ import type { Runner } from '../runtime/runner.ts';
 import { gatedValue } from './gate.ts';
 import { tileLatencies } from './latency.ts';
 import type { GateMetric, ValidationReport } from './schema.ts';
-import { validateModels } from './validate.ts';
+import { drops, validateModels } from './validate.ts';
 
 export type DropMetric = Exclude<GateMetric, 'fidelity'>;
 
@@ -148,10 +148,13 @@ export async function quantizeWithinBudget(resolved: ResolvedModel, opts: Budget
     return step;
   };
 
+  // The FP32 file's size, for reports: encoded once (x4plus: 67 MB), not every round.
+  let fp32Bytes: number | undefined;
   const validateRound = async (quantized: StaticQuantizeResult) => {
     const bytes = encodeModel(quantized.model);
+    fp32Bytes ??= encodeModel(model).length;
     const { report } = await validateModels(
-      { path: 'fp32', model, bytes: encodeModel(model).length },
+      { path: 'fp32', model, bytes: fp32Bytes },
       [{ path: 'int8', model: quantized.model, bytes: bytes.length }],
       {
         images: opts.evalImages,
@@ -195,7 +198,7 @@ export async function quantizeWithinBudget(resolved: ResolvedModel, opts: Budget
       createRunner: opts.createRunner,
       description,
       ...(opts.tileSize !== undefined ? { tileSize: opts.tileSize } : {}),
-      drop: (reference, candidate) => gatedValue(metric, { drop: { psnrY: reference.psnrY - candidate.psnrY, psnrRgb: reference.psnrRgb - candidate.psnrRgb, ssimY: reference.ssimY - candidate.ssimY } }),
+      drop: (reference, candidate) => gatedValue(metric, { drop: drops(reference, candidate) }),
       ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
     });
     try {

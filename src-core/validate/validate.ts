@@ -149,7 +149,8 @@ function meanScores(scores: readonly ImageScores[]): Scores {
   return m;
 }
 
-function drops(reference: Scores, candidate: Scores): Drops {
+/** Reference minus candidate, per metric (a positive drop is a loss). */
+export function drops(reference: Scores, candidate: Scores): Drops {
   return { psnrY: reference.psnrY - candidate.psnrY, psnrRgb: reference.psnrRgb - candidate.psnrRgb, ssimY: reference.ssimY - candidate.ssimY };
 }
 
