@@ -1,4 +1,8 @@
-// Load benchmark of the edge worker's Node entry (`npm run bench:edge`). Starts the compiled entry on a free
+// `npm run bench:edge`: first per-image latency against UpscalerJS on every runtime (bench/edge-latency.mjs; skip
+// with --skip-latency, pick runtimes with --runtimes node-1,node-2,deno-1,workerd-1, requests with --rounds N), then
+// the load benchmark (skip with --skip-load).
+//
+// Load benchmark of the edge worker's Node entry. Starts the compiled entry on a free
 // loopback port with its default settings, then for concurrency 1, 4 and 16 sends a 128² photo (one tile of
 // esrgan-slim-x4 INT8) in a closed loop, bounded in time and count. Reports requests/s, p50/p99 latency,
 // the share of 429s (clients wait Retry-After, as a polite client would) and the server's peak RSS. Then
@@ -13,6 +17,7 @@ import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { decode } from 'fast-png';
 import * as ort from 'onnxruntime-web';
+import { latency } from './edge-latency.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const arg = (name, fallback) => {
@@ -23,6 +28,12 @@ const SECONDS = arg('seconds', 15);
 const MAX_REQUESTS = arg('max', 150);
 const LEVELS = [1, 4, 16];
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+if (!process.argv.includes('--skip-latency')) {
+  const j = process.argv.indexOf('--runtimes');
+  await latency({ rounds: arg('rounds', 5), ...(j > 0 ? { runtimes: process.argv[j + 1].split(',') } : {}) });
+}
+if (process.argv.includes('--skip-load')) process.exit(0);
 
 // A 128×128 crop from the middle of a shipped photo, as PNG.
 const { cropImage, decodeImage, encodePng } = await import('../build/src-core/image/index.js');

@@ -1,4 +1,5 @@
 // npm run bundle: the GitHub Action's committed dist/, which runs from a clean checkout with no install.
+//  - dist/wasm-memory-task.node.js: the worker that measures an INT8 file's wasm memory (for the edge's windows).
 //  - dist/index.js: src-action/index.ts and everything it imports, one minified ESM file (esbuild), with a createRequire
 //    banner for the CommonJS dependencies. onnxruntime-node's binding.js is patched to load the native addon from
 //    where the Action unpacks it (src-action/ort-runtime.ts), since a .node file cannot be bundled.
@@ -44,12 +45,23 @@ const patchOrtBinding = {
   },
 };
 
+// The wasm memory measure runs each size in a fresh worker thread (src-core/runtime/wasm-memory.node.ts), whose
+// script it finds beside its own module: in the bundle, beside dist/index.js.
+const ENTRIES = [
+  ['src-action/index.ts', 'index.js'],
+  ['src-core/runtime/wasm-memory-task.node.ts', 'wasm-memory-task.node.js'],
+];
+
 async function bundle() {
+  for (const [entry, file] of ENTRIES) await bundleOne(entry, file);
+}
+
+async function bundleOne(entry, file) {
   const started = performance.now();
   await esbuild.build({
     absWorkingDir: root,
-    entryPoints: ['src-action/index.ts'],
-    outfile: join(out, 'index.js'),
+    entryPoints: [entry],
+    outfile: join(out, file),
     bundle: true,
     platform: 'node',
     format: 'esm',
@@ -63,7 +75,7 @@ async function bundle() {
     banner: { js: "import { createRequire as __srqCreateRequire } from 'node:module';\nconst require = __srqCreateRequire(import.meta.url);" },
     plugins: [patchOrtBinding],
   });
-  console.log(`dist/index.js in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  console.log(`dist/${file} in ${((performance.now() - started) / 1000).toFixed(1)} s`);
 }
 
 const sha256 = (data) => createHash('sha256').update(data).digest('hex');

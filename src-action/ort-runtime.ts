@@ -103,10 +103,11 @@ export function prepareRuntime(choice: RuntimeChoice, tempDir: string, log: JobL
     log.info(`srq ships no onnxruntime-node binary for ${platform}: using onnxruntime-web (wasm)`);
   }
   const runtime = chooseRuntime(choice, native, platform);
-  if (runtime === 'node') return { runtime };
+  // The bundle cannot find ORT's wasm beside itself: point ORT at the unpacked glue and binary. Unpacked on native
+  // runs too: the INT8 files' wasm memory (what the edge sizes its windows from) is measured on onnxruntime-web.
   const wasm = unpackGroup(assets, from, root, 'wasm');
-  // The bundle cannot find ORT's wasm beside itself: point ORT at the unpacked glue and binary.
   (ortWeb.env.wasm as { wasmPaths?: string }).wasmPaths = pathToFileURL(`${wasm}/`).href;
+  if (runtime === 'node') return { runtime };
   log.info(`onnxruntime-web ${assets.onnxruntime} (wasm, ${webThreads} threads) ready`);
   return { runtime, threads: webThreads };
 }

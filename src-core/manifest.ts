@@ -10,6 +10,7 @@
 // relative to the manifest. The rest is provenance and evidence, optional so that hand-made manifests (the edge's
 // embedded one) fit too. The edge accepts one file per model and variant, so buildManifest lists at most one int8
 // file per model even when both INT8 modes passed.
+import type { WasmMemory } from './runtime/wasm-memory.ts';
 import type { CandidateResult, ValidationReport } from './validate/schema.ts';
 import { SRQ_VERSION } from './version.ts';
 
@@ -57,6 +58,11 @@ export interface ManifestEntry {
   /** Lower-case hex SHA-256 of the file. */
   sha256: string;
   bytes: number;
+  /**
+   * onnxruntime-web's wasm memory for this file (1 thread) as a line in a window's input px, measured
+   * (src-core/runtime/wasm-memory.node.ts): the edge sizes its windows from it. Absent = the edge's fixed tile size.
+   */
+  memory?: WasmMemory;
   /** Free-text provenance (the edge's embedded manifest). */
   source?: string;
   license?: string;
@@ -94,7 +100,7 @@ export interface ValidatedModel {
   gate: { metric: VariantMetrics['metric']; maxDrop: number };
   /** The gated report: reference = FP32, one candidate per file below, in the same order. */
   report: ValidationReport;
-  files: { quantization: Quantization; file: string; sha256: string; bytes: number }[];
+  files: { quantization: Quantization; file: string; sha256: string; bytes: number; memory?: WasmMemory }[];
 }
 
 function coverageMetrics({ int8MacShare, int8Layers, layers, quantizeNodes, dequantizeNodes }: NonNullable<CandidateResult['coverage']>): NonNullable<VariantMetrics['coverage']> {
@@ -132,6 +138,7 @@ export function buildManifest(models: readonly ValidatedModel[], srqVersion = SR
         file: f.file,
         sha256: f.sha256,
         bytes: f.bytes,
+        ...(f.memory ? { memory: f.memory } : {}),
         quantization: f.quantization,
         original: m.original,
         metrics: {

@@ -1,7 +1,7 @@
 // Regenerates the embedded default models (`npm run build:edge-models`): for each FP32 model in models/,
 // a static INT8 file (what CPU hosts serve) and an FP16 file (what GPU hosts serve), both made by the srq
 // CLI, plus src-edge/models/manifest.json with each file's size, SHA-256 and the FP32 graph's
-// receptive-field radius (the tile overlap). The outputs are committed so that every runtime, Workers
+// receptive-field radius (the tile overlap), and for the INT8 files their measured wasm memory per window pixel. The outputs are committed so that every runtime, Workers
 // included, serves them with zero configuration and no build step. Needs `npm run build` first.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -9,6 +9,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { decodeModel } from '../build/src-core/onnx/model.js';
+import { measureWasmMemory } from '../build/src-core/runtime/wasm-memory.node.js';
 import { receptiveFieldRadius } from '../build/src-core/tiling/receptive-field.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -39,6 +40,8 @@ for (const name of order) {
       file,
       sha256: createHash('sha256').update(bytes).digest('hex'),
       bytes: bytes.length,
+      // CPU hosts serve the INT8 file on wasm: its memory per window pixel sizes the edge's windows.
+      ...(host === 'cpu' ? { memory: await measureWasmMemory(bytes) } : {}),
       source: `models/${model.file} (sha256 ${model.sha256})`,
       license: model.license,
     });

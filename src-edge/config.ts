@@ -12,8 +12,13 @@ export interface EdgeConfig {
   variant: 'int8' | 'fp16' | undefined;
   /** SRQ_THREADS: wasm threads; unset = the runtime's choice (1 on Deno and Workers). */
   threads: number | undefined;
-  /** SRQ_TILE_SIZE: model input window in px. */
-  tileSize: number;
+  /**
+   * SRQ_TILE_SIZE: a fixed square model input window in px; unset = sized per image from the memory budget and the
+   * manifest's measured wasm memory (the whole image when it fits), or 128 for files the manifest has no measure of.
+   */
+  tileSize: number | undefined;
+  /** SRQ_MEMORY_MB: wasm memory inference may grow to, MiB; unset = the runtime's (EdgeRuntime.memoryBudgetMB). */
+  memoryMB: number | undefined;
   /** SRQ_MAX_BODY_BYTES: request body limit (413). */
   maxBodyBytes: number;
   /** SRQ_MAX_INPUT_PIXELS / SRQ_MAX_OUTPUT_PIXELS: read from the image header before decoding (413). */
@@ -54,13 +59,14 @@ export function readConfig(env: EdgeEnv): EdgeConfig {
   if (variant !== undefined && variant !== 'int8' && variant !== 'fp16') {
     throw new ConfigError(`SRQ_VARIANT=${variant} is unknown; use int8 or fp16, or unset it to choose by host`);
   }
-  const threads = text('SRQ_THREADS');
+  const optionalInt = (key: string, min: number): number | undefined => (text(key) === undefined ? undefined : int(key, min, min));
   return {
     manifest: text('SRQ_MANIFEST'),
     model: text('SRQ_MODEL'),
     variant,
-    threads: threads === undefined ? undefined : int('SRQ_THREADS', 1, 1),
-    tileSize: int('SRQ_TILE_SIZE', 128, 16),
+    threads: optionalInt('SRQ_THREADS', 1),
+    tileSize: optionalInt('SRQ_TILE_SIZE', 16),
+    memoryMB: optionalInt('SRQ_MEMORY_MB', 16),
     maxBodyBytes: int('SRQ_MAX_BODY_BYTES', 16 * 1024 * 1024, 1),
     // 1 MP in and 4 MP out: a 4 MP RGBA result is 16 MB, which leaves room for the PNG encoder and ORT's
     // wasm memory inside 128 MB.

@@ -8,6 +8,7 @@ import { oneLine } from './errors.ts';
 import { chooseVariant, cpuFallback, type GpuInfo, type HostCapabilities, type VariantChoice } from './host.ts';
 import { modelNames, parseManifest, type EdgeManifest, type ManifestEntry } from './manifest.ts';
 import { urlSource, verifyModelFile, type ModelSource } from './model-source.ts';
+import { describeSizing, warmUpSide, windowSizing, type WindowSizing } from './windows.ts';
 import { yieldBetweenRuns } from './yielding-runner.ts';
 
 /** What a runtime entry point (entry.node.ts, entry.deno.ts, entry.workers.ts) provides. */
@@ -19,6 +20,8 @@ export interface EdgeRuntime {
   readonly defaultThreads: number;
   /** Cap on SRQ_THREADS (1 on Deno and Workers); unset = none. */
   readonly maxThreads?: number;
+  /** Wasm memory inference may grow to when SRQ_MEMORY_MB is unset, MiB (it sizes the model input windows). */
+  readonly memoryBudgetMB: number;
   createCpuRunner(model: Uint8Array, threads: number): Promise<Runner>;
   /** FP16 on a GPU; absent where the runtime has no GPU path. */
   createGpuRunner?(model: Uint8Array, gpu: GpuInfo): Promise<Runner>;
@@ -34,6 +37,8 @@ export interface ServedModel {
   entry: ManifestEntry;
   device: VariantChoice['device'];
   runner: Runner;
+  /** How big its input windows are here (src-edge/windows.ts). */
+  sizing: WindowSizing;
 }
 
 export class ModelNotFoundError extends Error {
@@ -65,17 +70,22 @@ export class Engine {
     return Math.min(this.config.threads ?? this.runtime.defaultThreads, this.runtime.maxThreads ?? Infinity);
   }
 
+  get memoryBudgetMB(): number {
+    return this.config.memoryMB ?? this.runtime.memoryBudgetMB;
+  }
+
   /** Loads the manifest, picks the precision, loads the default model and runs a warm-up tile. Idempotent. */
   start(): Promise<void> {
     this.started ??= (async () => {
       try {
         const served = await this.model(undefined);
-        // One tile of the serving shape, so the first request does not pay ORT's shape specialisation.
-        const t = this.config.tileSize;
+        // The largest window a request can need: the first one then pays neither ORT's shape specialisation nor
+        // wasm memory growth (twice the run time), and a budget the host cannot hold fails here, not on a request.
+        const t = warmUpSide(served.sizing, this.config.maxInputPixels);
         await served.runner.run(new Float32Array(3 * t * t), [1, 3, t, t]);
         this.warm = true;
         const plan = await this.plan();
-        this.runtime.log(`srq-edge: ready on ${this.runtime.name}: ${served.entry.name} (${served.device}-${served.entry.variant}); ${plan.choice.reason}`);
+        this.runtime.log(`srq-edge: ready on ${this.runtime.name}: ${served.entry.name} (${served.device}-${served.entry.variant}), ${describeSizing(served.sizing)}; ${plan.choice.reason}`);
       } catch (e) {
         this.failure = oneLine(e);
         this.runtime.log(`srq-edge: not ready: ${this.failure}`);
@@ -121,7 +131,8 @@ export class Engine {
       serving: { label: `${plan.choice.device}-${plan.choice.variant}`, variant: plan.choice.variant, device: plan.choice.device, reason: plan.choice.reason },
       manifest: plan.source.describe,
       defaultModel: plan.defaultModel,
-      tileSize: this.config.tileSize,
+      tileSize: this.config.tileSize ?? null,
+      memoryBudgetMB: this.memoryBudgetMB,
       models: names.map((name) => {
         const files = plan.manifest.models.filter((m) => m.name === name);
         let served: ManifestEntry | undefined;
@@ -186,14 +197,15 @@ export class Engine {
   }
 
   private async load(plan: Plan, entry: ManifestEntry, choice: VariantChoice): Promise<ServedModel> {
+    const sizing = windowSizing(entry, choice.device, this.config.tileSize, this.memoryBudgetMB);
     const bytes = await plan.source.read(entry.file);
     await verifyModelFile(bytes, entry);
     if (choice.device === 'gpu') {
       if (!this.runtime.createGpuRunner || !choice.gpu) throw new Error(`${this.runtime.name} has no GPU runner`);
       const runner = await this.runtime.createGpuRunner(bytes, choice.gpu);
-      return { entry, device: 'gpu', runner: yieldBetweenRuns(runner) };
+      return { entry, device: 'gpu', runner: yieldBetweenRuns(runner), sizing };
     }
-    return { entry, device: 'cpu', runner: yieldBetweenRuns(await this.runtime.createCpuRunner(bytes, this.threads)) };
+    return { entry, device: 'cpu', runner: yieldBetweenRuns(await this.runtime.createCpuRunner(bytes, this.threads)), sizing };
   }
 }
 

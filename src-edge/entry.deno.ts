@@ -47,6 +47,8 @@ const runtime: EdgeRuntime = {
   name: 'deno',
   ortVersion: `onnxruntime-web ${ort.env.versions.web}`,
   defaultThreads: 1,
+  // Wasm memory for inference: whole 512² photos with the default models (their measures are in the manifest).
+  memoryBudgetMB: 512,
   maxThreads: 1,
   createCpuRunner: (model, threads) => createWebRunner(model, { threads }),
   createGpuRunner: (model) => createWebGpuRunner(model),

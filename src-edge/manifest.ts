@@ -12,6 +12,7 @@
 
 // The types live in src-core/manifest.ts, which `srq run` and the Action write; this file only checks one.
 import type { ManifestEntry, ModelHost, ModelManifest, ModelVariant } from '../src-core/manifest.ts';
+import type { WasmMemory } from '../src-core/runtime/wasm-memory.ts';
 export type { ManifestEntry, ModelHost, ModelVariant };
 
 /** A manifest as the edge reads it: the published one, or the embedded default (first model = default). */
@@ -70,6 +71,7 @@ export function parseManifest(json: unknown, source: string): EdgeManifest {
       file: file as string,
       sha256: sha256 as string,
       bytes: intField('bytes', 1),
+      ...(raw.memory !== undefined ? { memory: wasmMemory(raw.memory, `${at} (${name}).memory`, fail) } : {}),
     };
     const key = `${name}/${variant}`;
     if (seen.has(key)) fail(`${at} repeats the ${variant} file of ${name}; list each model variant once`);
@@ -83,6 +85,15 @@ export function parseManifest(json: unknown, source: string): EdgeManifest {
   });
   return { version: 1, models };
 }
+
+function wasmMemory(v: unknown, at: string, fail: (what: string) => never): WasmMemory {
+  if (!isObject(v) || !isCount(v.baseBytes) || !isCount(v.bytesPerPixel)) {
+    return fail(`${at} must be { "baseBytes": integer >= 0, "bytesPerPixel": integer >= 0 } (srq measures it)`);
+  }
+  return { baseBytes: v.baseBytes as number, bytesPerPixel: v.bytesPerPixel as number };
+}
+
+const isCount = (v: unknown): boolean => typeof v === 'number' && Number.isInteger(v) && v >= 0;
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);

@@ -151,7 +151,8 @@ export function openApiDocument(config: Pick<EdgeConfig, 'apiKeys' | 'maxBodyByt
             },
             manifest: { type: 'string', description: 'Where the manifest came from.' },
             defaultModel: { type: 'string' },
-            tileSize: { type: 'integer' },
+            tileSize: { type: ['integer', 'null'], description: 'SRQ_TILE_SIZE when set; null = windows sized per image from the memory budget.' },
+            memoryBudgetMB: { type: 'integer', description: 'Wasm memory inference may grow to (SRQ_MEMORY_MB, else the runtime default).' },
             models: {
               type: 'array',
               items: {

@@ -15,6 +15,8 @@ export function nodeRuntime(): EdgeRuntime {
     ortVersion: `onnxruntime-web ${ort.env.versions.web}`,
     // wasm threads scale to about 4 on these nets; more only contend with request handling.
     defaultThreads: Math.min(availableParallelism(), 4),
+    // Wasm memory for inference: whole 512² photos with the default models (their measures are in the manifest).
+    memoryBudgetMB: 512,
     createCpuRunner: (model, threads) => createWebRunner(model, { threads }),
     createGpuRunner: (model) => createCudaRunner(model),
     probeGpu: probeCuda,

@@ -9,9 +9,10 @@ import { ModelNotFoundError, servedEntry, type Engine, type ServedModel } from '
 import { ApiError, oneLine } from './errors.ts';
 import type { ConcurrencyLimiter } from './limiter.ts';
 import { checkPixels, readUpload } from './upload.ts';
+import { windowFor } from './windows.ts';
 
 /** Response headers the demo page and API clients read (CORS exposes them). */
-export const RESULT_HEADERS = ['x-srq-model', 'x-srq-variant', 'x-srq-device', 'x-srq-scale', 'x-srq-tiles', 'x-srq-model-sha256', 'server-timing'];
+export const RESULT_HEADERS = ['x-srq-model', 'x-srq-variant', 'x-srq-device', 'x-srq-scale', 'x-srq-tiles', 'x-srq-window', 'x-srq-model-sha256', 'server-timing'];
 
 export function upscaleHandler(engine: Engine, limiter: ConcurrencyLimiter, config: EdgeConfig) {
   const handle = upscale(engine, limiter, config);
@@ -87,7 +88,8 @@ function upscale(engine: Engine, limiter: ConcurrencyLimiter, config: EdgeConfig
       }
       const t1 = performance.now();
       let tiles = 0;
-      const output = await infer(served, image, config.tileSize, arrived + config.deadlineMs, signal, (total) => (tiles = total), limiter);
+      const window = windowFor(served.sizing, served.entry, image.width, image.height);
+      const output = await infer(served, image, window, arrived + config.deadlineMs, signal, (total) => (tiles = total), limiter);
       const t2 = performance.now();
       const outFormat = format ?? upload.header.format;
       const bytes = outFormat === 'png' ? await encodePngNative(output) : encodeJpeg(output, quality);
@@ -101,6 +103,7 @@ function upscale(engine: Engine, limiter: ConcurrencyLimiter, config: EdgeConfig
         'x-srq-device': served.device,
         'x-srq-scale': String(served.entry.scale),
         'x-srq-tiles': String(tiles),
+        'x-srq-window': 'window' in window ? `${window.window.width}x${window.window.height}` : `${window.tileSize}x${window.tileSize}`,
         'x-srq-model-sha256': served.entry.sha256,
         'server-timing': `queue;dur=${queued}, decode;dur=${ms(t1 - t0)}, infer;dur=${ms(t2 - t1)}, encode;dur=${ms(t3 - t2)}`,
         'cache-control': 'no-store',
@@ -115,7 +118,7 @@ function upscale(engine: Engine, limiter: ConcurrencyLimiter, config: EdgeConfig
 async function infer(
   served: ServedModel,
   image: Parameters<typeof upscaleImage>[1],
-  tileSize: number,
+  window: ReturnType<typeof windowFor>,
   deadline: number,
   signal: AbortSignal,
   onTotal: (total: number) => void,
@@ -127,7 +130,7 @@ async function infer(
       border: served.entry.border ?? 0,
       wholeImage: served.entry.wholeImage === true,
       overlap: served.entry.overlap,
-      tileSize,
+      ...window,
       deadline,
       signal,
       onProgress: (_done, total) => onTotal(total),

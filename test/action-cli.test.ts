@@ -52,6 +52,14 @@ describe('srq run', () => {
     expect(readdirSync(join(ws, 'out')).sort()).toEqual(['esrgan-slim-x2.fp16.onnx', 'esrgan-slim-x2.int8.onnx', 'manifest.json', 'report.json', 'reports', 'summary.md']);
     const manifest = JSON.parse(readFileSync(join(ws, 'out', 'manifest.json'), 'utf8')) as ModelManifest;
     expect(manifest.models.map((m) => m.file)).toEqual(['esrgan-slim-x2.int8.onnx', 'esrgan-slim-x2.fp16.onnx']);
+    // The INT8 file's wasm memory, as the edge sizes its windows from it: the embedded slim ×2 file's, within 10%
+    // (same architecture; measured the same way).
+    const embedded = JSON.parse(readFileSync('src-edge/models/manifest.json', 'utf8')) as ModelManifest;
+    const reference = embedded.models.find((m) => m.file === 'esrgan-slim-x2.int8.onnx')!.memory!;
+    const memory = manifest.models[0]!.memory!;
+    expect(Math.abs(memory.bytesPerPixel - reference.bytesPerPixel) / reference.bytesPerPixel).toBeLessThan(0.1);
+    expect(manifest.models[1]!.memory).toBeUndefined();
+    expect(r.stdout).toMatch(/^int8-static: wasm memory [\d.]+ MB \+ \d+ B per window px \(the edge sizes its windows from it\)$/m);
     const report = JSON.parse(readFileSync(join(ws, 'out', 'report.json'), 'utf8')) as RunReport;
     expect(report).toMatchObject({ schema: 'srq.run/1', passed: true, base: null, models: [{ name: 'esrgan-slim-x2', cache: 'off' }] });
     expect(readFileSync(join(ws, 'out', 'summary.md'), 'utf8')).toContain('| esrgan-slim-x2 | fp16 |');

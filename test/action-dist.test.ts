@@ -39,6 +39,7 @@ describe('dist/', () => {
       'ort/linux-x64/onnxruntime_binding.node.br',
       'ort/wasm/ort-wasm-simd-threaded.mjs.br',
       'ort/wasm/ort-wasm-simd-threaded.wasm.br',
+      'wasm-memory-task.node.js',
     ]);
     const bytes = files.reduce((n, f) => n + statSync(join(dist, f)).size, 0);
     expect(bytes).toBeLessThan(20e6);

@@ -105,7 +105,7 @@ describe('parseManifest', () => {
 describe('readConfig', () => {
   it('has safe defaults', () => {
     const c = readConfig({});
-    expect(c).toMatchObject({ tileSize: 128, maxConcurrent: 1, maxQueue: 8, maxInputPixels: 1 << 20, maxOutputPixels: 1 << 22, apiKeys: [], corsOrigins: [] });
+    expect(c).toMatchObject({ tileSize: undefined, memoryMB: undefined, maxConcurrent: 1, maxQueue: 8, maxInputPixels: 1 << 20, maxOutputPixels: 1 << 22, apiKeys: [], corsOrigins: [] });
     expect(c.variant).toBeUndefined();
   });
 
@@ -165,6 +165,7 @@ describe('Engine on a stubbed host', () => {
       name: 'node',
       ortVersion: 'stub',
       defaultThreads: 1,
+      memoryBudgetMB: 512,
       createCpuRunner: async (model) => (made.push(`cpu:${new TextDecoder().decode(model)}`), stubRunner()),
       createGpuRunner: async (model) => {
         made.push(`gpu:${new TextDecoder().decode(model)}`);

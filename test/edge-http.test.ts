@@ -101,6 +101,24 @@ describe('POST /v1/upscale', () => {
     expect(Buffer.from(out.data).equals(Buffer.from(expected.data))).toBe(true);
   });
 
+  it('without SRQ_TILE_SIZE sizes windows from the memory budget: a whole photo in one window, 0% recomputed context; a small budget cuts strips, same pixels', async () => {
+    const photo = photoCrop('camera.png', 200, 160);
+    const whole = await startApp({ SRQ_TILE_SIZE: '' });
+    const one = await postImage(`${whole.url}/v1/upscale`, photo.png);
+    expect(one.res.status).toBe(200);
+    expect([one.res.headers.get('x-srq-tiles'), one.res.headers.get('x-srq-window')]).toEqual(['1', '200x160']);
+    // 16 MB of wasm memory holds ≈ 2 600 px past the slim file's base: windows of that size, cut where cheapest.
+    const small = await startApp({ SRQ_TILE_SIZE: '', SRQ_MEMORY_MB: '16' });
+    const cut = await postImage(`${small.url}/v1/upscale`, photo.png);
+    expect(cut.res.status).toBe(200);
+    const [w, h] = cut.res.headers.get('x-srq-window')!.split('x').map(Number);
+    const entry = embeddedEntry('esrgan-slim-x4', 'int8');
+    expect(entry.memory!.baseBytes + entry.memory!.bytesPerPixel * w! * h!).toBeLessThanOrEqual(16 * 1024 * 1024);
+    expect(Number(cut.res.headers.get('x-srq-tiles'))).toBeGreaterThan(1);
+    expect(Buffer.from(decodeImage(cut.bytes).data).equals(Buffer.from(decodeImage(one.bytes).data))).toBe(true);
+    expect((await (await fetch(`${small.url}/v1/models`)).json()).memoryBudgetMB).toBe(16);
+  });
+
   it('answers a JPEG with a JPEG, honours format=png, model= and quality=, and reads multipart uploads', async () => {
     const jpeg = encodeJpeg(crop.image, 95);
     const asJpeg = await postImage(`${server.url}/v1/upscale?model=esrgan-slim-x2&quality=70`, jpeg, 'image/jpeg');

@@ -31,7 +31,7 @@ const work = mkdtempSync(join(tmpdir(), 'srq-edge-workers-'));
 
 beforeAll(async () => {
   const port = await freePort();
-  const devArgs = (p: number) => [wrangler, 'dev', '--ip', '127.0.0.1', '--port', String(p), '--inspector-port', '0', '--persist-to', join(work, 'state'), '--var', 'SRQ_TILE_SIZE:64', '--show-interactive-dev-session=false'];
+  const devArgs = (p: number) => [wrangler, 'dev', '--ip', '127.0.0.1', '--port', String(p), '--inspector-port', '0', '--persist-to', join(work, 'state'), '--show-interactive-dev-session=false'];
   if (isolated) {
     // Outside: a local port piped to the bridge's Unix socket; inside: wrangler on its own loopback.
     const socket = join(work, 'bridge.sock');
@@ -59,16 +59,17 @@ describe('Workers entry on workerd (wrangler dev)', () => {
     const models = await (await fetch(`${server!.url}/v1/models`)).json();
     expect(models).toMatchObject({ runtime: 'workerd', serving: { label: 'cpu-int8', reason: 'CPU host (Workers have no GPU): INT8 on the CPU' } });
     expect(models.backend).toMatch(/^onnxruntime-web 1\.30\.0 \(wasm, 1 thread\)$/);
-    const ready = 'srq-edge: ready on workerd: esrgan-slim-x4 (cpu-int8)';
+    // Windows sized from Workers' default budget (80 MB of wasm memory) and the manifest's measure.
+    const ready = 'srq-edge: ready on workerd: esrgan-slim-x4 (cpu-int8), windows up to 36463 px (80 MB of wasm memory)';
     expect(await server!.outputContaining(ready)).toContain(ready);
   });
 
-  it('upscales a real photo to the library\'s exact pixels', async () => {
+  it('upscales a real photo to the library\'s exact pixels, in one window (it fits the memory budget)', async () => {
     const crop = photoCrop('chelsea.png', 100, 72);
     const { res, bytes } = await postImage(`${server!.url}/v1/upscale`, crop.png);
     expect(res.status).toBe(200);
-    expect(res.headers.get('x-srq-tiles')).toBe('4');
-    const expected = await libraryUpscale('esrgan-slim-x4', 'int8', crop.image, 64);
+    expect([res.headers.get('x-srq-tiles'), res.headers.get('x-srq-window')]).toEqual(['1', '100x72']);
+    const expected = await libraryUpscale('esrgan-slim-x4', 'int8', crop.image, 100);
     const out = decodeImage(bytes);
     expect([out.width, out.height]).toEqual([400, 288]);
     expect(Buffer.from(out.data).equals(Buffer.from(expected.data))).toBe(true);

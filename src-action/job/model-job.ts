@@ -17,9 +17,11 @@ import { renderHtml } from '../../src-core/report/html.ts';
 import { renderMarkdown } from '../../src-core/report/markdown.ts';
 import { createRunner } from '../../src-core/runtime/create-runner.node.ts';
 import type { RunnerOptions } from '../../src-core/runtime/runner.ts';
+import type { WasmMemory } from '../../src-core/runtime/wasm-memory.ts';
+import { measureWasmMemory } from '../../src-core/runtime/wasm-memory.node.ts';
 import { quantizeWithinBudget } from '../../src-core/validate/accuracy-aware.ts';
 import { applyGate, gatedValue } from '../../src-core/validate/gate.ts';
-import { reportToJson } from '../../src-core/validate/schema.ts';
+import { reportToJson, type ValidationReport } from '../../src-core/validate/schema.ts';
 import { validateModels, type Validation } from '../../src-core/validate/validate.ts';
 import type { JobLog } from './log.ts';
 import { DEFAULT_TIME_BUDGET, overBudget, planLine, planTime, searchOverBudget, type TimePlan } from './time-plan.ts';
@@ -113,6 +115,7 @@ export async function runModelJob(input: ModelJobInput, ctx: ModelJobContext, di
       evalImages: ctx.searchImages(),
       maxDrop: opts.maxDrop,
       metric: opts.metric,
+      timeSpeed: false,
       runtime: opts.runtime,
       ...runnerOptions,
       tileSize: opts.tileSize,
@@ -151,7 +154,31 @@ export async function runModelJob(input: ModelJobInput, ctx: ModelJobContext, di
     const message = gateCoverage(validation.report, i, coverage, m.variant === 'int8-static' ? opts.minCoverage ?? DEFAULT_MIN_COVERAGE : undefined);
     if (message) log.info(`${m.variant}: ${message}`);
   }
-  return writeResults(input, made, validation, description, opts, dir);
+  const memory = await measureMemory(made, validation.report, log);
+  return writeResults(input, made, validation, description, opts, dir, memory);
+}
+
+/**
+ * The wasm memory of each INT8 file that will be published (it passed its gate): the edge sizes its windows from
+ * it. A failure here costs the edge its window sizing (it falls back to 128² tiles), not the job: a warning.
+ */
+async function measureMemory(made: readonly Made[], report: ValidationReport, log: JobLog): Promise<(WasmMemory | undefined)[]> {
+  const out: (WasmMemory | undefined)[] = [];
+  for (const [i, m] of made.entries()) {
+    if (m.variant === 'fp16' || report.candidates[i]?.gate?.passed !== true) {
+      out.push(undefined);
+      continue;
+    }
+    try {
+      const memory = await measureWasmMemory(m.bytes);
+      log.info(`${m.variant}: wasm memory ${(memory.baseBytes / 2 ** 20).toFixed(1)} MB + ${memory.bytesPerPixel} B per window px (the edge sizes its windows from it)`);
+      out.push(memory);
+    } catch (e) {
+      log.warning(`${m.variant}: wasm memory not measured (${(e as Error).message}); the edge will use 128² tiles for it`);
+      out.push(undefined);
+    }
+  }
+  return out;
 }
 
 /** The time plan, from timed FP32 runs on a calibration tile (after a warm-up run). */
@@ -252,6 +279,7 @@ function writeResults(
   { scale, border, overlap, wholeImage }: ModelDescription,
   opts: JobOptions,
   dir: string,
+  memory: readonly (WasmMemory | undefined)[],
 ): ModelOutcome {
   mkdirSync(dir, { recursive: true });
   const variants: VariantOutcome[] = made.map((m, i) => {
@@ -259,7 +287,7 @@ function writeResults(
     // A variant that failed its gate is not written: nothing can publish it by mistake. One that passed has been
     // loaded and run by onnxruntime in validation, so every file written here loads.
     if (passed) writeFileSync(join(dir, m.file), m.bytes);
-    return { quantization: m.variant, file: m.file, sha256: sha256Hex(m.bytes), bytes: m.bytes.length, passed, ...(m.note ? { note: m.note } : {}) };
+    return { quantization: m.variant, file: m.file, sha256: sha256Hex(m.bytes), bytes: m.bytes.length, passed, ...(m.note ? { note: m.note } : {}), ...(memory[i] ? { memory: memory[i] } : {}) };
   });
   const reports = { json: `${input.name}.report.json`, markdown: `${input.name}.report.md`, html: `${input.name}.report.html` };
   writeFileSync(join(dir, reports.json), reportToJson(report));

@@ -5,6 +5,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ValidatedModel } from '../../src-core/manifest.ts';
 import type { ValidationReport } from '../../src-core/validate/schema.ts';
+import type { WasmMemory } from '../../src-core/runtime/wasm-memory.ts';
 import type { DropMetric, Variant } from './options.ts';
 
 export const OUTCOME_SCHEMA = 'srq.model-outcome/1';
@@ -19,6 +20,8 @@ export interface VariantOutcome {
   passed: boolean;
   /** What accuracy-aware quantization did, e.g. which layers it kept float. */
   note?: string;
+  /** Published INT8 files: their wasm memory per window pixel, which the edge sizes its windows from. */
+  memory?: WasmMemory;
 }
 
 export interface ModelOutcome {
@@ -66,6 +69,6 @@ export function toValidatedModel(o: ModelOutcome): ValidatedModel {
     original: { path: o.path, sha256: o.sha256, bytes: o.bytes },
     gate: o.gate,
     report: o.report,
-    files: o.variants.map((v) => ({ quantization: v.quantization, file: v.file, sha256: v.sha256, bytes: v.bytes })),
+    files: o.variants.map((v) => ({ quantization: v.quantization, file: v.file, sha256: v.sha256, bytes: v.bytes, ...(v.memory ? { memory: v.memory } : {}) })),
   };
 }

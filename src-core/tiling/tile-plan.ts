@@ -41,20 +41,25 @@ export function planAxis(length: number, tile: number, overlap: number): AxisSpa
   return spans;
 }
 
-export function planTiles(width: number, height: number, tileSize: number, overlap: number): Tile[] {
-  if (!Number.isInteger(tileSize) || tileSize < 1) {
-    throw new TilePlanError(`tileSize must be a positive integer, got ${tileSize}`);
+/** A window's size in input px; a number means a square. */
+export type TileSize = number | { width: number; height: number };
+
+export function planTiles(width: number, height: number, tile: TileSize, overlap: number): Tile[] {
+  const tileWidth = typeof tile === 'number' ? tile : tile.width;
+  const tileHeight = typeof tile === 'number' ? tile : tile.height;
+  for (const [name, size] of [['tileSize', tileWidth], ['tile height', tileHeight]] as const) {
+    if (!Number.isInteger(size) || size < 1) throw new TilePlanError(`${name} must be a positive integer, got ${size}`);
   }
   if (!Number.isInteger(overlap) || overlap < 0) {
     throw new TilePlanError(`overlap must be a non-negative integer, got ${overlap}; use the model's receptive-field radius`);
   }
-  // Only an image that needs splitting needs room for a core between two overlaps.
-  if ((width > tileSize || height > tileSize) && tileSize <= 2 * overlap) {
-    throw new TilePlanError(
-      `tileSize ${tileSize} leaves no room between two overlaps of ${overlap} px; use tileSize > ${2 * overlap}`,
-    );
+  // Only an axis that needs splitting needs room for a core between two overlaps.
+  for (const [length, size] of [[width, tileWidth], [height, tileHeight]] as const) {
+    if (length > size && size <= 2 * overlap) {
+      throw new TilePlanError(`tileSize ${size} leaves no room between two overlaps of ${overlap} px; use tileSize > ${2 * overlap}`);
+    }
   }
-  const xs = planAxis(width, tileSize, overlap);
-  const ys = planAxis(height, tileSize, overlap);
+  const xs = planAxis(width, tileWidth, overlap);
+  const ys = planAxis(height, tileHeight, overlap);
   return ys.flatMap((y) => xs.map((x) => ({ x, y })));
 }

@@ -23,6 +23,11 @@ export interface UpscaleOptions {
   /** Model input window, in input px (square). Default 128. Larger = fewer tiles, more memory per run. */
   tileSize?: number;
   /**
+   * A window of any shape, in px of the padded input, instead of tileSize (the edge's, from its memory budget:
+   * src-edge/window-plan.ts). Taken as given; each side needs room for a core between two margins of context.
+   */
+  window?: { width: number; height: number };
+  /**
    * Input px of real context kept on each side of a tile's core. Use receptiveFieldRadius(model): with
    * at least that much, tiled output equals untiled output; less gives seams. Required, because a guess
    * that is too small fails silently.
@@ -56,7 +61,7 @@ export async function upscaleImage(runner: Runner, img: RasterImage, opts: Upsca
   }
   const pad = Math.ceil(border / scale);
   // A model that tiles cannot reproduce runs in one window over the whole (padded) image.
-  const tileSize = opts.wholeImage ? Math.max(img.width, img.height) + 2 * pad : tileSizeFor(opts, opts.tileSize);
+  const tileSize = opts.wholeImage ? Math.max(img.width, img.height) + 2 * pad : (opts.window ?? tileSizeFor(opts, opts.tileSize));
   const tiles = planTiles(img.width + 2 * pad, img.height + 2 * pad, tileSize, tileContext(opts));
 
   const outChannels = img.channels === 4 ? 4 : 3;

@@ -1,0 +1,188 @@
+// Per-image latency of the edge worker against UpscalerJS, side by side in one run (`npm run bench:edge`, first
+// part). UpscalerJS 1.0 `upscale()` (TF.js wasm, 1 thread, tensor out) and srq end to end over HTTP (PNG in, PNG out)
+// on the same photos (256² and 512² crops) with the same models (esrgan-slim-x4, esrgan-medium-x4): the Node entry
+// at 1 and 2 wasm threads, Deno at 1 thread and Workers (wrangler dev, workerd). Each runtime starts with its
+// defaults (windows sized from its memory budget); the medians of `--rounds` requests after one warm-up request.
+// Prints a table with the ratios and the #12 targets.
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+
+const MODELS = [
+  { name: 'esrgan-slim-x4', pkg: '@upscalerjs/esrgan-slim' },
+  { name: 'esrgan-medium-x4', pkg: '@upscalerjs/esrgan-medium' },
+];
+
+function photos(temp) {
+  return import(`${root}build/src-core/image/index.js`).then(({ cropImage, decodeImage, encodePng }) => {
+    const cut = (name, side) => {
+      const full = decodeImage(new Uint8Array(readFileSync(`${root}images/${name}`)));
+      const file = join(temp, `${name.replace('.png', '')}-${side}.png`);
+      writeFileSync(file, encodePng(cropImage(full, (full.width - side) >> 1, (full.height - side) >> 1, side, side)));
+      return { label: `${side}²`, side, file };
+    };
+    return [cut('camera.png', 256), cut('hubble.png', 512)];
+  });
+}
+
+function freePort() {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** Starts a runtime's entry and waits for /healthz 200 (model loaded, warm-up done). */
+async function start(runtime) {
+  const port = await freePort();
+  const env = { ...process.env, PORT: String(port), NO_COLOR: '1', WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false' };
+  const [cmd, args] = {
+    node: [process.execPath, ['build/src-edge/entry.node.js']],
+    deno: ['node_modules/.bin/deno', ['task', 'start']],
+    workerd: [process.execPath, ['node_modules/wrangler/bin/wrangler.js', 'dev', '--ip', '127.0.0.1', '--port', String(port), '--inspector-port', '0', '--show-interactive-dev-session=false']],
+  }[runtime.kind];
+  if (runtime.threads) env.SRQ_THREADS = String(runtime.threads);
+  const child = spawn(cmd, args, { cwd: root, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  let log = '';
+  child.stdout.on('data', (d) => (log += d));
+  child.stderr.on('data', (d) => (log += d));
+  const stop = () => {
+    try {
+      process.kill(-child.pid, 'SIGKILL');
+    } catch {}
+  };
+  const url = `http://127.0.0.1:${port}`;
+  for (const deadline = Date.now() + 180_000; Date.now() < deadline; await sleep(300)) {
+    if (child.exitCode !== null) break;
+    const res = await fetch(`${url}/healthz`).catch(() => undefined);
+    if (res?.status === 200) return { url, stop, log: () => log };
+  }
+  stop();
+  throw new Error(`${runtime.label} did not get ready:\n${log.slice(-2000)}`);
+}
+
+function post(url, body) {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method: 'POST', headers: { 'content-type': 'image/png', 'content-length': body.length } }, (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks) }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/** Median end-to-end ms per photo and model, plus the server's own timings and window. */
+async function timeRuntime(runtime, photoList, rounds) {
+  const server = await start(runtime);
+  const out = {};
+  try {
+    for (const model of MODELS) {
+      for (const p of photoList) {
+        const png = readFileSync(p.file);
+        const url = `${server.url}/v1/upscale?model=${model.name}`;
+        const warm = await post(url, png); // the model's session (non-default models load on first use)
+        if (warm.status !== 200) throw new Error(`${runtime.label}: HTTP ${warm.status} ${warm.body.toString().slice(0, 300)}`);
+        const ms = [];
+        const timing = { decode: [], infer: [], encode: [] };
+        let window = '';
+        for (let r = 0; r < rounds; r++) {
+          const t = performance.now();
+          const res = await post(url, png);
+          ms.push(performance.now() - t);
+          if (res.status !== 200) throw new Error(`${runtime.label}: HTTP ${res.status}`);
+          for (const [, k, v] of String(res.headers['server-timing']).matchAll(/(\w+);dur=([\d.]+)/g)) timing[k]?.push(Number(v));
+          window = `${res.headers['x-srq-tiles']}×${res.headers['x-srq-window']}`;
+        }
+        out[`${model.name} ${p.label}`] = { ms: median(ms), decode: median(timing.decode), infer: median(timing.infer), encode: median(timing.encode), window };
+      }
+    }
+  } finally {
+    server.stop();
+  }
+  return out;
+}
+
+function timeUpscalerJs(photoList, rounds) {
+  const out = {};
+  for (const model of MODELS) {
+    const r = spawnSync(process.execPath, ['bench/upscalerjs.mjs', model.pkg, '4', String(rounds), ...photoList.map((p) => p.file)], { cwd: root, encoding: 'utf8', maxBuffer: 1 << 24 });
+    const line = r.stdout.trim().split('\n').at(-1);
+    if (r.status !== 0 || !line?.startsWith('{')) throw new Error(`UpscalerJS (${model.pkg}) failed:\n${r.stderr.slice(-2000)}`);
+    const { ms } = JSON.parse(line);
+    for (const p of photoList) out[`${model.name} ${p.label}`] = { ms: ms[p.file] };
+  }
+  return out;
+}
+
+export async function latency({ rounds = 5, runtimes = ['node-1', 'node-2', 'deno-1', 'workerd-1'] } = {}) {
+  const temp = mkdtempSync(join(tmpdir(), 'srq-bench-latency-'));
+  try {
+    const photoList = await photos(temp);
+    const RUNTIMES = {
+      'node-1': { kind: 'node', threads: 1, label: 'Node, 1 thread', target: 3 },
+      'node-2': { kind: 'node', threads: 2, label: 'Node, 2 threads', target: 4 },
+      'deno-1': { kind: 'deno', label: 'Deno, 1 thread', target: 3 },
+      'workerd-1': { kind: 'workerd', label: 'Workers (wrangler dev), 1 thread' },
+    };
+    console.log(`UpscalerJS 1.0 upscale() (TF.js 4.11 wasm, 1 thread, tensor out) …`);
+    const results = { upscalerjs: timeUpscalerJs(photoList, rounds) };
+    for (const key of runtimes) {
+      console.log(`srq edge on ${RUNTIMES[key].label} …`);
+      results[key] = await timeRuntime(RUNTIMES[key], photoList, rounds);
+    }
+    const rows = [];
+    for (const case_ of Object.keys(results.upscalerjs)) {
+      const base = results.upscalerjs[case_].ms;
+      const row = { case: case_, 'UpscalerJS ms': Math.round(base) };
+      for (const key of runtimes) {
+        const r = results[key][case_];
+        row[`${key} ms`] = Math.round(r.ms);
+        row[`${key} ×`] = +(base / r.ms).toFixed(2);
+      }
+      const any = results[runtimes[0]][case_];
+      row.window = any.window;
+      rows.push(row);
+    }
+    console.log('\nEnd to end over HTTP, median of', rounds, 'requests (× = UpscalerJS time / srq time):');
+    console.table(rows);
+    const details = [];
+    for (const key of runtimes) for (const [case_, r] of Object.entries(results[key])) details.push({ runtime: key, case: case_, 'decode ms': +r.decode.toFixed(0), 'infer ms': +r.infer.toFixed(0), 'encode ms': +r.encode.toFixed(0), 'encode share': `${((100 * r.encode) / r.ms).toFixed(0)}%`, 'tiles×window': r.window });
+    console.log('Server-Timing (medians):');
+    console.table(details);
+    const verdicts = [];
+    for (const key of runtimes) {
+      const target = RUNTIMES[key].target;
+      if (!target) continue;
+      const worst = Math.min(...rows.map((r) => r[`${key} ×`]));
+      verdicts.push(`${RUNTIMES[key].label}: worst ${worst.toFixed(2)}× UpscalerJS (target ≥ ${target}×) ${worst >= target ? 'met' : 'MISSED'}`);
+    }
+    if (runtimes.includes('workerd-1') && runtimes.includes('deno-1')) {
+      const worst = Math.max(...rows.map((r) => r['workerd-1 ms'] / r['deno-1 ms']));
+      verdicts.push(`Workers vs Deno (1 thread, per image): worst ${worst.toFixed(2)}× Deno's time (target ≤ 1.25×) ${worst <= 1.25 ? 'met' : 'MISSED'}`);
+    }
+    console.log(verdicts.join('\n'));
+    return { rows, details, verdicts };
+  } finally {
+    rmSync(temp, { recursive: true, force: true });
+  }
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const i = process.argv.indexOf('--rounds');
+  const j = process.argv.indexOf('--runtimes');
+  await latency({ rounds: i > 0 ? Number(process.argv[i + 1]) : 5, ...(j > 0 ? { runtimes: process.argv[j + 1].split(',') } : {}) });
+  process.exit(0);
+}

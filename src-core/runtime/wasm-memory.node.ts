@@ -1,0 +1,70 @@
+// How much wasm memory an onnxruntime-web session of a model takes for a model input window of p pixels, as
+// `baseBytes + bytesPerPixel · p`: measured, because ORT's allocator and emscripten's memory growth decide it, not
+// the graph. The edge worker turns it into the largest window its runtime's memory budget holds
+// (src-edge/window-plan.ts). Wasm memory only grows, so each size runs in a fresh worker thread (a fresh ORT module
+// and wasm instance) and reads the memory's size after one run: the peak of that run, rounded up to emscripten's
+// growth step.
+import { Worker } from 'node:worker_threads';
+import * as ort from 'onnxruntime-web';
+import type { WasmMemory } from './wasm-memory.ts';
+
+export type { WasmMemory };
+
+export class WasmMemoryError extends Error {
+  override name = 'WasmMemoryError';
+}
+
+/** First window sides tried: the first that grows the memory past its initial size starts the line. */
+const SIDES = [128, 256, 384, 512];
+/**
+ * The second side: twice the first (emscripten grows memory in steps of up to 20%, so far-apart sides give the
+ * truest slope: measured at 128² and 256², esrgan-medium's line predicts 512² within 7%, at 128² and 192² it was 13%
+ * under), or less where that would pass this much memory (a deep model: the measure must not cost the job gigabytes).
+ */
+const SECOND_SIDE_FACTORS = [2, 1.75, 1.5, 1.25];
+const MEASURE_LIMIT_BYTES = 512 * 2 ** 20;
+
+export interface MeasureOptions {
+  /** Where ORT's wasm files are; default: where this thread's onnxruntime-web takes them from (the Action sets it). */
+  wasmPaths?: string;
+  /** The worker script; default: wasm-memory-task.node.js beside this module (also beside dist/index.js). */
+  task?: URL;
+}
+
+export async function measureWasmMemory(model: Uint8Array, opts: MeasureOptions = {}): Promise<WasmMemory> {
+  let first: { side: number; loaded: number; bytes: number } | undefined;
+  for (const side of SIDES) {
+    const m = await wasmMemoryAt(model, side, opts);
+    // Windows that fit in the initial memory say nothing about growth.
+    if (m.bytes > m.loaded) {
+      first = { side, ...m };
+      break;
+    }
+  }
+  if (!first) {
+    throw new WasmMemoryError(`wasm memory did not grow with the window (up to ${SIDES.at(-1)}² px); the model's input does not look like an image`);
+  }
+  // Growth per pixel from the loaded model to the first side over-estimates the slope: a safe guess for the limit.
+  const guess = (first.bytes - first.loaded) / first.side ** 2;
+  const sides = SECOND_SIDE_FACTORS.map((f) => Math.round(first!.side * f));
+  const side = sides.find((s) => first!.loaded + guess * s * s <= MEASURE_LIMIT_BYTES) ?? sides.at(-1)!;
+  const second = await wasmMemoryAt(model, side, opts);
+  const [a, b] = [{ pixels: first.side ** 2, bytes: first.bytes }, { pixels: side ** 2, bytes: second.bytes }];
+  const bytesPerPixel = Math.max(0, (b.bytes - a.bytes) / (b.pixels - a.pixels));
+  return { baseBytes: Math.max(0, Math.round(b.bytes - bytesPerPixel * b.pixels)), bytesPerPixel: Math.ceil(bytesPerPixel) };
+}
+
+/** Wasm memory after loading the model, and after one run of a side² window, in a fresh worker. */
+export function wasmMemoryAt(model: Uint8Array, side: number, opts: MeasureOptions): Promise<{ loaded: number; bytes: number }> {
+  const task = opts.task ?? new URL('./wasm-memory-task.node.js', import.meta.url);
+  return new Promise((resolve, reject) => {
+    const wasmPaths = opts.wasmPaths ?? (ort.env.wasm as { wasmPaths?: string }).wasmPaths;
+    const worker = new Worker(task, { workerData: { model, side, wasmPaths } });
+    worker.once('message', (m: { loaded: number; bytes: number } | { error: string }) => {
+      void worker.terminate();
+      if ('error' in m) reject(new WasmMemoryError(`measuring wasm memory at ${side}² px: ${m.error}`));
+      else resolve(m);
+    });
+    worker.once('error', (e) => reject(new WasmMemoryError(`measuring wasm memory at ${side}² px: ${e.message}`)));
+  });
+}

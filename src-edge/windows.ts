@@ -1,0 +1,53 @@
+// How big the model input windows are on this host. Memory, not a constant, decides: a file whose wasm memory
+// the manifest carries (measured per window pixel, src-core/runtime/wasm-memory.ts) gets the largest window the
+// runtime's budget holds, and each image the window shape that computes the fewest pixels within it: the whole
+// image when it fits (no recomputed context at all). SRQ_TILE_SIZE fixes a square window instead; files without
+// a measure, and GPU sessions, keep the 128 px default.
+import { windowPixelsFor } from '../src-core/runtime/wasm-memory.ts';
+import { planWindow } from '../src-core/tiling/window-plan.ts';
+import { DEFAULT_TILE_SIZE, MIN_TILE_CORE, tileContext } from '../src-core/tiling/upscale.ts';
+import type { ManifestEntry } from './manifest.ts';
+
+export type WindowSizing =
+  | { kind: 'fixed'; tileSize: number; why: string }
+  | { kind: 'budget'; maxPixels: number; budgetMB: number };
+
+export class WindowBudgetError extends Error {
+  override name = 'WindowBudgetError';
+}
+
+const MB = 1024 * 1024;
+
+/** The sizing for one served file, decided once when its session is created. */
+export function windowSizing(entry: ManifestEntry, device: 'cpu' | 'gpu', tileSize: number | undefined, budgetMB: number): WindowSizing {
+  if (tileSize !== undefined) return { kind: 'fixed', tileSize, why: 'SRQ_TILE_SIZE' };
+  if (device === 'gpu') return { kind: 'fixed', tileSize: DEFAULT_TILE_SIZE, why: 'GPU session' };
+  if (!entry.memory) return { kind: 'fixed', tileSize: DEFAULT_TILE_SIZE, why: `the manifest has no wasm memory measure for ${entry.file}` };
+  const maxPixels = windowPixelsFor(entry.memory, budgetMB * MB);
+  const smallest = 2 * tileContext(entry) + MIN_TILE_CORE;
+  if (maxPixels < smallest * smallest) {
+    const needs = Math.ceil((entry.memory.baseBytes + entry.memory.bytesPerPixel * smallest * smallest) / MB);
+    throw new WindowBudgetError(`${entry.file} needs ≈ ${needs} MB of wasm memory for its smallest window (${smallest}² px); this host allows ${budgetMB} MB: raise SRQ_MEMORY_MB or set SRQ_TILE_SIZE`);
+  }
+  return { kind: 'budget', maxPixels, budgetMB };
+}
+
+/** upscaleImage's window options for one image of width × height px. */
+export function windowFor(sizing: WindowSizing, entry: ManifestEntry, width: number, height: number): { tileSize: number } | { window: { width: number; height: number } } {
+  const pad = 2 * Math.ceil((entry.border ?? 0) / entry.scale);
+  if (entry.wholeImage) return { window: { width: width + pad, height: height + pad } };
+  if (sizing.kind === 'fixed') return { tileSize: sizing.tileSize };
+  const { width: w, height: h } = planWindow(width + pad, height + pad, tileContext(entry), sizing.maxPixels);
+  return { window: { width: w, height: h } };
+}
+
+/** The warm-up window: the largest an upload can need, so wasm memory grows at start-up, not on a request. */
+export function warmUpSide(sizing: WindowSizing, maxInputPixels: number): number {
+  if (sizing.kind === 'fixed') return sizing.tileSize;
+  return Math.floor(Math.sqrt(Math.min(sizing.maxPixels, maxInputPixels)));
+}
+
+/** For /v1/models and the ready line. */
+export function describeSizing(s: WindowSizing): string {
+  return s.kind === 'fixed' ? `${s.tileSize}² px windows (${s.why})` : `windows up to ${s.maxPixels} px (${s.budgetMB} MB of wasm memory)`;
+}

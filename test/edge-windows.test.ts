@@ -1,0 +1,111 @@
+// Window sizing from a memory budget (#12): the measured wasm memory of a real INT8 file (fresh onnxruntime-web
+// instances), the window planner's arithmetic, and the edge's choice per served file and per image.
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { createWebRunner } from '../src-core/runtime/ort-web.ts';
+import { windowPixelsFor } from '../src-core/runtime/wasm-memory.ts';
+import { planTiles } from '../src-core/tiling/tile-plan.ts';
+import { upscaleImage } from '../src-core/tiling/upscale.ts';
+import { planWindow, WindowPlanError } from '../src-core/tiling/window-plan.ts';
+import { parseManifest, type ManifestEntry } from '../src-edge/manifest.ts';
+import { warmUpSide, windowFor, windowSizing, WindowBudgetError } from '../src-edge/windows.ts';
+import { centreCrop, maxAbsDiff } from './fixtures/tiling/images.ts';
+
+const MB = 1024 * 1024;
+const manifest = parseManifest(JSON.parse(readFileSync('src-edge/models/manifest.json', 'utf8')), 'embedded');
+const slim = manifest.models.find((m) => m.name === 'esrgan-slim-x4' && m.variant === 'int8')!;
+
+describe('planWindow', () => {
+  it('takes the whole image when it fits', () => {
+    expect(planWindow(256, 256, 10, 65536)).toEqual({ width: 256, height: 256, windows: 1, overhead: 1 });
+  });
+
+  it('cuts full-width strips when a strip fits: 256² in 37 400 px costs 7.8% more pixels, not 2.25× as 128² tiles did', () => {
+    const plan = planWindow(256, 256, 10, 37_400);
+    expect(plan).toMatchObject({ width: 256, height: 138, windows: 2 });
+    expect(plan.overhead).toBeCloseTo(1.078, 3);
+    // What planTiles makes of it: two windows of that shape, cores covering the image.
+    expect(planTiles(256, 256, plan, 10)).toHaveLength(2);
+  });
+
+  it('never exceeds the pixel cap and never does worse than the best square', () => {
+    for (const [w, h, c, cap] of [[512, 512, 10, 33_000], [1024, 768, 13, 250_000], [300, 451, 35, 40_000], [97, 1000, 10, 5_000]] as const) {
+      const plan = planWindow(w, h, c, cap);
+      expect(plan.width * plan.height).toBeLessThanOrEqual(cap);
+      const side = Math.floor(Math.sqrt(cap));
+      const square = planTiles(w, h, side, c).length * Math.min(side, w) * Math.min(side, h);
+      expect(plan.windows * plan.width * plan.height).toBeLessThanOrEqual(square);
+      expect(planTiles(w, h, plan, c)).toHaveLength(plan.windows);
+    }
+  });
+
+  it('refuses a cap below one window of context and core, naming why', () => {
+    expect(() => planWindow(512, 512, 35, 70 * 70)).toThrow(WindowPlanError);
+    expect(() => planWindow(512, 512, 35, 70 * 70)).toThrow(/35 px of context/);
+  });
+});
+
+describe('the measured wasm memory of the embedded INT8 files', () => {
+  // The worker script is the compiled one (npm test builds first): a worker thread cannot load .ts.
+  const task = new URL('../build/src-core/runtime/wasm-memory-task.node.js', import.meta.url);
+
+  it('every CPU file carries one; measured again it is the same, and it predicts a fresh 384² session within 5%', async () => {
+    for (const e of manifest.models) expect(e.memory !== undefined).toBe(e.host === 'cpu');
+    const { measureWasmMemory, wasmMemoryAt } = await import('../src-core/runtime/wasm-memory.node.ts');
+    const bytes = readFileSync(`src-edge/models/${slim.file}`);
+    expect(await measureWasmMemory(bytes, { task })).toEqual(slim.memory);
+    // 384² is past the two measured sides (128², 256²): the line must still hold there.
+    const { bytes: at384 } = await wasmMemoryAt(bytes, 384, { task });
+    const predicted = slim.memory!.baseBytes + slim.memory!.bytesPerPixel * 384 * 384;
+    expect(Math.abs(predicted - at384) / at384).toBeLessThan(0.05);
+  });
+});
+
+describe('windowSizing and windowFor', () => {
+  it('sizes the slim ×4 windows from the budget: whole 512² photos in 512 MB, 256-wide strips in 80 MB (Workers)', () => {
+    const node = windowSizing(slim, 'cpu', undefined, 512);
+    expect(node.kind).toBe('budget');
+    expect(windowFor(node, slim, 512, 512)).toEqual({ window: { width: 512, height: 512 } });
+    const workers = windowSizing(slim, 'cpu', undefined, 80);
+    const w = windowFor(workers, slim, 256, 256);
+    expect(w).toMatchObject({ window: { width: 256 } });
+    const { width, height } = (w as { window: { width: number; height: number } }).window;
+    // The target of #12: ≤ 15% more pixels than the image on a 256² photo.
+    expect((planTiles(256, 256, { width, height }, slim.overlap).length * width * height) / 65536).toBeLessThanOrEqual(1.15);
+    expect(warmUpSide(workers, 1 << 20) ** 2 * slim.memory!.bytesPerPixel + slim.memory!.baseBytes).toBeLessThanOrEqual(80 * MB);
+  });
+
+  it('keeps a fixed square for SRQ_TILE_SIZE, GPU sessions and files without a measure', () => {
+    expect(windowFor(windowSizing(slim, 'cpu', 64, 512), slim, 256, 256)).toEqual({ tileSize: 64 });
+    expect(windowSizing(slim, 'gpu', undefined, 512)).toMatchObject({ kind: 'fixed', tileSize: 128 });
+    const { memory: _, ...unmeasured } = slim;
+    expect(windowSizing(unmeasured as ManifestEntry, 'cpu', undefined, 512)).toMatchObject({ kind: 'fixed', tileSize: 128 });
+  });
+
+  it('refuses a budget below the smallest window, with what it needs and the fix', () => {
+    expect(() => windowSizing(slim, 'cpu', undefined, 11)).toThrow(WindowBudgetError);
+    expect(() => windowSizing(slim, 'cpu', undefined, 11)).toThrow(/needs ≈ \d+ MB of wasm memory .* raise SRQ_MEMORY_MB or set SRQ_TILE_SIZE/);
+  });
+
+  it('a budget-sized window upscales exactly as the whole image (real photo, onnxruntime-web)', async () => {
+    const runner = await createWebRunner(readFileSync(`src-edge/models/${slim.file}`), { threads: 1 });
+    try {
+      const img = centreCrop('astronaut.png', 160, 120);
+      const whole = await upscaleImage(runner, img, { scale: 4, overlap: slim.overlap, tileSize: 160 });
+      const sizing = { kind: 'budget' as const, maxPixels: 160 * 60, budgetMB: 0 };
+      const window = windowFor(sizing, slim, 160, 120);
+      expect(window).toEqual({ window: { width: 67, height: 120 } }); // three columns: fewer pixels than three strips
+      const strips = await upscaleImage(runner, img, { scale: 4, overlap: slim.overlap, ...window });
+      expect(maxAbsDiff(strips, whole)).toBeLessThanOrEqual(1);
+    } finally {
+      await runner.release();
+    }
+  });
+});
+
+describe('windowPixelsFor', () => {
+  it('is the budget left after the base, per pixel; 0 when the base alone is over', () => {
+    expect(windowPixelsFor({ baseBytes: 1000, bytesPerPixel: 10 }, 2000)).toBe(100);
+    expect(windowPixelsFor({ baseBytes: 3000, bytesPerPixel: 10 }, 2000)).toBe(0);
+  });
+});
