@@ -10,7 +10,7 @@ export interface EdgeConfig {
   model: string | undefined;
   /** SRQ_VARIANT: force int8 (CPU) or fp16 (GPU where one works, else CPU); unset = by host. */
   variant: 'int8' | 'fp16' | undefined;
-  /** SRQ_THREADS: wasm threads; unset = the runtime's choice (1 on Deno and Workers). */
+  /** SRQ_THREADS: wasm threads; unset = the runtime's choice (up to 4 on Node and Deno, 1 on Workers). */
   threads: number | undefined;
   /**
    * SRQ_TILE_SIZE: a fixed square model input window in px; unset = sized per image from the memory budget and the

@@ -18,7 +18,7 @@ export interface EdgeRuntime {
   readonly ortVersion: string;
   /** Wasm threads when SRQ_THREADS is unset (1 where the runtime has no working wasm threads). */
   readonly defaultThreads: number;
-  /** Cap on SRQ_THREADS (1 on Deno and Workers); unset = none. */
+  /** Cap on SRQ_THREADS (1 on Workers, which have no threads); unset = none. */
   readonly maxThreads?: number;
   /** Wasm memory inference may grow to when SRQ_MEMORY_MB is unset, MiB (it sizes the model input windows). */
   readonly memoryBudgetMB: number;

@@ -1,5 +1,6 @@
 // Deno entry: `deno task start` (deno.json). PORT (default 8787, 0 = any free port) and HOST (default 127.0.0.1).
-// CPU: INT8 on onnxruntime-web with one wasm thread (INT8 sessions hung with threads on Deno). GPU: FP16 on
+// CPU: INT8 on onnxruntime-web with wasm threads, as on Node (an early note saw INT8 sessions hang with threads on
+// Deno; with deno 2.9.6 and onnxruntime-web 1.30.0 they do not: test/edge-deno.test.ts runs 2). GPU: FP16 on
 // onnxruntime-web's WebGPU build where Deno has an adapter.
 import * as ort from 'onnxruntime-web';
 import { createWebRunner } from '../src-core/runtime/ort-web.ts';
@@ -9,6 +10,7 @@ import { ModelSourceError, type ModelSource } from './model-source.ts';
 import { createWebGpuRunner, probeWebGpu } from './webgpu.ts';
 
 // The slice of Deno's API used here (the project's tsconfig has Node's types, not Deno's).
+declare const navigator: { hardwareConcurrency: number };
 declare const Deno: {
   env: { toObject(): Record<string, string> };
   readFile(path: string | URL): Promise<Uint8Array>;
@@ -46,10 +48,10 @@ function fileSource(manifest: URL, describe: string): ModelSource {
 const runtime: EdgeRuntime = {
   name: 'deno',
   ortVersion: `onnxruntime-web ${ort.env.versions.web}`,
-  defaultThreads: 1,
+  // wasm threads scale to about 4 on these nets; more only contend with request handling.
+  defaultThreads: Math.min(navigator.hardwareConcurrency, 4),
   // Wasm memory for inference: whole 512² photos with the default models (their measures are in the manifest).
   memoryBudgetMB: 512,
-  maxThreads: 1,
   createCpuRunner: (model, threads) => createWebRunner(model, { threads }),
   createGpuRunner: (model) => createWebGpuRunner(model),
   probeGpu: probeWebGpu,

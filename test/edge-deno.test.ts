@@ -1,4 +1,4 @@
-// The Deno entry as deployed (`deno task start`, deno from npm, onnxruntime-web on one wasm thread) started
+// The Deno entry as deployed (`deno task start`, deno from npm, onnxruntime-web with wasm threads) started
 // as a real process on a free loopback port: a real photo through HTTP equals the library's output.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeImage, encodeJpeg } from '../src-core/image/index.ts';
@@ -7,7 +7,7 @@ import { libraryUpscale, photoCrop, postImage, startServer, type RunningServer }
 let server: RunningServer | undefined;
 
 beforeAll(async () => {
-  // SRQ_THREADS=2 is asked for on purpose: Deno caps it at 1 (INT8 sessions hung with wasm threads there).
+  // Two wasm threads on purpose: an early note saw INT8 sessions hang with threads on Deno (they do not any more).
   server = await startServer('node_modules/.bin/deno', ['task', 'start'], { env: { PORT: '0', SRQ_TILE_SIZE: '64', SRQ_THREADS: '2', NO_COLOR: '1' } });
 });
 
@@ -16,10 +16,10 @@ afterAll(async () => {
 });
 
 describe('Deno entry (real process)', () => {
-  it('serves INT8 on one wasm thread and says why', async () => {
+  it('serves INT8 on two wasm threads', async () => {
     const models = await (await fetch(`${server!.url}/v1/models`)).json();
     expect(models).toMatchObject({ runtime: 'deno', serving: { label: 'cpu-int8' } });
-    expect(models.backend).toMatch(/\(wasm, 1 thread\)$/);
+    expect(models.backend).toMatch(/\(wasm, 2 threads\)$/);
   });
 
   it('upscales a real photo (JPEG in, PNG out) to the library\'s exact pixels', async () => {

@@ -7,7 +7,7 @@
 // the thread count (its `threads`, else a value already set on ort.env.wasm.numThreads, else 1), and a later
 // runner that asks for a different count gets WasmThreadsLockedError instead of silently running with the
 // wrong count. To compare thread counts, use one process (or worker) per count.
-// Default 1 because Deno (hangs with INT8 + threads) and Workers (no threads at all) need it;
+// Default 1 because Workers (no threads at all) need it;
 // in Node pass threads: 2+ (≈1.8× faster on 2 cores).
 import { RunnerOptionsError, checkRunnerOptions, type Runner, type RunnerOptions } from './runner.ts';
 import { sessionRunner, type OrtSessionLike, type OrtTensorCtor } from './session-runner.ts';
