@@ -5,6 +5,7 @@
 import * as ort from 'onnxruntime-web';
 import { createWebRunner } from '../src-core/runtime/ort-web.ts';
 import { createEdgeApp } from './app.ts';
+import { fastDeflate } from './deflate.node.ts';
 import type { EdgeRuntime } from './engine.ts';
 import { ModelSourceError, type ModelSource } from './model-source.ts';
 import { createWebGpuRunner, probeWebGpu } from './webgpu.ts';
@@ -53,6 +54,7 @@ const runtime: EdgeRuntime = {
   // Wasm memory for inference: whole 512² photos with the default models (their measures are in the manifest).
   memoryBudgetMB: 512,
   createCpuRunner: (model, threads) => createWebRunner(model, { threads }),
+  deflate: fastDeflate,
   createGpuRunner: (model) => createWebGpuRunner(model),
   probeGpu: probeWebGpu,
   embedded: () => fileSource(new URL('./models/manifest.json', import.meta.url), 'embedded'),

@@ -6,6 +6,7 @@ import * as ort from 'onnxruntime-web';
 import { packageRoot } from '../src-core/package-root.node.ts';
 import { createWebRunner } from '../src-core/runtime/ort-web.ts';
 import type { EdgeRuntime } from './engine.ts';
+import { fastDeflate } from './deflate.node.ts';
 import { fileSource } from './file-source.node.ts';
 import { createCudaRunner, probeCuda } from './gpu.node.ts';
 
@@ -18,6 +19,7 @@ export function nodeRuntime(): EdgeRuntime {
     // Wasm memory for inference: whole 512² photos with the default models (their measures are in the manifest).
     memoryBudgetMB: 512,
     createCpuRunner: (model, threads) => createWebRunner(model, { threads }),
+    deflate: fastDeflate,
     createGpuRunner: (model) => createCudaRunner(model),
     probeGpu: probeCuda,
     embedded: () => fileSource(join(packageRoot(), 'src-edge', 'models', 'manifest.json'), 'embedded'),

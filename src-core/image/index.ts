@@ -7,7 +7,7 @@ export { readImageHeader } from './header.ts';
 export type { DecodeOptions } from './decode.ts';
 export { decodeImage, DEFAULT_MAX_PIXELS } from './decode.ts';
 export { encodePng } from './png.ts';
-export { encodePngNative } from './png-native.ts';
+export { encodePngNative, type Deflate } from './png-native.ts';
 export { encodeJpeg } from './jpeg.ts';
 export type { ResizeOptions } from './resize.ts';
 export { resizeBicubic, resizeBicubicFloat, makeLowRes } from './resize.ts';
