@@ -41,7 +41,7 @@ const full = decodeImage(new Uint8Array(readFileSync(`${root}/images/astronaut.p
 const crop = cropImage(full, (full.width - 128) >> 1, (full.height - 128) >> 1, 128, 128);
 const png = encodePng(crop);
 
-// The server: the real Node entry, default limits (1 running, 8 queued, 128 px tiles).
+// The server: the real Node entry, default limits (1 running, 8 queued, windows from the memory budget).
 const child = spawn(process.execPath, ['build/src-edge/entry.node.js'], { cwd: root, env: { ...process.env, PORT: '0' }, stdio: ['ignore', 'pipe', 'pipe'] });
 let log = '';
 child.stdout.on('data', (d) => (log += d));
@@ -169,7 +169,7 @@ async function overhead(url, threads, rounds = 15) {
 try {
   const url = await ready();
   const models = await (await fetch(`${url}/v1/models`)).json();
-  console.log(`srq edge bench: Node entry at ${url}, ${models.serving.label} (${models.backend}), ${models.defaultModel}, tiles of ${models.tileSize}`);
+  console.log(`srq edge bench: Node entry at ${url}, ${models.serving.label} (${models.backend}), ${models.defaultModel}, ${models.tileSize ? `tiles of ${models.tileSize}` : `windows within ${models.memoryBudgetMB} MB of wasm memory`}`);
   console.log(`limits: ${models.limits.maxConcurrent} running + ${models.limits.maxQueue} queued; photo 128x128 PNG (${png.length} bytes) -> 512x512; ${SECONDS} s or ${MAX_REQUESTS} requests per level; idle RSS ${Math.round(rssMb())} MB\n`);
   const rows = [];
   for (const c of LEVELS) rows.push(await level(url, c));
