@@ -29,7 +29,8 @@ describe('planWindow', () => {
   });
 
   it('never exceeds the pixel cap and never does worse than the best square', () => {
-    for (const [w, h, c, cap] of [[512, 512, 10, 33_000], [1024, 768, 13, 250_000], [300, 451, 35, 40_000], [97, 1000, 10, 5_000]] as const) {
+    // The last two: images thinner than a window's context and core, along either side.
+    for (const [w, h, c, cap] of [[512, 512, 10, 33_000], [1024, 768, 13, 250_000], [300, 451, 35, 40_000], [97, 1000, 10, 5_000], [20, 10_000, 10, 36_000], [10_000, 20, 10, 36_000]] as const) {
       const plan = planWindow(w, h, c, cap);
       expect(plan.width * plan.height).toBeLessThanOrEqual(cap);
       const side = Math.floor(Math.sqrt(cap));

@@ -66,5 +66,7 @@ export function wasmMemoryAt(model: Uint8Array, side: number, opts: MeasureOptio
       else resolve(m);
     });
     worker.once('error', (e) => reject(new WasmMemoryError(`measuring wasm memory at ${side}² px: ${e.message}`)));
+    // Ended without a word (killed, out of memory): a settled promise ignores this.
+    worker.once('exit', (code) => reject(new WasmMemoryError(`measuring wasm memory at ${side}² px: the worker exited with code ${code}`)));
   });
 }

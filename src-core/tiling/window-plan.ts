@@ -33,7 +33,9 @@ export function planWindow(width: number, height: number, context: number, maxPi
     throw new WindowPlanError(`a window of ${smallest}² px (the model's ${context} px of context on each side and an ${MIN_TILE_CORE} px core) needs more memory than this host allows`);
   }
   let best: WindowPlan | undefined;
-  for (let w = Math.min(width, Math.floor(maxPixels / smallest)); w >= smallest; w--) {
+  // A side that spans the whole image needs no core between two contexts, so it may be thinner than `smallest`.
+  const widest = Math.min(width, Math.floor(maxPixels / Math.min(height, smallest)));
+  for (let w = widest; w >= Math.min(width, smallest); w--) {
     const h = Math.min(height, Math.floor(maxPixels / w));
     if (h < height && h < smallest) continue;
     // A window wider than what its count needs only costs: shrink each side to the least that keeps the count.
