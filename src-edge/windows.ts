@@ -5,7 +5,7 @@
 // a measure, and GPU sessions, keep the 128 px default.
 import { windowPixelsFor } from '../src-core/runtime/wasm-memory.ts';
 import { planWindow } from '../src-core/tiling/window-plan.ts';
-import { DEFAULT_TILE_SIZE, MIN_TILE_CORE, tileContext } from '../src-core/tiling/upscale.ts';
+import { DEFAULT_TILE_SIZE, MIN_TILE_CORE, tileContext, tileSizeFor } from '../src-core/tiling/upscale.ts';
 import type { ManifestEntry } from './manifest.ts';
 
 export type WindowSizing =
@@ -36,7 +36,8 @@ export function windowSizing(entry: ManifestEntry, device: 'cpu' | 'gpu', tileSi
 export function windowFor(sizing: WindowSizing, entry: ManifestEntry, width: number, height: number): { tileSize: number } | { window: { width: number; height: number } } {
   const pad = 2 * Math.ceil((entry.border ?? 0) / entry.scale);
   if (entry.wholeImage) return { window: { width: width + pad, height: height + pad } };
-  if (sizing.kind === 'fixed') return { tileSize: sizing.tileSize };
+  // The size the tiler really uses: an asked-for square is raised as far as the model's context needs.
+  if (sizing.kind === 'fixed') return { tileSize: tileSizeFor(entry, sizing.tileSize) };
   const { width: w, height: h } = planWindow(width + pad, height + pad, tileContext(entry), sizing.maxPixels);
   return { window: { width: w, height: h } };
 }

@@ -78,6 +78,8 @@ describe('windowSizing and windowFor', () => {
 
   it('keeps a fixed square for SRQ_TILE_SIZE, GPU sessions and files without a measure', () => {
     expect(windowFor(windowSizing(slim, 'cpu', 64, 512), slim, 256, 256)).toEqual({ tileSize: 64 });
+    // A square too small for the model's context is raised as the tiler raises it (10 px each side + an 8 px core).
+    expect(windowFor(windowSizing(slim, 'cpu', 16, 512), slim, 256, 256)).toEqual({ tileSize: 28 });
     expect(windowSizing(slim, 'gpu', undefined, 512)).toMatchObject({ kind: 'fixed', tileSize: 128 });
     const { memory: _, ...unmeasured } = slim;
     expect(windowSizing(unmeasured as ManifestEntry, 'cpu', undefined, 512)).toMatchObject({ kind: 'fixed', tileSize: 128 });
