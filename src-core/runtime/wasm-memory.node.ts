@@ -1,7 +1,7 @@
 // How much wasm memory an onnxruntime-web session of a model takes for a model input window of p pixels, as
 // `baseBytes + bytesPerPixel · p`: measured, because ORT's allocator and emscripten's memory growth decide it, not
 // the graph. The edge worker turns it into the largest window its runtime's memory budget holds
-// (src-edge/window-plan.ts). Wasm memory only grows, so each size runs in a fresh worker thread (a fresh ORT module
+// (src-edge/windows.ts, src-core/tiling/window-plan.ts). Wasm memory only grows, so each size runs in a fresh worker thread (a fresh ORT module
 // and wasm instance) and reads the memory's size after one run: the peak of that run, rounded up to emscripten's
 // growth step.
 import { Worker } from 'node:worker_threads';

@@ -24,7 +24,7 @@ export interface UpscaleOptions {
   tileSize?: number;
   /**
    * A window of any shape, in px of the padded input, instead of tileSize (the edge's, from its memory budget:
-   * src-edge/window-plan.ts). Taken as given; each side needs room for a core between two margins of context.
+   * src-edge/windows.ts). Taken as given; each side needs room for a core between two margins of context.
    */
   window?: { width: number; height: number };
   /**
