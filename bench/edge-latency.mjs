@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+export const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 
 const MODELS = [
   { name: 'esrgan-slim-x4', pkg: '@upscalerjs/esrgan-slim' },
@@ -71,7 +71,9 @@ async function start(runtime) {
   throw new Error(`${runtime.label} did not get ready:\n${log.slice(-2000)}`);
 }
 
-function post(url, body) {
+// node:http (its global agent has no socket limit): every client really has its request at the server at
+// once. Node 20's fetch held concurrent requests back on the client side, which hid the server's queueing.
+export function post(url, body) {
   return new Promise((resolve, reject) => {
     const req = request(url, { method: 'POST', headers: { 'content-type': 'image/png', 'content-length': body.length } }, (res) => {
       const chunks = [];

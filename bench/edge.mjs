@@ -17,7 +17,7 @@ import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { decode } from 'fast-png';
 import * as ort from 'onnxruntime-web';
-import { latency } from './edge-latency.mjs';
+import { latency, median, post } from './edge-latency.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const arg = (name, fallback) => {
@@ -67,22 +67,7 @@ async function ready() {
   throw new Error(`server not ready in 60 s:\n${log}`);
 }
 
-// node:http (its global agent has no socket limit): every client really has its request at the server at
-// once. Node 20's fetch held concurrent requests back on the client side, which hid the server's queueing.
-function post(url, body) {
-  return new Promise((resolve, reject) => {
-    const req = request(url, { method: 'POST', headers: { 'content-type': 'image/png', 'content-length': body.length } }, (res) => {
-      res.on('data', () => {});
-      res.on('end', () => resolve({ status: res.statusCode, header: (name) => res.headers[name] }));
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}
-
 const percentile = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
-const median = (xs) => percentile([...xs].sort((a, b) => a - b), 50);
 
 async function level(url, concurrency) {
   // Open the clients' keep-alive connections first, as a connection-pooling client would: a Node server busy in
@@ -104,10 +89,10 @@ async function level(url, concurrency) {
       const res = await post(`${url}/v1/upscale`, png);
       if (res.status === 200) {
         ok.push(performance.now() - t);
-        for (const [, name, dur] of (res.header('server-timing') ?? '').matchAll(/(\w+);dur=([\d.]+)/g)) timings[name]?.push(Number(dur));
+        for (const [, name, dur] of (res.headers['server-timing'] ?? '').matchAll(/(\w+);dur=([\d.]+)/g)) timings[name]?.push(Number(dur));
       } else if (res.status === 429) {
         rejected++;
-        await sleep(Math.min(Number(res.header('retry-after') ?? 1) * 1000, Math.max(0, endAt - performance.now())));
+        await sleep(Math.min(Number(res.headers['retry-after'] ?? 1) * 1000, Math.max(0, endAt - performance.now())));
       } else if (other++ === 0) console.error(`first unexpected answer: HTTP ${res.status}`);
     }
   };

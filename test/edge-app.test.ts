@@ -69,6 +69,7 @@ describe('parseManifest', () => {
     ['escaping path', { version: 1, models: [{ ...good, file: '../secret.onnx' }] }, /relative to the manifest/],
     ['absolute URL', { version: 1, models: [{ ...good, file: 'https://elsewhere.example/m.onnx' }] }, /relative to the manifest/],
     ['bad sha', { version: 1, models: [{ ...good, sha256: 'XYZ' }] }, /sha256 must be 64/],
+    ['bad memory measure', { version: 1, models: [{ ...good, memory: { baseBytes: -1, bytesPerPixel: 9 } }] }, /memory must be \{ "baseBytes": integer >= 0, "bytesPerPixel": integer >= 0 \}/],
     ['duplicate', { version: 1, models: [good, good] }, /repeats the int8 file of m/],
     ['disagreeing variants', { version: 1, models: [good, { ...good, variant: 'fp16', host: 'gpu', overlap: 3 }] }, /disagree on scale, border or overlap/],
   ];

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import type { NamedImage } from '../../src-core/image/image-files.node.ts';
 import type { RasterImage } from '../../src-core/image/raster.ts';
 import { describeLine, resolveModel, type ModelDescription, type ResolvedModel } from '../../src-core/model/description.ts';
+import { EDGE_VARIANT } from '../../src-core/manifest.ts';
 import { encodeModel, setMetadata } from '../../src-core/onnx/model.ts';
 import type { ModelProto } from '../../src-core/onnx/types.ts';
 import { coverageLine, DEFAULT_MIN_COVERAGE, gateCoverage } from '../../src-core/quantize/coverage.ts';
@@ -154,31 +155,27 @@ export async function runModelJob(input: ModelJobInput, ctx: ModelJobContext, di
     const message = gateCoverage(validation.report, i, coverage, m.variant === 'int8-static' ? opts.minCoverage ?? DEFAULT_MIN_COVERAGE : undefined);
     if (message) log.info(`${m.variant}: ${message}`);
   }
-  const memory = await measureMemory(made, validation.report, log);
+  const memory = await measureServedMemory(made, validation.report, log);
   return writeResults(input, made, validation, description, opts, dir, memory);
 }
 
 /**
- * The wasm memory of each INT8 file that will be published (it passed its gate): the edge sizes its windows from
- * it. A failure here costs the edge its window sizing (it falls back to 128² tiles), not the job: a warning.
+ * The wasm memory of the INT8 file the edge will serve (the first that passed its gate, as buildManifest lists it):
+ * the edge sizes its windows from it. A failure costs the edge its window sizing (it falls back to 128² tiles),
+ * not the job: a warning.
  */
-async function measureMemory(made: readonly Made[], report: ValidationReport, log: JobLog): Promise<(WasmMemory | undefined)[]> {
-  const out: (WasmMemory | undefined)[] = [];
-  for (const [i, m] of made.entries()) {
-    if (m.variant === 'fp16' || report.candidates[i]?.gate?.passed !== true) {
-      out.push(undefined);
-      continue;
-    }
-    try {
-      const memory = await measureWasmMemory(m.bytes);
-      log.info(`${m.variant}: wasm memory ${(memory.baseBytes / 2 ** 20).toFixed(1)} MB + ${memory.bytesPerPixel} B per window px (the edge sizes its windows from it)`);
-      out.push(memory);
-    } catch (e) {
-      log.warning(`${m.variant}: wasm memory not measured (${(e as Error).message}); the edge will use 128² tiles for it`);
-      out.push(undefined);
-    }
+async function measureServedMemory(made: readonly Made[], report: ValidationReport, log: JobLog): Promise<{ index: number; memory: WasmMemory } | undefined> {
+  const index = made.findIndex((m, i) => EDGE_VARIANT[m.variant].variant === 'int8' && report.candidates[i]?.gate?.passed === true);
+  if (index < 0) return undefined;
+  const { variant, bytes } = made[index]!;
+  try {
+    const memory = await measureWasmMemory(bytes);
+    log.info(`${variant}: wasm memory ${(memory.baseBytes / 2 ** 20).toFixed(1)} MB + ${memory.bytesPerPixel} B per window px (the edge sizes its windows from it)`);
+    return { index, memory };
+  } catch (e) {
+    log.warning(`${variant}: wasm memory not measured (${(e as Error).message}); the edge will use 128² tiles for it`);
+    return undefined;
   }
-  return out;
 }
 
 /** The time plan, from timed FP32 runs on a calibration tile (after a warm-up run). */
@@ -279,7 +276,7 @@ function writeResults(
   { scale, border, overlap, wholeImage }: ModelDescription,
   opts: JobOptions,
   dir: string,
-  memory: readonly (WasmMemory | undefined)[],
+  served: { index: number; memory: WasmMemory } | undefined,
 ): ModelOutcome {
   mkdirSync(dir, { recursive: true });
   const variants: VariantOutcome[] = made.map((m, i) => {
@@ -287,7 +284,7 @@ function writeResults(
     // A variant that failed its gate is not written: nothing can publish it by mistake. One that passed has been
     // loaded and run by onnxruntime in validation, so every file written here loads.
     if (passed) writeFileSync(join(dir, m.file), m.bytes);
-    return { quantization: m.variant, file: m.file, sha256: sha256Hex(m.bytes), bytes: m.bytes.length, passed, ...(m.note ? { note: m.note } : {}), ...(memory[i] ? { memory: memory[i] } : {}) };
+    return { quantization: m.variant, file: m.file, sha256: sha256Hex(m.bytes), bytes: m.bytes.length, passed, ...(m.note ? { note: m.note } : {}), ...(served?.index === i ? { memory: served.memory } : {}) };
   });
   const reports = { json: `${input.name}.report.json`, markdown: `${input.name}.report.md`, html: `${input.name}.report.html` };
   writeFileSync(join(dir, reports.json), reportToJson(report));
