@@ -106,6 +106,28 @@ describe('windowSizing and windowFor', () => {
   });
 });
 
+describe('a budget-sized window on a model that loses a border (waifu2x upconv_7, out = 2·in − 28)', () => {
+  it('pads by the border as the tiler does, and its windows upscale exactly as the whole image', async () => {
+    const entry: ManifestEntry = { name: 'waifu2x', scale: 2, border: 14, overlap: 7, variant: 'fp32', host: 'cpu', file: 'w.onnx', sha256: '0'.repeat(64), bytes: 1 };
+    const sizing = { kind: 'budget' as const, maxPixels: 114 * 50, budgetMB: 0 };
+    // 100×80 photo + 7 px of repeated edge on each side = 114×94, in windows of at most 5 700 px.
+    const window = windowFor(sizing, entry, 100, 80);
+    // Full padded height (94 = 80 + 2·7) in three columns: fewer pixels than three full-width strips.
+    expect(window).toEqual({ window: { width: 48, height: 94 } });
+    const runner = await createWebRunner(readFileSync('test/fixtures/corpus/waifu2x-upconv7-x2.onnx'), { threads: 1 });
+    try {
+      const img = centreCrop('chelsea.png', 100, 80);
+      const geometry = { scale: 2, border: 14, overlap: 7 };
+      const whole = await upscaleImage(runner, img, { ...geometry, tileSize: 200 });
+      const strips = await upscaleImage(runner, img, { ...geometry, ...window });
+      expect([strips.width, strips.height]).toEqual([200, 160]);
+      expect(maxAbsDiff(strips, whole)).toBeLessThanOrEqual(1);
+    } finally {
+      await runner.release();
+    }
+  });
+});
+
 describe('windowPixelsFor', () => {
   it('is the budget left after the base, per pixel; 0 when the base alone is over', () => {
     expect(windowPixelsFor({ baseBytes: 1000, bytesPerPixel: 10 }, 2000)).toBe(100);
