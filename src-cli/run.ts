@@ -12,6 +12,7 @@ import {
   parseLimit,
   parsePercent,
   parseVariants,
+  parsePositive,
   parseWhole,
   splitList,
   type JobOptions,
@@ -42,6 +43,9 @@ variants that passed, manifest.json (the edge worker's format), reports/<model>.
   --tile N                 calibration and validation tile size in input pixels (default ${DEFAULTS.tileSize})
   --time-budget MIN        minutes each model may take (default ${DEFAULT_TIME_BUDGET}): srq prints its time plan first, refuses a
                            model that cannot fit and skips a fallback search that would not
+  --memory-budget GB       memory each model may use at its peak (default: 90% of this machine's): srq prints its
+                           memory plan first, measures bias correction in smaller parts to fit, refuses a model
+                           that cannot fit
   --scale N                optional: srq measures each model's scale; a given one is checked against it
   --out <dir>              output folder (default ${DEFAULTS.outDir})
   --runtime node|web       onnxruntime-node (default) or onnxruntime-web (wasm)
@@ -62,6 +66,7 @@ export async function runCommand(argv: string[]): Promise<number> {
     'no-bias-correction': { type: 'boolean' },
     tile: { type: 'string' },
     'time-budget': { type: 'string' },
+    'memory-budget': { type: 'string' },
     scale: { type: 'string' },
     out: { type: 'string', short: 'o' },
     runtime: { type: 'string' },
@@ -84,6 +89,7 @@ export async function runCommand(argv: string[]): Promise<number> {
     tileSize: values.tile !== undefined ? parseWhole('--tile', values.tile, 8) : DEFAULTS.tileSize,
     outDir: values.out ?? DEFAULTS.outDir,
     ...(values['time-budget'] !== undefined ? { timeBudget: parseWhole('--time-budget', values['time-budget'], 1) } : {}),
+    ...(values['memory-budget'] !== undefined ? { memoryBudget: parsePositive('--memory-budget', values['memory-budget']) } : {}),
     runtime: values.runtime ? parseChoice('--runtime', values.runtime, ['node', 'web'] as const) : 'node',
     ...(values.scale !== undefined ? { scale: parseWhole('--scale', values.scale, 1) } : {}),
     ...(values.threads !== undefined ? { threads: parseWhole('--threads', values.threads, 1) } : {}),

@@ -49,6 +49,11 @@ describe('srq run', () => {
     // The time plan comes before any work, with each step's estimate and the default budget.
     expect(r.stdout).toMatch(/^time plan: calibration ≈ \d+:\d\d, bias correction ≈ \d+:\d\d, validation ≈ \d+:\d\d \(≈ \d+:\d\d in all; fallback search, if static INT8 misses the budget, ≈ \d+:\d\d more\); time budget 60 min$/m);
     expect(r.stdout.indexOf('time plan:')).toBeLessThan(r.stdout.indexOf('int8-static: quantizing'));
+    // So does the memory plan, with the default budget (90% of this machine's memory); each step's measured peak
+    // comes at the end of the model.
+    expect(r.stdout).toMatch(/^memory plan: calibration ≈ [\d.]+ GB, bias correction ≈ [\d.]+ GB, validation ≈ [\d.]+ GB, fallback search ≈ [\d.]+ GB, coverage ≈ [\d.]+ GB \(peak ≈ [\d.]+ GB; then the edge's wasm memory measure, within what the budget leaves\); memory budget [\d.]+ GB$/m);
+    expect(r.stdout.indexOf('memory plan:')).toBeLessThan(r.stdout.indexOf('int8-static: quantizing'));
+    expect(r.stdout).toMatch(/^memory: plan [\d.]+ GB, int8-static [\d.]+ GB, calibration [\d.]+ GB, bias correction [\d.]+ GB, fp16 [\d.]+ GB, validation [\d.]+ GB, coverage [\d.]+ GB, wasm memory [\d.]+ GB; peak [\d.]+ GB of the [\d.]+ GB budget$/m);
     expect(readdirSync(join(ws, 'out')).sort()).toEqual(['esrgan-slim-x2.fp16.onnx', 'esrgan-slim-x2.int8.onnx', 'manifest.json', 'report.json', 'reports', 'summary.md']);
     const manifest = JSON.parse(readFileSync(join(ws, 'out', 'manifest.json'), 'utf8')) as ModelManifest;
     expect(manifest.models.map((m) => m.file)).toEqual(['esrgan-slim-x2.int8.onnx', 'esrgan-slim-x2.fp16.onnx']);
@@ -125,6 +130,15 @@ describe('srq run', () => {
     expect(report.models.map((m) => [m.path, m.base])).toEqual([['models/new-x2.onnx', 'new']]);
   });
 
+  it('refuses a model whose memory plan does not fit --memory-budget before any work, with what it needs, and exits 1', () => {
+    // Node, ORT and the photos alone take more than 0.1 GB.
+    const r = srq(['run', 'models/esrgan-slim-x2.onnx', ...fast, '--memory-budget', '0.1', '--out', 'tight'], { cwd: ws });
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stdout).toMatch(/^ERROR esrgan-slim-x2 {2}could not be run: models\/esrgan-slim-x2\.onnx needs ≈ [\d.]+ GB of memory on this runner \(calibration ≈ [\d.]+ GB, .*\), over its 0\.10 GB memory budget; set memory-budget to [\d.]+ or more, or use a runner with more memory$/m);
+    expect(r.stdout).not.toContain('int8-static: quantizing');
+    expect(readdirSync(join(ws, 'tight')).filter((f) => f.endsWith('.onnx'))).toEqual([]);
+  });
+
   it('never writes over a file it did not write', () => {
     mkdirSync(join(ws, 'mine'), { recursive: true });
     writeFileSync(join(ws, 'mine', 'esrgan-slim-x2.int8.onnx'), 'my own file');
@@ -139,6 +153,7 @@ describe('srq run', () => {
     [['run', 'nothing/*.onnx'], /^srq: no \.onnx file matches nothing\/\*\.onnx in .*; check the models glob$/],
     [['run', 'models/*.onnx', '--variants', 'int4'], /^srq: --variants: unknown variant "int4"; use int8-static, int8-dynamic, fp16$/],
     [['run', 'models/*.onnx', '--max-drop', 'lots'], /^srq: --max-drop must be a number ≥ 0, got "lots"$/],
+    [['run', 'models/*.onnx', '--memory-budget', '0'], /^srq: --memory-budget must be a number > 0, got "0"$/],
     [['run', 'models/*.onnx', '--base', 'no-such-rev'], /^srq: base revision no-such-rev not found in the git checkout at .*; pass a branch, tag or commit that exists$/],
     [['run'], /^srq: run needs one or more model files or globs/],
   ])('refuses %j with one line and exit 2', (args, message) => {

@@ -135,6 +135,21 @@ describe('bias correction', () => {
     expect(sqnrAfter).toBeGreaterThan(sqnrBefore + 0.9);
   });
 
+  it('measures the same shifts in parts of one conv per session as in one session (the memory budget\'s knob)', async () => {
+    // Four tiles: every part measures on all of them whatever the part size (MIN_TILES), so the shifts must agree.
+    const tiles = calibration.slice(0, 4);
+    const createRunner = (b: Uint8Array) => runner(b);
+    const whole = await quantizeStatic(net(), { tiles, createRunner, method: 'minmax' });
+    const parts: string[] = [];
+    const split = await quantizeStatic(net(), { tiles, createRunner, method: 'minmax', biasConvsPerSession: 1, onProgress: (m) => parts.push(m) });
+    expect(parts.filter((m) => m.startsWith('bias correction: tile')).at(-1)).toMatch(/^bias correction: tile 12\/12 \(convs 3–3 of 3\)/);
+    expect([...split.biasShifts!.keys()]).toEqual([...whole.biasShifts!.keys()]);
+    for (const [bias, shift] of whole.biasShifts!) {
+      const other = split.biasShifts!.get(bias)!;
+      for (let k = 0; k < shift.length; k++) expect(Math.abs(other[k]! - shift[k]!)).toBeLessThanOrEqual(1e-6 * Math.max(1e-3, Math.abs(shift[k]!)));
+    }
+  });
+
   it('keeps a shift that holds on every tile and drops one that flips sign from tile to tile', () => {
     // Channel 0: 0.010 ± 0.001 on 8 tiles; channel 1: ±0.01 alternating (mean 0.0025 from one extra +).
     const tiles = [[0.011, 0.01], [0.009, -0.01], [0.01, 0.01], [0.011, -0.01], [0.009, 0.01], [0.01, -0.01], [0.01, 0.01], [0.01, 0.01]];

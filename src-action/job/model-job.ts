@@ -25,6 +25,8 @@ import { applyGate, gatedValue } from '../../src-core/validate/gate.ts';
 import { reportToJson, type ValidationReport } from '../../src-core/validate/schema.ts';
 import { validateModels, type Validation } from '../../src-core/validate/validate.ts';
 import type { JobLog } from './log.ts';
+import { memoryPlanLine, overMemoryBudget, planMemory, WASM_WORKER_BYTES, type MemoryPlan } from './memory-plan.ts';
+import { defaultMemoryBudget, gb, memoryLine, MemoryWatch, residentBytes } from './memory-watch.ts';
 import { DEFAULT_TIME_BUDGET, overBudget, planLine, planTime, searchOverBudget, type TimePlan } from './time-plan.ts';
 import { prepareInferenceModel } from '../../src-core/inference-model.ts';
 import { rasterToTensor } from '../../src-core/quantize/calibration-tiles.ts';
@@ -61,6 +63,22 @@ export interface ModelJobContext {
 interface Made { variant: Variant; file: string; model: ModelProto; bytes: Uint8Array; note?: string }
 
 export async function runModelJob(input: ModelJobInput, ctx: ModelJobContext, dir: string): Promise<ModelOutcome> {
+  const memoryBudget = (ctx.options.memoryBudget ?? defaultMemoryBudget()) * 1e9;
+  const watch = new MemoryWatch('plan');
+  let outcome: ModelOutcome | undefined;
+  try {
+    outcome = await runWatched(input, ctx, dir, watch, memoryBudget);
+    return outcome;
+  } finally {
+    // Each step's measured peak: what the plan estimated is checked here, in every run's log.
+    const steps = watch.stop();
+    const peak = Math.max(...steps.map((s) => s.peakBytes));
+    ctx.log.info(`memory: ${memoryLine(steps)}; peak ${gb(peak)} of the ${gb(memoryBudget)} budget`);
+    if (outcome && peak > memoryBudget) ctx.log.warning(`${input.path} peaked at ${gb(peak)}, over its ${gb(memoryBudget)} memory budget: the memory plan under-estimated it; set memory-budget to ${Math.ceil((peak * 1.2) / 1e8) / 10} on this runner`, input.path);
+  }
+}
+
+async function runWatched(input: ModelJobInput, ctx: ModelJobContext, dir: string, watch: MemoryWatch, memoryBudget: number): Promise<ModelOutcome> {
   const { options: opts, log } = ctx;
   const runnerOptions: RunnerOptions = opts.threads !== undefined ? { threads: opts.threads } : {};
   const factory = (bytes: Uint8Array, hints: RunnerOptions = {}) => createRunner(opts.runtime, bytes, { ...hints, ...runnerOptions });
@@ -73,27 +91,31 @@ export async function runModelJob(input: ModelJobInput, ctx: ModelJobContext, di
   const { description } = resolved;
   log.info(describeLine(description));
   for (const note of description.notes) log.warning(note);
-  // The plan comes first: a model that cannot finish within the time budget is refused now, with what it needs.
+  // The plans come first: a model that cannot finish within its time or memory budget is refused now, with what
+  // it needs, instead of being killed by the runner later.
   const started = performance.now();
   const budgetMinutes = opts.timeBudget ?? DEFAULT_TIME_BUDGET;
-  const plan = await planModel(resolved, ctx, factory);
+  const { time: plan, memory: memoryPlan } = await planModel(resolved, ctx, factory, memoryBudget);
   log.info(planLine(plan, budgetMinutes));
-  const over = overBudget(plan, budgetMinutes, input.path);
-  if (over) throw new TimeBudgetError(over);
+  log.info(memoryPlanLine(memoryPlan, memoryBudget));
+  const over = overBudget(plan, budgetMinutes, input.path) ?? overMemoryBudget(memoryPlan, memoryBudget, input.path);
+  if (over) throw new BudgetError(over);
 
   const made: Made[] = [];
   // Static INT8 as made here is the accuracy-aware search's round 1: it reuses its ranges and bias shifts.
   let staticInt8: StaticQuantizeResult | undefined;
   for (const variant of opts.variants) {
     log.info(`${variant}: quantizing`);
+    watch.step(variant);
     const variantStarted = performance.now();
-    const { model, quantized } = await makeVariant(variant, resolved, input.path, ctx, factory);
+    const { model, quantized } = await makeVariant(variant, resolved, input.path, ctx, factory, watch, memoryPlan.convsPerPart);
     staticInt8 ??= quantized;
     const bytes = encodeModel(model);
     made.push({ variant, file: `${input.name}.${VARIANT_SUFFIX[variant]}.onnx`, model, bytes });
     log.info(`${variant}: ${(bytes.length / 1e6).toFixed(2)} MB in ${((performance.now() - variantStarted) / 1000).toFixed(1)} s`);
   }
 
+  watch.step('validation');
   let validation = await validate(input, resolved, made, ctx, factory);
   const staticIndex = made.findIndex((m) => m.variant === 'int8-static');
   const staticResult = validation.report.candidates[staticIndex];
@@ -104,6 +126,7 @@ export async function runModelJob(input: ModelJobInput, ctx: ModelJobContext, di
   } else if (staticResult && !staticResult.gate?.passed) {
     // Accuracy-aware: keep the layers that hurt most in float until the drop fits the budget (or nothing does).
     log.info(`int8-static misses the ${opts.maxDrop} ${opts.metric} budget: searching for layers to keep float`);
+    watch.step('fallback search');
     const budget = await quantizeWithinBudget(resolved, {
       ...(staticInt8 ? { first: staticInt8 } : {}),
       heldOutDrop: gatedValue(opts.metric, staticResult),
@@ -131,6 +154,7 @@ export async function runModelJob(input: ModelJobInput, ctx: ModelJobContext, di
       setMetadata(model, 'srq.float_nodes', budget.best.step.floatNodes.join(','));
       setMetadata(model, 'srq.max_drop', `${opts.maxDrop} ${opts.metric} (measured ${budget.best.step.drop.toFixed(4)})`);
       made[staticIndex] = { ...current, model, bytes: encodeModel(model), note: verdict };
+      watch.step('validation');
       validation = await validate(input, resolved, made, ctx, factory);
       // The search never saw the evaluation photos: its choice is confirmed there, and a miss is said plainly.
       const confirmed = validation.report.candidates[staticIndex];
@@ -148,6 +172,7 @@ export async function runModelJob(input: ModelJobInput, ctx: ModelJobContext, di
   // sets up the native addon before it loads it, and falls back to wasm when it cannot).
   const int8Coverage = opts.runtime === 'node' ? (await import('../../src-core/quantize/coverage.node.ts')).int8Coverage : undefined;
   if (!int8Coverage) log.info('int8 coverage not measured: it is what the native ONNX Runtime fuses, and this run uses wasm');
+  watch.step('coverage');
   for (const [i, m] of made.entries()) {
     if (m.variant === 'fp16' || !int8Coverage) continue;
     const coverage = await int8Coverage(m.bytes);
@@ -155,7 +180,8 @@ export async function runModelJob(input: ModelJobInput, ctx: ModelJobContext, di
     const message = gateCoverage(validation.report, i, coverage, m.variant === 'int8-static' ? opts.minCoverage ?? DEFAULT_MIN_COVERAGE : undefined);
     if (message) log.info(`${m.variant}: ${message}`);
   }
-  const memory = await measureServedMemory(made, validation.report, log);
+  watch.step('wasm memory');
+  const memory = await measureServedMemory(made, validation.report, log, memoryBudget);
   return writeResults(input, made, validation, description, opts, dir, memory);
 }
 
@@ -164,12 +190,13 @@ export async function runModelJob(input: ModelJobInput, ctx: ModelJobContext, di
  * the edge sizes its windows from it. A failure costs the edge its window sizing (it falls back to 128² tiles),
  * not the job: a warning.
  */
-async function measureServedMemory(made: readonly Made[], report: ValidationReport, log: JobLog): Promise<{ index: number; memory: WasmMemory } | undefined> {
+async function measureServedMemory(made: readonly Made[], report: ValidationReport, log: JobLog, memoryBudget: number): Promise<{ index: number; memory: WasmMemory } | undefined> {
   const index = made.findIndex((m, i) => EDGE_VARIANT[m.variant].variant === 'int8' && report.candidates[i]?.gate?.passed === true);
   if (index < 0) return undefined;
   const { variant, bytes } = made[index]!;
   try {
-    const memory = await measureWasmMemory(bytes);
+    // The measuring worker's wasm memory stays within what the budget has left (its own V8 and ORT cost WASM_WORKER_BYTES).
+    const memory = await measureWasmMemory(bytes, { limitBytes: memoryBudget - residentBytes() - WASM_WORKER_BYTES });
     log.info(`${variant}: wasm memory ${(memory.baseBytes / 2 ** 20).toFixed(1)} MB + ${memory.bytesPerPixel} B per window px (the edge sizes its windows from it)`);
     return { index, memory };
   } catch (e) {
@@ -178,19 +205,23 @@ async function measureServedMemory(made: readonly Made[], report: ValidationRepo
   }
 }
 
-/** The time plan, from timed FP32 runs on a calibration tile (after a warm-up run). */
+/** The time and memory plans, from timed FP32 runs on a calibration tile (after a warm-up run) and what they took. */
 async function planModel(
   resolved: ResolvedModel,
   ctx: ModelJobContext,
   factory: (bytes: Uint8Array) => ReturnType<typeof createRunner>,
-): Promise<TimePlan> {
+  memoryBudget: number,
+): Promise<{ time: TimePlan; memory: MemoryPlan }> {
   const { options: opts } = ctx;
   const tiles = ctx.calibrationTiles();
   const tile = rasterToTensor(tiles[0]!);
+  const baseBytes = residentBytes();
   const runner = await factory(prepareInferenceModel(resolved).bytes);
   let tileSeconds: number;
+  let sessionBytes: number;
   try {
     await runner.run(tile.data, tile.dims);
+    sessionBytes = Math.max(0, residentBytes() - baseBytes);
     // The faster of two timed runs: the first runs after loading still pay for ORT's allocations.
     tileSeconds = Infinity;
     for (let i = 0; i < 2; i++) {
@@ -202,26 +233,38 @@ async function planModel(
     await runner.release();
   }
   const nodes = resolved.model.graph?.node ?? [];
-  return planTime({
+  const biasCorrection = opts.biasCorrection ?? true;
+  const convs = nodes.filter((n) => n.opType === 'Conv' || n.opType === 'ConvTranspose').length;
+  const evaluation = ctx.evaluationImages().map(({ image }) => image);
+  const memory = planMemory({
+    baseBytes, sessionBytes, tileSide: tiles[0]!.width, convs: biasCorrection ? convs : 0,
+    variants: opts.variants, description: resolved.description, tileSize: opts.tileSize, evaluation,
+  }, memoryBudget);
+  const time = planTime({
     tileSeconds,
     tileSide: tiles[0]!.width,
     calibrationTiles: tiles.length,
     method: opts.calibrationMethod,
-    biasCorrection: opts.biasCorrection ?? true,
-    convs: nodes.filter((n) => n.opType === 'Conv' || n.opType === 'ConvTranspose').length,
+    biasCorrection,
+    convs,
+    convsPerPart: memory.convsPerPart,
     layers: nodes.filter((n) => ruleRegistry.has(n.opType ?? '') && n.opType !== 'Relu' && n.opType !== 'Clip').length,
     variants: opts.variants,
     description: resolved.description,
     tileSize: opts.tileSize,
-    evaluation: ctx.evaluationImages().map(({ image }) => image),
+    evaluation,
     search: ctx.searchImages().map(({ image }) => image),
   });
+  return { time, memory };
 }
 
-/** A model whose plan does not fit the time budget (refused before any work). */
-export class TimeBudgetError extends Error {
-  override name = 'TimeBudgetError';
+/** A model whose plan does not fit its time or memory budget (refused before any work). */
+export class BudgetError extends Error {
+  override name = 'BudgetError';
 }
+
+/** Progress-line prefixes of static INT8's steps (calibrate.ts, bias-correction.ts). */
+const STATIC_STEPS = ['calibration', 'bias correction'];
 
 async function makeVariant(
   variant: Variant,
@@ -229,6 +272,8 @@ async function makeVariant(
   name: string,
   ctx: ModelJobContext,
   factory: (bytes: Uint8Array, hints?: RunnerOptions) => ReturnType<typeof createRunner>,
+  watch: MemoryWatch,
+  biasConvsPerSession: number,
 ): Promise<{ model: ModelProto; quantized?: StaticQuantizeResult }> {
   if (variant === 'int8-dynamic') return { model: quantizeDynamic(model, { name }).model };
   if (variant === 'fp16') return { model: convertToFp16(model, { name }).model };
@@ -236,8 +281,14 @@ async function makeVariant(
     tiles: ctx.calibrationTiles(),
     method: ctx.options.calibrationMethod,
     biasCorrection: ctx.options.biasCorrection ?? true,
+    biasConvsPerSession,
     createRunner: factory,
-    onProgress: (m) => ctx.log.progress(m),
+    onProgress: (m) => {
+      // Calibration and bias correction are the steps with the largest peaks: the log gives each its own.
+      const step = STATIC_STEPS.find((s) => m.startsWith(s));
+      if (step) watch.step(step);
+      ctx.log.progress(m);
+    },
     name,
   });
   return { model: quantized.model, quantized };

@@ -37,6 +37,8 @@ export interface JobOptions {
   tileSize: number;
   /** Minutes each model may take (default DEFAULT_TIME_BUDGET): srq plans within it and refuses what cannot fit. */
   timeBudget?: number;
+  /** GB each model may use at its peak (default: 90% of the machine's memory): srq plans within it and refuses what cannot fit. */
+  memoryBudget?: number;
   /** A scale the user states: an override checked against the measured one, never trusted blindly. */
   scale?: number;
   /** Where variants, manifest.json and reports go (relative to the workspace, or absolute). */
@@ -97,6 +99,13 @@ export function parsePercent(what: string, value: string): number {
 export function parseLimit(what: string, value: string): number {
   const n = Number(value);
   if (value.trim() === '' || !Number.isFinite(n) || n < 0) throw new JobInputError(`${what} must be a number ≥ 0, got "${value}"`);
+  return n;
+}
+
+/** A number > 0 (a budget in GB). */
+export function parsePositive(what: string, value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n <= 0) throw new JobInputError(`${what} must be a number > 0, got "${value}"`);
   return n;
 }
 

@@ -121,6 +121,7 @@ export async function runJob(opts: JobOptions, deps: RunDeps): Promise<RunResult
     seed: CALIBRATION_SEED,
     tileSize: opts.tileSize,
     timeBudget: opts.timeBudget ?? null,
+    memoryBudget: opts.memoryBudget ?? null,
     metric: opts.metric,
     maxDrop: opts.maxDrop,
     minCoverage: opts.minCoverage ?? null,

@@ -30,6 +30,8 @@ export interface PlanInput {
   biasCorrection: boolean;
   /** Convs static INT8 quantizes, and layers the search could keep float (about the quantized nodes). */
   convs: number;
+  /** Convs bias correction measures per session (the memory plan's; default 48). */
+  convsPerPart?: number;
   layers: number;
   variants: readonly Variant[];
   description: ModelDescription;
@@ -57,7 +59,7 @@ export function planTime(p: PlanInput): TimePlan {
   if (p.variants.includes('int8-static')) {
     steps.push({ step: 'calibration', seconds: p.calibrationTiles * CALIBRATION_PASSES[p.method] * t });
     if (p.biasCorrection && p.convs > 0) {
-      const parts = Math.ceil(p.convs / CONVS_PER_PART);
+      const parts = Math.ceil(p.convs / (p.convsPerPart ?? CONVS_PER_PART));
       const tiles = Math.max(Math.min(p.calibrationTiles, 4), Math.ceil(p.calibrationTiles / parts));
       steps.push({ step: 'bias correction', seconds: parts * tiles * t });
     }

@@ -69,6 +69,7 @@ export async function measureBiasShifts(
   tiles: readonly RasterImage[],
   createRunner: RunnerFactory,
   onProgress?: (message: string) => void,
+  convsPerSession = CONVS_PER_SESSION,
 ): Promise<Map<string, Float64Array>> {
   const g = new Graph(quantized.graph!);
   const convs: MeasuredConv[] = [];
@@ -95,10 +96,10 @@ export async function measureBiasShifts(
     });
   });
   if (convs.length === 0) return new Map();
-  // Convs in the order the graph runs them, measured CONVS_PER_SESSION at a time (see there).
+  // Convs in the order the graph runs them, measured convsPerSession at a time (CONVS_PER_SESSION, see there).
   const position = new Map(productionOrder(quantized.graph!, convs.map((c) => c.output)).map((t, k) => [t, k]));
   convs.sort((a, b) => position.get(a.output)! - position.get(b.output)!);
-  const parts = Array.from({ length: Math.ceil(convs.length / CONVS_PER_SESSION) }, (_, p) => convs.slice(p * CONVS_PER_SESSION, (p + 1) * CONVS_PER_SESSION));
+  const parts = Array.from({ length: Math.ceil(convs.length / convsPerSession) }, (_, p) => convs.slice(p * convsPerSession, (p + 1) * convsPerSession));
   // About one pass over the calibration tiles in all, whatever the depth: a deep model's parts share the tiles out,
   // down to MIN_TILES each (per-channel means of 4 tiles of 128² are 65k pixels each).
   tiles = tiles.slice(0, Math.max(Math.min(tiles.length, MIN_TILES), Math.ceil(tiles.length / parts.length)));
@@ -126,7 +127,7 @@ export async function measureBiasShifts(
           }
           sums.set(c.bias, acc);
         }
-        stepDone(p * tiles.length + i + 1, parts.length > 1 ? `convs ${p * CONVS_PER_SESSION + 1}–${p * CONVS_PER_SESSION + part.length} of ${convs.length}` : undefined);
+        stepDone(p * tiles.length + i + 1, parts.length > 1 ? `convs ${p * convsPerSession + 1}–${p * convsPerSession + part.length} of ${convs.length}` : undefined);
       }
     } finally {
       await runner.release();

@@ -34,6 +34,8 @@ export interface StaticQuantizeOptions {
   ranges?: ReadonlyMap<string, Range>;
   /** Empirical bias correction on the calibration tiles (bias-correction.ts). Default on. */
   biasCorrection?: boolean;
+  /** Convs bias correction measures per session (default 48): fewer need less memory and more runs over the tiles. */
+  biasConvsPerSession?: number;
   /**
    * Shifts measured by an earlier run on the same model and tiles (its `biasShifts`): applied to the convs this plan
    * still quantizes instead of measured again (the accuracy-aware search's rounds; measuring is the costly part).
@@ -156,7 +158,7 @@ export async function quantizeStatic(source: ModelProto, opts: StaticQuantizeOpt
       shifts = new Map(result.targets.flatMap((t) => (opts.biasShifts!.has(t.bias) ? [[t.bias, opts.biasShifts!.get(t.bias)!] as const] : [])));
     } else {
       opts.onProgress?.(`bias correction: ${result.targets.length} convs`);
-      shifts = await measureBiasShifts(result.model, result.targets, opts.tiles, opts.createRunner, opts.onProgress);
+      shifts = await measureBiasShifts(result.model, result.targets, opts.tiles, opts.createRunner, opts.onProgress, opts.biasConvsPerSession);
     }
     const corrected = cloneModel(float);
     biasCorrection = correctBiases(corrected.graph!, shifts);

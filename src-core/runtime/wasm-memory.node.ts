@@ -6,7 +6,7 @@
 // growth step.
 import { Worker } from 'node:worker_threads';
 import * as ort from 'onnxruntime-web';
-import type { WasmMemory } from './wasm-memory.ts';
+import { MEASURE_LIMIT_BYTES, type WasmMemory } from './wasm-memory.ts';
 
 export type { WasmMemory };
 
@@ -22,19 +22,24 @@ const SIDES = [128, 256, 384, 512];
  * under), or less where that would pass this much memory (a deep model: the measure must not cost the job gigabytes).
  */
 const SECOND_SIDE_FACTORS = [2, 1.75, 1.5, 1.25];
-const MEASURE_LIMIT_BYTES = 512 * 2 ** 20;
 
 export interface MeasureOptions {
   /** Where ORT's wasm files are; default: where this thread's onnxruntime-web takes them from (the Action sets it). */
   wasmPaths?: string;
   /** The worker script; default: wasm-memory-task.node.js beside this module (also beside dist/index.js). */
   task?: URL;
+  /** Most wasm memory a measuring run may reach (default and cap: 512 MB); the job's memory budget lowers it. */
+  limitBytes?: number;
 }
 
 export async function measureWasmMemory(model: Uint8Array, opts: MeasureOptions = {}): Promise<WasmMemory> {
+  const limit = Math.min(MEASURE_LIMIT_BYTES, opts.limitBytes ?? Infinity);
+  const overLimit = () => new WasmMemoryError(`measuring needs more wasm memory than the ${Math.max(0, limit / 2 ** 20).toFixed(0)} MB the memory budget leaves`);
+  if (limit <= 0) throw overLimit();
   let first: { side: number; loaded: number; bytes: number } | undefined;
   for (const side of SIDES) {
     const m = await wasmMemoryAt(model, side, opts);
+    if (m.bytes > limit) throw overLimit();
     // Windows that fit in the initial memory say nothing about growth.
     if (m.bytes > m.loaded) {
       first = { side, ...m };
@@ -47,7 +52,8 @@ export async function measureWasmMemory(model: Uint8Array, opts: MeasureOptions 
   // Growth per pixel from the loaded model to the first side over-estimates the slope: a safe guess for the limit.
   const guess = (first.bytes - first.loaded) / first.side ** 2;
   const sides = SECOND_SIDE_FACTORS.map((f) => Math.round(first!.side * f));
-  const side = sides.find((s) => first!.loaded + guess * s * s <= MEASURE_LIMIT_BYTES) ?? sides.at(-1)!;
+  const side = sides.find((s) => first!.loaded + guess * s * s <= limit);
+  if (side === undefined) throw overLimit();
   const second = await wasmMemoryAt(model, side, opts);
   const [a, b] = [{ pixels: first.side ** 2, bytes: first.bytes }, { pixels: side ** 2, bytes: second.bytes }];
   const bytesPerPixel = Math.max(0, (b.bytes - a.bytes) / (b.pixels - a.pixels));
