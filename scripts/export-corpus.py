@@ -38,6 +38,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from sr_reference import RRDBNet, read_png, scaled_init
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT_DIR = os.path.join(ROOT, 'test', 'fixtures', 'corpus')
 REF_DIR = os.path.join(OUT_DIR, 'reference')
@@ -50,59 +52,7 @@ torch.set_num_threads(1)
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# PNG reading (8-bit grey / RGB / RGBA, non-interlaced): no PIL needed.
-
-def read_png(path):
-    data = open(path, 'rb').read()
-    assert data[:8] == b'\x89PNG\r\n\x1a\n', path
-    pos, idat = 8, []
-    while pos < len(data):
-        (length,) = struct.unpack('>I', data[pos:pos + 4])
-        kind = data[pos + 4:pos + 8]
-        chunk = data[pos + 8:pos + 8 + length]
-        pos += 12 + length
-        if kind == b'IHDR':
-            w, h, depth, ctype, _, _, interlace = struct.unpack('>IIBBBBB', chunk)
-        elif kind == b'IDAT':
-            idat.append(chunk)
-        elif kind == b'IEND':
-            break
-    assert depth == 8 and interlace == 0 and ctype in (0, 2, 6), (path, depth, ctype, interlace)
-    ch = {0: 1, 2: 3, 6: 4}[ctype]
-    raw = zlib.decompress(b''.join(idat))
-    stride = w * ch
-    rows = []
-    prev = [0] * stride
-    for y in range(h):
-        i = y * (stride + 1)
-        ft = raw[i]
-        line = list(raw[i + 1:i + 1 + stride])
-        if ft == 0:
-            cur = line
-        elif ft == 2:
-            cur = [(a + b) & 255 for a, b in zip(line, prev)]
-        else:
-            cur = [0] * stride
-            for x in range(stride):
-                left = cur[x - ch] if x >= ch else 0
-                up = prev[x]
-                if ft == 1:
-                    v = left
-                elif ft == 3:
-                    v = (left + up) >> 1
-                else:  # 4: Paeth
-                    ul = prev[x - ch] if x >= ch else 0
-                    p = left + up - ul
-                    pa, pb, pc = abs(p - left), abs(p - up), abs(p - ul)
-                    v = left if pa <= pb and pa <= pc else (up if pb <= pc else ul)
-                cur[x] = (line[x] + v) & 255
-        rows.append(cur)
-        prev = cur
-    img = np.array(rows, dtype=np.uint8).reshape(h, w, ch)
-    if ch == 1:
-        img = np.repeat(img, 3, axis=2)
-    return torch.from_numpy(img[:, :, :3].astype(np.float32) / 255.0).permute(2, 0, 1).contiguous()
-
+# Images (read_png is in sr_reference.py).
 
 def downscale(hr, s):
     """hr [3,H,W] with H, W multiples of s -> bicubic (antialiased, like MATLAB imresize) LR in [0,1]."""
@@ -124,70 +74,7 @@ def psnr_y(a, b):
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Architectures
-
-def scaled_init(modules, scale):
-    """BasicSR's default_init_weights: kaiming normal, scaled (0.1 for residual blocks), zero bias."""
-    for m in modules:
-        for mm in m.modules():
-            if isinstance(mm, nn.Conv2d):
-                nn.init.kaiming_normal_(mm.weight)
-                mm.weight.data *= scale
-                nn.init.zeros_(mm.bias)
-
-
-class ResidualDenseBlock(nn.Module):
-    def __init__(self, nf, gc):
-        super().__init__()
-        self.conv1 = nn.Conv2d(nf, gc, 3, 1, 1)
-        self.conv2 = nn.Conv2d(nf + gc, gc, 3, 1, 1)
-        self.conv3 = nn.Conv2d(nf + 2 * gc, gc, 3, 1, 1)
-        self.conv4 = nn.Conv2d(nf + 3 * gc, gc, 3, 1, 1)
-        self.conv5 = nn.Conv2d(nf + 4 * gc, nf, 3, 1, 1)
-        self.lrelu = nn.LeakyReLU(0.2)
-        scaled_init([self.conv1, self.conv2, self.conv3, self.conv4, self.conv5], 0.1)
-
-    def forward(self, x):
-        x1 = self.lrelu(self.conv1(x))
-        x2 = self.lrelu(self.conv2(torch.cat((x, x1), 1)))
-        x3 = self.lrelu(self.conv3(torch.cat((x, x1, x2), 1)))
-        x4 = self.lrelu(self.conv4(torch.cat((x, x1, x2, x3), 1)))
-        x5 = self.conv5(torch.cat((x, x1, x2, x3, x4), 1))
-        return x5 * 0.2 + x
-
-
-class RRDB(nn.Module):
-    def __init__(self, nf, gc):
-        super().__init__()
-        self.rdb1 = ResidualDenseBlock(nf, gc)
-        self.rdb2 = ResidualDenseBlock(nf, gc)
-        self.rdb3 = ResidualDenseBlock(nf, gc)
-
-    def forward(self, x):
-        return self.rdb3(self.rdb2(self.rdb1(x))) * 0.2 + x
-
-
-class RRDBNet(nn.Module):
-    """ESRGAN / Real-ESRGAN generator (BasicSR rrdbnet_arch), x4: two nearest x2 interpolations."""
-
-    def __init__(self, nf=32, gc=16, nb=6):
-        super().__init__()
-        self.conv_first = nn.Conv2d(3, nf, 3, 1, 1)
-        self.body = nn.Sequential(*[RRDB(nf, gc) for _ in range(nb)])
-        self.conv_body = nn.Conv2d(nf, nf, 3, 1, 1)
-        self.conv_up1 = nn.Conv2d(nf, nf, 3, 1, 1)
-        self.conv_up2 = nn.Conv2d(nf, nf, 3, 1, 1)
-        self.conv_hr = nn.Conv2d(nf, nf, 3, 1, 1)
-        self.conv_last = nn.Conv2d(nf, 3, 3, 1, 1)
-        self.lrelu = nn.LeakyReLU(0.2)
-
-    def forward(self, x):
-        feat = self.conv_first(x)
-        feat = feat + self.conv_body(self.body(feat))
-        feat = self.lrelu(self.conv_up1(F.interpolate(feat, scale_factor=2, mode='nearest')))
-        feat = self.lrelu(self.conv_up2(F.interpolate(feat, scale_factor=2, mode='nearest')))
-        return self.conv_last(self.lrelu(self.conv_hr(feat)))
-
+# Architectures (RRDBNet and scaled_init are in sr_reference.py)
 
 class UpConv7(nn.Module):
     """waifu2x upconv_7: six unpadded 3x3 convs, LeakyReLU 0.1, ConvTranspose 4x4 stride 2 pad 3 (x2)."""
@@ -406,7 +293,7 @@ class SRCNNUpsample(nn.Module):
 # The corpus
 
 MODELS = [
-    dict(name='rrdbnet-x4-6b', family='RRDBNet', make=lambda: RRDBNet(nf=32, gc=16, nb=6), scale=4, border=0,
+    dict(name='rrdbnet-x4-6b', family='RRDBNet', make=lambda: RRDBNet(num_feat=32, num_block=6, num_grow_ch=16, init_scale=0.1), scale=4, border=0,
          range=1, opset=17, steps=600, lr=1e-3, patch=16, batch=8,
          about='ESRGAN/Real-ESRGAN RRDBNet: 6 RRDB blocks (3 dense blocks of 5 convs each), num_feat 32, growth 16, '
                'LeakyReLU 0.2, x0.2 residual scaling (Mul), nearest F.interpolate(scale_factor=2) twice'),

