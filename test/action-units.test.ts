@@ -7,7 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { buildIdentity } from '../src-action/build-identity.ts';
 import { cacheKey, withBuild } from '../src-action/job/cache.ts';
 import { SRQ_VERSION } from '../src-core/version.ts';
-import { JobInputError, parseLimit, parseVariants, splitList } from '../src-action/job/options.ts';
+import { JobInputError, parseLimit, parsePositive, parseVariants, splitList } from '../src-action/job/options.ts';
 import { chooseRuntime, readAssets, unpackGroup } from '../src-action/ort-runtime.ts';
 import { buildManifest, type ValidatedModel } from '../src-core/manifest.ts';
 import type { CandidateResult, ValidationReport } from '../src-core/validate/schema.ts';
@@ -100,6 +100,8 @@ describe('options', () => {
     expect(parseVariants(['fp16', 'fp16', 'int8-dynamic'])).toEqual(['fp16', 'int8-dynamic']);
     expect(() => parseVariants([], 'input variants')).toThrow(JobInputError);
     expect(() => parseLimit('input max-drop', '-1')).toThrow('input max-drop must be a number ≥ 0, got "-1"');
+    expect(parsePositive('input memory-budget', '6.5')).toBe(6.5);
+    expect(() => parsePositive('input memory-budget', '6GB')).toThrow('input memory-budget must be a number > 0, got "6GB"');
   });
 
   it('keys the cache by model name, content, options and srq version, within the cache\'s rules', () => {

@@ -36,7 +36,7 @@ function readJson<T>(path: string): T {
 describe('the Action with cache and artifact services', () => {
   let workspace: string;
   let temp: string;
-  const inputs = { ...fastInputs, variants: 'int8-static, fp16' };
+  const inputs = { ...fastInputs, variants: 'int8-static, fp16', 'memory-budget': '8' };
 
   beforeAll(() => {
     workspace = join(root, 'services-ws');
@@ -57,6 +57,9 @@ describe('the Action with cache and artifact services', () => {
     expect(run.log).toContain('::group::models/esrgan-slim-x2.onnx');
     expect(run.log).toMatch(/cache miss: srq-[\d.]+-esrgan-slim-x2-/);
     expect(run.log).toContain('int8-static: quantizing');
+    // The memory plan within the memory-budget input, and each step's measured peak.
+    expect(run.log).toMatch(/memory plan: calibration ≈ [\d.]+ GB, .*; memory budget 8\.00 GB/);
+    expect(run.log).toMatch(/memory: plan [\d.]+ GB, .*; peak [\d.]+ GB of the 8\.00 GB budget/);
     expect(run.log).toMatch(/cache saved: srq-/);
 
     // Summary: the table row per model × variant with its mark, and where the HTML report is.
