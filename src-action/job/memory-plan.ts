@@ -6,6 +6,7 @@
 // both were fitted on the peaks memory-watch.ts logged for x4plus and the corpus (README, "Big models"), rounded up.
 // The one knob: bias correction measures its convs in parts, and a smaller part needs less memory (and more runs).
 // Runtime-agnostic.
+import { CONVS_PER_SESSION } from '../../src-core/quantize/bias-correction.ts';
 import { planTiles } from '../../src-core/tiling/tile-plan.ts';
 import { tileContext, tileSizeFor } from '../../src-core/tiling/upscale.ts';
 import type { ModelDescription } from '../../src-core/model/description.ts';
@@ -13,8 +14,7 @@ import { gb } from './memory-watch.ts';
 import type { Variant } from './options.ts';
 
 const GB = 1e9;
-/** Convs bias correction measures per session when memory allows (bias-correction.ts); fewest it goes down to. */
-export const MAX_CONVS_PER_PART = 48;
+/** Fewest convs bias correction measures per session (it measures CONVS_PER_SESSION when memory allows). */
 const MIN_CONVS_PER_PART = 4;
 /**
  * Resident memory of the worker that measures the INT8 file's wasm memory for the edge, besides that memory (its
@@ -52,7 +52,7 @@ export interface MemoryPlanInput {
 
 export interface MemoryPlan {
   steps: { step: string; bytes: number }[];
-  /** Convs per bias-correction session that fit the budget (MAX_CONVS_PER_PART when memory is no constraint). */
+  /** Convs per bias-correction session that fit the budget (CONVS_PER_SESSION when memory is no constraint). */
   convsPerPart: number;
   /** The largest step. */
   peakBytes: number;
@@ -61,14 +61,14 @@ export interface MemoryPlan {
 export function planMemory(p: MemoryPlanInput, budgetBytes: number): MemoryPlan {
   const { baseBytes: base, sessionBytes: session } = p;
   const steps: MemoryPlan['steps'] = [];
-  let convsPerPart = MAX_CONVS_PER_PART;
+  let convsPerPart = CONVS_PER_SESSION;
   if (p.variants.includes('int8-static')) {
     steps.push({ step: 'calibration', bytes: base + STEP_COST.calibration.fixed + STEP_COST.calibration.sessions * session });
     if (p.convs > 0) {
       const bc = STEP_COST['bias correction'];
       const perConv = bc.perConv * session;
       const fits = Math.floor((budgetBytes - base - bc.fixed) / perConv);
-      convsPerPart = Math.max(MIN_CONVS_PER_PART, Math.min(MAX_CONVS_PER_PART, fits));
+      convsPerPart = Math.max(MIN_CONVS_PER_PART, Math.min(CONVS_PER_SESSION, fits));
       steps.push({ step: 'bias correction', bytes: base + bc.fixed + perConv * Math.min(p.convs, convsPerPart) });
     }
   }
@@ -98,7 +98,7 @@ function largestWindow(p: MemoryPlanInput): number {
 
 /** One line: each step's estimate and the budget. */
 export function memoryPlanLine(plan: MemoryPlan, budgetBytes: number): string {
-  const parts = plan.convsPerPart < MAX_CONVS_PER_PART ? `; bias correction measures ${plan.convsPerPart} convs per session to fit` : '';
+  const parts = plan.convsPerPart < CONVS_PER_SESSION ? `; bias correction measures ${plan.convsPerPart} convs per session to fit` : '';
   return `memory plan: ${plan.steps.map((s) => `${s.step} ≈ ${gb(s.bytes)}`).join(', ')} (peak ≈ ${gb(plan.peakBytes)}${parts}; then the edge's wasm memory measure, within what the budget leaves); memory budget ${gb(budgetBytes)}`;
 }
 

@@ -8,6 +8,7 @@
 import type { ModelDescription } from '../../src-core/model/description.ts';
 import { formatDuration } from '../../src-core/progress.ts';
 import type { CalibrationMethod } from '../../src-core/quantize/calibrate.ts';
+import { CONVS_PER_SESSION } from '../../src-core/quantize/bias-correction.ts';
 import { planTiles } from '../../src-core/tiling/tile-plan.ts';
 import { tileContext, tileSizeFor } from '../../src-core/tiling/upscale.ts';
 import type { Variant } from './options.ts';
@@ -18,7 +19,6 @@ export const DEFAULT_TIME_BUDGET = 60;
 /** Runs per calibration tile of each step, in FP32 tile runs (see above). */
 const CALIBRATION_PASSES: Record<CalibrationMethod, number> = { minmax: 1.35, mse: 2.6, percentile: 2.6, entropy: 2.6 };
 const VARIANT_COST: Record<Variant, number> = { 'int8-static': 0.5, 'int8-dynamic': 1, fp16: 1 };
-const CONVS_PER_PART = 48;
 
 export interface PlanInput {
   /** Seconds of one FP32 run on one calibration tile (timed after a warm-up). */
@@ -59,7 +59,7 @@ export function planTime(p: PlanInput): TimePlan {
   if (p.variants.includes('int8-static')) {
     steps.push({ step: 'calibration', seconds: p.calibrationTiles * CALIBRATION_PASSES[p.method] * t });
     if (p.biasCorrection && p.convs > 0) {
-      const parts = Math.ceil(p.convs / (p.convsPerPart ?? CONVS_PER_PART));
+      const parts = Math.ceil(p.convs / (p.convsPerPart ?? CONVS_PER_SESSION));
       const tiles = Math.max(Math.min(p.calibrationTiles, 4), Math.ceil(p.calibrationTiles / parts));
       steps.push({ step: 'bias correction', seconds: parts * tiles * t });
     }

@@ -142,7 +142,7 @@ export async function measureBiasShifts(
  * the network however they are placed (taps.ts): every tapped tensor stays alive. Real-ESRGAN x4plus (351 convs)
  * in one session peaked at 8.6 GB; a few dozen convs per session bound that at the cost of one run per part.
  */
-const CONVS_PER_SESSION = 48;
+export const CONVS_PER_SESSION = 48;
 /** Fewest tiles a part of a deep model measures on. */
 const MIN_TILES = 4;
 
