@@ -7,11 +7,10 @@
 // The one knob: bias correction measures its convs in parts, and a smaller part needs less memory (and more runs).
 // Runtime-agnostic.
 import { CONVS_PER_SESSION } from '../../src-core/quantize/bias-correction.ts';
-import { planTiles } from '../../src-core/tiling/tile-plan.ts';
-import { tileContext, tileSizeFor } from '../../src-core/tiling/upscale.ts';
 import type { ModelDescription } from '../../src-core/model/description.ts';
 import { gb } from './memory-watch.ts';
 import type { Variant } from './options.ts';
+import { validationWindows } from './time-plan.ts';
 
 const GB = 1e9;
 /** Fewest convs bias correction measures per session (it measures CONVS_PER_SESSION when memory allows). */
@@ -19,7 +18,7 @@ const MIN_CONVS_PER_PART = 4;
 /**
  * Resident memory of the worker that measures the INT8 file's wasm memory for the edge, besides that memory (its
  * V8 isolate and ORT's compiled wasm; measured 0.2–0.4 GB). That measure is not in the plan: it runs last, on top of
- * whatever the process holds by then, so it takes what the budget leaves at that moment (up to MEASURE_LIMIT_BYTES)
+ * whatever the process holds by then, so it takes what the budget leaves at that moment (up to 512 MB)
  * and is skipped, with a warning, when that is too little; it never refuses a model.
  */
 export const WASM_WORKER_BYTES = 0.45 * GB;
@@ -74,26 +73,14 @@ export function planMemory(p: MemoryPlanInput, budgetBytes: number): MemoryPlan 
   }
   // Validation runs FP32 and each variant on the same windows: tiles of tile-size, or whole photos. A whole-image
   // model (attention) gets WHOLE_IMAGE_MARGIN more: scaled by pixels alone, SwinIR-lite's 1.00 GB was estimated 0.79.
-  const windowSession = session * (largestWindow(p) / (p.tileSide * p.tileSide)) * (p.description.wholeImage ? WHOLE_IMAGE_MARGIN : 1);
+  const largestWindow = Math.max(0, ...validationWindows(p.evaluation, p.description, p.tileSize));
+  const windowSession = session * (largestWindow / (p.tileSide * p.tileSide)) * (p.description.wholeImage ? WHOLE_IMAGE_MARGIN : 1);
   steps.push({ step: 'validation', bytes: base + STEP_COST.validation.fixed + STEP_COST.validation.sessions * windowSession });
   if (p.variants.includes('int8-static')) {
     steps.push({ step: 'fallback search', bytes: base + STEP_COST['fallback search'].fixed + STEP_COST['fallback search'].sessions * session });
     steps.push({ step: 'coverage', bytes: base + STEP_COST.coverage.fixed + STEP_COST.coverage.sessions * session });
   }
   return { steps, convsPerPart, peakBytes: Math.max(...steps.map((s) => s.bytes)) };
-}
-
-/** Input pixels of the largest window validation runs (tile-plan.ts: windows include their context). */
-function largestWindow(p: MemoryPlanInput): number {
-  const d = p.description;
-  const pad = Math.ceil((d.border ?? 0) / d.scale);
-  let largest = 0;
-  for (const { width, height } of p.evaluation) {
-    const [w, h] = [Math.floor(width / d.scale) + 2 * pad, Math.floor(height / d.scale) + 2 * pad];
-    const tile = d.wholeImage ? Math.max(w, h) : tileSizeFor(d, p.tileSize);
-    for (const { x, y } of planTiles(w, h, tile, tileContext(d))) largest = Math.max(largest, x.size * y.size);
-  }
-  return largest;
 }
 
 /** One line: each step's estimate and the budget. */
@@ -106,5 +93,10 @@ export function memoryPlanLine(plan: MemoryPlan, budgetBytes: number): string {
 export function overMemoryBudget(plan: MemoryPlan, budgetBytes: number, model: string): string | undefined {
   if (plan.peakBytes <= budgetBytes) return undefined;
   const over = plan.steps.filter((s) => s.bytes > budgetBytes).map((s) => `${s.step} ≈ ${gb(s.bytes)}`).join(', ');
-  return `${model} needs ≈ ${gb(plan.peakBytes)} of memory on this runner (${over}), over its ${gb(budgetBytes)} memory budget; set memory-budget to ${Math.ceil((plan.peakBytes * 1.2) / 1e8) / 10} or more, or use a runner with more memory`;
+  return `${model} needs ≈ ${gb(plan.peakBytes)} of memory on this runner (${over}), over its ${gb(budgetBytes)} memory budget; set memory-budget to ${suggestedBudget(plan.peakBytes)} or more, or use a runner with more memory`;
+}
+
+/** A memory-budget (GB, one decimal) with 20% headroom over a peak in bytes. */
+export function suggestedBudget(peakBytes: number): number {
+  return Math.ceil((peakBytes * 1.2) / 1e8) / 10;
 }

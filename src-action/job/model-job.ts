@@ -25,7 +25,7 @@ import { applyGate, gatedValue } from '../../src-core/validate/gate.ts';
 import { reportToJson, type ValidationReport } from '../../src-core/validate/schema.ts';
 import { validateModels, type Validation } from '../../src-core/validate/validate.ts';
 import type { JobLog } from './log.ts';
-import { memoryPlanLine, overMemoryBudget, planMemory, WASM_WORKER_BYTES, type MemoryPlan } from './memory-plan.ts';
+import { memoryPlanLine, overMemoryBudget, planMemory, suggestedBudget, WASM_WORKER_BYTES, type MemoryPlan } from './memory-plan.ts';
 import { defaultMemoryBudget, gb, memoryLine, MemoryWatch, residentBytes } from './memory-watch.ts';
 import { DEFAULT_TIME_BUDGET, overBudget, planLine, planTime, searchOverBudget, type TimePlan } from './time-plan.ts';
 import { prepareInferenceModel } from '../../src-core/inference-model.ts';
@@ -74,7 +74,7 @@ export async function runModelJob(input: ModelJobInput, ctx: ModelJobContext, di
     const steps = watch.stop();
     const peak = Math.max(...steps.map((s) => s.peakBytes));
     ctx.log.info(`memory: ${memoryLine(steps)}; peak ${gb(peak)} of the ${gb(memoryBudget)} budget`);
-    if (outcome && peak > memoryBudget) ctx.log.warning(`${input.path} peaked at ${gb(peak)}, over its ${gb(memoryBudget)} memory budget: the memory plan under-estimated it; set memory-budget to ${Math.ceil((peak * 1.2) / 1e8) / 10} on this runner`, input.path);
+    if (outcome && peak > memoryBudget) ctx.log.warning(`${input.path} peaked at ${gb(peak)}, over its ${gb(memoryBudget)} memory budget: the memory plan under-estimated it; set memory-budget to ${suggestedBudget(peak)} on this runner`, input.path);
   }
 }
 

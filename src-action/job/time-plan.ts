@@ -80,15 +80,17 @@ export function planTime(p: PlanInput): TimePlan {
 
 /** FP32 runs, in calibration-tile equivalents, to upscale these photos as validation tiles them (tile-plan.ts). */
 function tileRuns(photos: readonly { width: number; height: number }[], p: PlanInput): number {
-  const d = p.description;
+  return validationWindows(photos, p.description, p.tileSize).reduce((a, b) => a + b, 0) / (p.tileSide * p.tileSide);
+}
+
+/** Input pixels of each window validation runs on these ground-truth photos (tile-plan.ts; context included). */
+export function validationWindows(photos: readonly { width: number; height: number }[], d: ModelDescription, tileSize: number): number[] {
   const pad = Math.ceil((d.border ?? 0) / d.scale);
-  let area = 0;
-  for (const { width, height } of photos) {
+  return photos.flatMap(({ width, height }) => {
     const [w, h] = [Math.floor(width / d.scale) + 2 * pad, Math.floor(height / d.scale) + 2 * pad];
-    const tile = d.wholeImage ? Math.max(w, h) : tileSizeFor(d, p.tileSize);
-    for (const { x, y } of planTiles(w, h, tile, tileContext(d))) area += x.size * y.size;
-  }
-  return area / (p.tileSide * p.tileSide);
+    const tile = d.wholeImage ? Math.max(w, h) : tileSizeFor(d, tileSize);
+    return planTiles(w, h, tile, tileContext(d)).map(({ x, y }) => x.size * y.size);
+  });
 }
 
 /** One line: each step's estimate, the search's, and the budget. */

@@ -6,7 +6,7 @@
 // growth step.
 import { Worker } from 'node:worker_threads';
 import * as ort from 'onnxruntime-web';
-import { MEASURE_LIMIT_BYTES, type WasmMemory } from './wasm-memory.ts';
+import type { WasmMemory } from './wasm-memory.ts';
 
 export type { WasmMemory };
 
@@ -22,6 +22,8 @@ const SIDES = [128, 256, 384, 512];
  * under), or less where that would pass this much memory (a deep model: the measure must not cost the job gigabytes).
  */
 const SECOND_SIDE_FACTORS = [2, 1.75, 1.5, 1.25];
+/** Most wasm memory one measuring run may reach: a deep model's measure must not cost the job gigabytes. */
+const MEASURE_LIMIT_BYTES = 512 * 2 ** 20;
 
 export interface MeasureOptions {
   /** Where ORT's wasm files are; default: where this thread's onnxruntime-web takes them from (the Action sets it). */

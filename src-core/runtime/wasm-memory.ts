@@ -7,9 +7,6 @@ export interface WasmMemory {
   bytesPerPixel: number;
 }
 
-/** Most wasm memory one measuring run may reach (wasm-memory.node.ts): a deep model's measure must not cost gigabytes. */
-export const MEASURE_LIMIT_BYTES = 512 * 2 ** 20;
-
 /** The largest window (input px) whose wasm memory stays within budgetBytes; 0 when even the base does not fit. */
 export function windowPixelsFor(memory: WasmMemory, budgetBytes: number): number {
   if (memory.bytesPerPixel <= 0) return Number.POSITIVE_INFINITY;
