@@ -4,6 +4,8 @@
 //     threads (the runtimes compared).
 //  2. `srq bench` — per 256² tile, FP32 vs static INT8 vs dynamic INT8 vs FP16 of the ×4 default models on the same
 //     runtimes, with model sizes (the variants compared).
+//  3. bench/corpus.mjs — static INT8 of the real-world corpus: int8 coverage, size, ORT-node×2 and ORT-web×1 speed-ups
+//     (the quantizer's targets on third-party models).
 // Tables go to stdout; JSON to bench-results/ (ignored by git). Extra arguments go to bench/tiles.js.
 import { spawnSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
@@ -25,3 +27,5 @@ for (const model of ['esrgan-slim-x4', 'esrgan-medium-x4']) {
   console.log(`\n== variants of ${model}, 256² tile (srq bench) ==`);
   run(['bin/srq.js', 'bench', `models/${model}.onnx`, '--tile', '256', '--json', join(out, `variants-${model}.json`)]);
 }
+console.log('\n== static INT8 on the real-world corpus (bench/corpus.mjs) ==');
+run(['bench/corpus.mjs']);

@@ -46,7 +46,7 @@ const help = `usage: srq quantize <model.onnx> -o <out.onnx> [options]
   --min-coverage P          int8-static: least share (%) of conv/matmul MACs ORT must run in int8 kernels
                             (default ${DEFAULT_MIN_COVERAGE}); below it, exit 1 naming the layers left float and why
   --runtime node|web        runtime for calibration and validation (default node)
-  --threads N               inference threads (default: ORT's choice)
+  --threads N               inference threads (default: every core; web: 1)
 
 Accuracy-aware (int8-static only): quantize, validate against the FP32 model on the calibration photos, and while
 the drop exceeds the budget keep the most harmful layers (ranked by measured sensitivity) in float; then confirm

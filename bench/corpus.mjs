@@ -1,0 +1,63 @@
+#!/usr/bin/env node
+// `npm run bench:corpus [-- model.onnx ...]`: static INT8 on the real-world corpus against the quantizer issue's
+// targets. Per model: `srq quantize` with the defaults (its int8 coverage line: share of conv/matmul MACs ORT runs
+// in int8 kernels, Q/DQ left), the file size against the FP32 file, and `srq bench` of FP32 (after srq's exact
+// rewrites, as srq serves it) against INT8 on one 256² tile: ORT-node with 2 threads and ORT-web with 1 thread.
+// Quality is `npm run bench:quality`'s job. Each step is a child process; about 20 minutes on a 2-core machine.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const corpus = join(root, 'test/fixtures/corpus');
+const DEFAULT_MODELS = [
+  join(root, 'models/realesr-x4fast.onnx'),
+  ...['rrdbnet-x4-6b', 'waifu2x-upconv7-x2', 'edsr-x2', 'swinir-lite-x2', 'srvgg-x2-interp-size', 'srcnn-upsample-x2']
+    .map((m) => join(corpus, `${m}.onnx`)),
+];
+
+function srq(args) {
+  const r = spawnSync(process.execPath, [join(root, 'bin/srq.js'), ...args], { cwd: root, encoding: 'utf8', maxBuffer: 1 << 26 });
+  if (r.status !== 0) throw new Error(`srq ${args[0]} failed (exit ${r.status}): ${(r.stderr || r.stdout).trim().split('\n').pop()}`);
+  return `${r.stdout}\n${r.stderr}`;
+}
+
+/** Speed-up of the second file over the first on one runtime and thread count (srq bench, median of its runs). */
+function speedup(fp32, int8, runtime, threads, temp) {
+  const json = join(temp, `bench-${runtime}-${threads}.json`);
+  srq(['bench', fp32, int8, '--runtimes', runtime, '--threads', String(threads), '--tile', '256', '--runs', '5', '--json', json]);
+  const report = JSON.parse(readFileSync(json, 'utf8'));
+  const [base, own] = report.results;
+  return { fp32Ms: base.medianMs, int8Ms: own.medianMs, speedup: base.medianMs / own.medianMs };
+}
+
+const models = process.argv.slice(2).length ? process.argv.slice(2) : DEFAULT_MODELS;
+const missing = models.filter((m) => !existsSync(m));
+if (missing.length) {
+  console.error(`bench:corpus: no such model file: ${missing.join(', ')}`);
+  process.exit(2);
+}
+console.log('| model | int8 coverage (MACs) | Q/DQ left | size | node×2: FP32 → INT8 ms | web×1: FP32 → INT8 ms |');
+console.log('| --- | ---: | ---: | ---: | ---: | ---: |');
+for (const model of models) {
+  const temp = mkdtempSync(join(tmpdir(), 'srq-bench-corpus-'));
+  const name = basename(model, '.onnx');
+  try {
+    const int8 = join(temp, `${name}.int8.onnx`);
+    // --min-coverage 0: the bench reports coverage rather than failing on it.
+    const log = srq(['quantize', model, '-o', int8, '--min-coverage', '0']);
+    const coverage = /int8 coverage: ([\d.]+%) of MACs \(([^)]*)\), Q\/DQ left: (\d+\/\d+)/.exec(log);
+    const size = statSync(int8).size / statSync(model).size;
+    const node = speedup(model, int8, 'node', 2, temp);
+    const web = speedup(model, int8, 'web', 1, temp);
+    const ms = (s) => `${s.fp32Ms.toFixed(0)} → ${s.int8Ms.toFixed(0)} (${s.speedup.toFixed(2)}×)`;
+    console.log(`| ${name} | ${coverage?.[1] ?? '?'} (${coverage?.[2] ?? '?'}) | ${coverage?.[3] ?? '?'} | ${(100 * size).toFixed(0)}% | ${ms(node)} | ${ms(web)} |`);
+  } catch (e) {
+    console.log(`| ${name} | failed: ${e.message} | | | | |`);
+  } finally {
+    rmSync(temp, { recursive: true, force: true });
+  }
+}
+console.log('\nFP32 = the model after srq\'s exact rewrites (as srq serves it); one 256² tile of a photo, median of 5 runs.');
