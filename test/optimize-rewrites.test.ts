@@ -231,7 +231,7 @@ describe('PRelu for static INT8', () => {
     w.list.push(makeTensor('slope', DataType.FLOAT, [slopes.length, 1, 1], Float32Array.from(slopes)));
     return model([conv(w, 'c1', 'x', 'a', 6, slopes.length), makeNode('PRelu', ['a', 'slope'], ['p'], {}, 'prelu'), conv(w, 'c2', 'p', 'y', slopes.length, 4)], w, 6);
   };
-  for (const mode of ['mul-add', 'concat', 'relu-neg'] as const) {
+  for (const mode of ['mul-add', 'concat', 'relu-neg', 'depthwise'] as const) {
     for (const [label, slopes] of [['slopes in (−1, 1)', [0.25, -0.3, 0.9, 0.01, 0, -0.99]], ['slopes past ±1', [0.25, -1.5, 0.1, 2, 0.5, -1]]] as const) {
       it(`${mode}, ${label}: no PRelu, exact`, async () => {
         const original = build([...slopes]);
