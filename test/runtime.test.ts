@@ -161,6 +161,18 @@ describe('options', () => {
       createNodeRunner(model, { graphOptimizationLevel: 'max' as 'all' }),
     ).rejects.toBeInstanceOf(RunnerOptionsError);
     await expect(createRunner('gpu' as 'node', model)).rejects.toBeInstanceOf(RunnerOptionsError);
+    await expect(createNodeRunner(model, { memory: 'low' as 'measuring' })).rejects.toThrow(/memory 'low' is unknown; use serving or measuring/);
+  });
+
+  it('a measuring session, and the default thread count, give the serving session\'s output', async () => {
+    const input = toNchw(centreCrop('rocket.jpg', 20, 20));
+    const outs: Float32Array[] = [];
+    for (const opts of [{ threads: 1 }, { threads: 1, memory: 'measuring' as const }, {}]) {
+      const r = await createNodeRunner(model, opts);
+      outs.push((await r.run(input, [1, 3, 20, 20])).data);
+      await r.release();
+    }
+    for (const o of outs) expect(maxDiff(o, outs[0]!)).toBeLessThan(1e-5);
   });
 
   it('ORT-node writes the optimised model when asked; ORT-web refuses the option', async () => {
