@@ -10,13 +10,9 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import { realWorldCorpus } from './corpus-models.mjs';
+
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const corpus = join(root, 'test/fixtures/corpus');
-const DEFAULT_MODELS = [
-  join(root, 'models/realesr-x4fast.onnx'),
-  ...['rrdbnet-x4-6b', 'waifu2x-upconv7-x2', 'edsr-x2', 'swinir-lite-x2', 'srvgg-x2-interp-size', 'srcnn-upsample-x2']
-    .map((m) => join(corpus, `${m}.onnx`)),
-];
 
 function srq(args) {
   const r = spawnSync(process.execPath, [join(root, 'bin/srq.js'), ...args], { cwd: root, encoding: 'utf8', maxBuffer: 1 << 26 });
@@ -33,7 +29,7 @@ function speedup(fp32, int8, runtime, threads, temp) {
   return { fp32Ms: base.medianMs, int8Ms: own.medianMs, speedup: base.medianMs / own.medianMs };
 }
 
-const models = process.argv.slice(2).length ? process.argv.slice(2) : DEFAULT_MODELS;
+const models = process.argv.slice(2).length ? process.argv.slice(2) : realWorldCorpus(root);
 const missing = models.filter((m) => !existsSync(m));
 if (missing.length) {
   console.error(`bench:corpus: no such model file: ${missing.join(', ')}`);

@@ -10,11 +10,11 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import { realWorldCorpus } from './corpus-models.mjs';
+
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const corpus = 'test/fixtures/corpus';
 const models = process.argv.length > 2 ? process.argv.slice(2) : [
-  'models/esrgan-slim-x4.onnx', 'models/esrgan-medium-x4.onnx', 'models/realesr-x4fast.onnx',
-  ...['rrdbnet-x4-6b', 'waifu2x-upconv7-x2', 'edsr-x2', 'srvgg-x2-interp-size', 'srcnn-upsample-x2', 'swinir-lite-x2'].map((m) => `${corpus}/${m}.onnx`),
+  'models/esrgan-slim-x4.onnx', 'models/esrgan-medium-x4.onnx', ...realWorldCorpus(root),
 ];
 const methods = [
   ['percentile', ['--calib-method', 'percentile', '--no-bias-correction']],

@@ -56,14 +56,10 @@ function rewrite(graph: Graph, prelu: NodeProto, mode: PreluMode): boolean {
   const u = alpha.map((a) => (1 + a) / 2);
   const v = alpha.map((a) => (1 - a) / 2);
   const abs = () => makeNode('LeakyRelu', [y], [graph.uniqueName(`${base}_abs`)], { alpha: attr.float(-1) }, graph.uniqueName(`${base}_abs`));
-  const constant = (name: string, data: Float32Array) => {
+  // Per-channel constants: [1, C, 1, 1] to broadcast in a Mul, [C, 1, 1, 1] as a depthwise conv's weight.
+  const constant = (name: string, data: Float32Array, dims = [1, C, 1, 1]) => {
     const n = graph.uniqueName(`${base}_${name}`);
-    graph.addInitializer(makeTensor(n, DataType.FLOAT, [1, C, 1, 1], data));
-    return n;
-  };
-  const weight = (name: string, data: Float32Array) => {
-    const n = graph.uniqueName(`${base}_${name}`);
-    graph.addInitializer(makeTensor(n, DataType.FLOAT, [C, 1, 1, 1], data));
+    graph.addInitializer(makeTensor(n, DataType.FLOAT, dims, data));
     return n;
   };
   if (mode === 'concat') {
@@ -102,7 +98,7 @@ function rewrite(graph: Graph, prelu: NodeProto, mode: PreluMode): boolean {
     const m2 = graph.uniqueName(`${base}_neg`);
     const scale = (x: string, name: string, data: Float32Array, o: string) => mode === 'mul-add'
       ? makeNode('Mul', [x, constant(name, data)], [o], {}, o)
-      : makeNode('Conv', [x, weight(name, data)], [o], { group: attr.int(C), kernel_shape: attr.ints([1, 1]) }, o);
+      : makeNode('Conv', [x, constant(name, data, [C, 1, 1, 1])], [o], { group: attr.int(C), kernel_shape: attr.ints([1, 1]) }, o);
     const nodes = [
       a,
       scale(y, 'u', u, m1),
