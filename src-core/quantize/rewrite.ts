@@ -1,7 +1,9 @@
 // Turn a float model plus a quantization plan and calibrated ranges into a QDQ model: QuantizeLinear ->
 // DequantizeLinear pairs on activations, DequantizeLinear on int8 weights / int32 biases / u8 constants.
 // Tensor names are kept: a quantized tensor T is produced by its DequantizeLinear, so consumers and graph
-// outputs need no edits, and the float value before quantization is renamed T_prequant.
+// outputs need no edits. What the rewrite adds (scales, zero points, int8 data, the float value before
+// quantization, the Q/DQ nodes) gets short numbered names (`q12.scale`, `q12.int`, `q12.float`): long
+// exported names repeated on every Q/DQ input and output were 16% of a small INT8 file.
 import { attr, makeNode } from '../onnx/build.ts';
 import { Graph } from '../onnx/graph.ts';
 import { DataType, makeTensor, tensorDims, tensorToFloat32 } from '../onnx/tensor.ts';
@@ -39,6 +41,7 @@ export function applyPlan(
   activationType: ActivationType,
 ): ActivationParams {
   const graph = new Graph(model.graph!);
+  const newNames = qdqNamer(graph);
   const qType = activationType === 'u8' ? DataType.UINT8 : DataType.INT8;
   const zpArray = (zp: number) => (activationType === 'u8' ? new Uint8Array([zp]) : new Int8Array([zp]));
 
@@ -62,7 +65,8 @@ export function applyPlan(
       const range = bounds ? withinClipBounds(calibrated, bounds) : calibrated;
       const p = computeQParams(range.min, range.max, activationType);
       params.set(root, p);
-      names = { scale: graph.uniqueName(`${root}_scale`), zeroPoint: graph.uniqueName(`${root}_zero_point`) };
+      const name = newNames();
+      names = { scale: name('scale'), zeroPoint: name('zero_point') };
       graph.addInitializer(makeTensor(names.scale, DataType.FLOAT, [], new Float32Array([p.scale])));
       graph.addInitializer(makeTensor(names.zeroPoint, qType, [], zpArray(p.zeroPoint)));
       paramNames.set(root, names);
@@ -75,20 +79,21 @@ export function applyPlan(
   for (const tensor of [...plan.activations, ...plan.shared.keys()]) {
     const { names, p } = rootParams(plan.root(tensor));
     params.set(tensor, p);
-    const quantized = graph.uniqueName(`${tensor}_quantized`);
+    const name = newNames();
+    const quantized = name('int');
     if (graphInputs.has(tensor)) {
-      const dequantized = graph.uniqueName(`${tensor}_dequantized`);
+      const dequantized = name('dequantized');
       graph.replaceUses(tensor, dequantized);
-      graph.addNode(makeNode('QuantizeLinear', [tensor, names.scale, names.zeroPoint], [quantized], {}, `${tensor}_QuantizeLinear`));
-      graph.addNode(makeNode('DequantizeLinear', [quantized, names.scale, names.zeroPoint], [dequantized], {}, `${tensor}_DequantizeLinear`));
+      graph.addNode(makeNode('QuantizeLinear', [tensor, names.scale, names.zeroPoint], [quantized], {}, name('Q')));
+      graph.addNode(makeNode('DequantizeLinear', [quantized, names.scale, names.zeroPoint], [dequantized], {}, name('DQ')));
     } else {
       const producer = graph.producer(tensor);
       if (!producer) throw new QuantizeError(`tensor ${tensor} has no producer`);
-      const prequant = graph.uniqueName(`${tensor}_prequant`);
+      const prequant = name('float');
       producer.output = producer.output!.map((o) => (o === tensor ? prequant : o));
       graph.invalidate();
-      graph.addNode(makeNode('QuantizeLinear', [prequant, names.scale, names.zeroPoint], [quantized], {}, `${tensor}_QuantizeLinear`));
-      graph.addNode(makeNode('DequantizeLinear', [quantized, names.scale, names.zeroPoint], [tensor], {}, `${tensor}_DequantizeLinear`));
+      graph.addNode(makeNode('QuantizeLinear', [prequant, names.scale, names.zeroPoint], [quantized], {}, name('Q')));
+      graph.addNode(makeNode('DequantizeLinear', [quantized, names.scale, names.zeroPoint], [tensor], {}, name('DQ')));
     }
   }
 
@@ -132,13 +137,12 @@ export function applyPlan(
     }
     weightScales.set(name, scales);
     graph.removeInitializer(name);
-    const q = graph.uniqueName(`${name}_quantized`);
-    const s = graph.uniqueName(`${name}_scale`);
-    const z = graph.uniqueName(`${name}_zero_point`);
+    const added = newNames();
+    const [q, s, z] = [added('int'), added('scale'), added('zero_point')];
     graph.addInitializer(makeTensor(q, DataType.INT8, dims, data));
     graph.addInitializer(makeTensor(s, DataType.FLOAT, perChannel ? [scales.length] : [], scales));
     graph.addInitializer(makeTensor(z, DataType.INT8, perChannel ? [scales.length] : [], new Int8Array(scales.length)));
-    graph.addNode(makeNode('DequantizeLinear', [q, s, z], [name], perChannel ? { axis: attr.int(axis) } : {}, `${name}_DequantizeLinear`));
+    graph.addNode(makeNode('DequantizeLinear', [q, s, z], [name], perChannel ? { axis: attr.int(axis) } : {}, added('DQ')));
   }
 
   // 5. Biases: int32 with scale s_input·s_weight and no zero point (WebGPU rejects one on int32).
@@ -152,11 +156,11 @@ export function applyPlan(
       plan.warnings.push({ kind: 'bias-clamped', message: `bias ${name}: ${clamped} value(s) clamped to the int32 range`, tensors: [name] });
     }
     graph.removeInitializer(name);
-    const q = graph.uniqueName(`${name}_quantized`);
-    const s = graph.uniqueName(`${name}_scale`);
+    const added = newNames();
+    const [q, s] = [added('int'), added('scale')];
     graph.addInitializer(makeTensor(q, DataType.INT32, tensorDims(t), data));
     graph.addInitializer(makeTensor(s, DataType.FLOAT, [scales.length], scales));
-    graph.addNode(makeNode('DequantizeLinear', [q, s], [name], { axis: attr.int(0) }, `${name}_DequantizeLinear`));
+    graph.addNode(makeNode('DequantizeLinear', [q, s], [name], { axis: attr.int(0) }, added('DQ')));
   }
 
   // 6. Constant operands (e.g. a mean added to the image): u8/s8 per-tensor over their own min..max.
@@ -171,17 +175,25 @@ export function applyPlan(
     const [qmin, qmax] = activationType === 'u8' ? [0, 255] : [-128, 127];
     values.forEach((v, i) => (data[i] = Math.min(qmax, Math.max(qmin, Math.round(v / p.scale) + p.zeroPoint))));
     graph.removeInitializer(name);
-    const q = graph.uniqueName(`${name}_quantized`);
-    const s = graph.uniqueName(`${name}_scale`);
-    const z = graph.uniqueName(`${name}_zero_point`);
+    const added = newNames();
+    const [q, s, z] = [added('int'), added('scale'), added('zero_point')];
     graph.addInitializer(makeTensor(q, qType, tensorDims(t), data));
     graph.addInitializer(makeTensor(s, DataType.FLOAT, [], new Float32Array([p.scale])));
     graph.addInitializer(makeTensor(z, qType, [], zpArray(p.zeroPoint)));
-    graph.addNode(makeNode('DequantizeLinear', [q, s, z], [name], {}, `${name}_DequantizeLinear`));
+    graph.addNode(makeNode('DequantizeLinear', [q, s, z], [name], {}, added('DQ')));
   }
 
   // Folded Clips leave their bound initializers behind.
   graph.removeUnused();
   graph.sort();
   return params;
+}
+
+/** Each call starts a new number `qN`; the function it returns names the parts added under it. */
+function qdqNamer(graph: Graph): () => (part: string) => string {
+  let count = 0;
+  return () => {
+    const base = `q${++count}`;
+    return (part) => graph.uniqueName(`${base}.${part}`);
+  };
 }
