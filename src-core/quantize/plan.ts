@@ -34,6 +34,11 @@ export class QuantPlan {
   readonly constants = new Set<string>();
   /** Relu/Clip nodes removed because their producer's quantized output already clamps (asymmetric u8). */
   readonly folded: NodeProto[] = [];
+  /**
+   * A Concat's output and activation inputs: candidates for one shared range (the union of their calibrated ones),
+   * so ORT's QLinearConcat copies bytes instead of requantizing; concat-ranges.ts decides which share.
+   */
+  readonly rangeGroups: string[][] = [];
   /** Ranges known exactly from the graph, used instead of calibrated ones. */
   readonly fixedRanges = new Map<string, { min: number; max: number }>();
   /** A folded Clip's constant bounds: its output's range is the calibrated one intersected with them. */

@@ -14,6 +14,7 @@ import type { ActivationType } from './params.ts';
 import { QuantPlan, RuleContext } from './plan.ts';
 import { applyPlan, QuantizeError, type ActivationParams, type Range } from './rewrite.ts';
 import { ruleRegistry } from './rules/index.ts';
+import { shareConcatRanges } from './concat-ranges.ts';
 import { clipBounds } from './rules/activation.ts';
 
 export interface StaticQuantizeOptions {
@@ -103,7 +104,8 @@ export async function tilesHash(tiles: readonly RasterImage[]): Promise<string> 
 
 /**
  * Calibrated ranges, corrected where the graph says more: exact Clip bounds, and image inputs seen within [0,1]
- * widened to exactly [0,1] so that u8 holds every 8-bit pixel value exactly (scale 1/255, zero point 0).
+ * widened to exactly [0,1] so that u8 holds every 8-bit pixel value exactly (scale 1/255, zero point 0), and one
+ * range for a Concat's inputs and output where that costs little (concat-ranges.ts).
  */
 export function settleRanges(model: ModelProto, plan: QuantPlan, calibrated: ReadonlyMap<string, Range>): Map<string, Range> {
   const ranges = new Map(calibrated);
@@ -112,6 +114,7 @@ export function settleRanges(model: ModelProto, plan: QuantPlan, calibrated: Rea
     if (r && r.min >= 0 && r.max <= 1) ranges.set(input.name!, { min: 0, max: 1 });
   }
   for (const [t, r] of plan.fixedRanges) ranges.set(t, r);
+  shareConcatRanges(new Graph(model.graph!), plan, ranges);
   return ranges;
 }
 

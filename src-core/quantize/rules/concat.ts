@@ -1,5 +1,5 @@
-// Concat (dense connections): every input and the output quantized; ORT's QLinearConcat requantizes inputs
-// whose parameters differ from the output's.
+// Concat (dense connections): every input and the output quantized, sharing one range where that costs little
+// (concat-ranges.ts): ORT's QLinearConcat copies an input quantized like its output and requantizes the others.
 import type { OpRule } from '../plan.ts';
 
 export const concatRule: OpRule = {
@@ -11,6 +11,7 @@ export const concatRule: OpRule = {
     if (!inputs.every((x) => ctx.isActivation(x) || ctx.isFloatInitializer(x))) return;
     for (const x of inputs) ctx.operand(x);
     ctx.activation(out);
+    ctx.plan.rangeGroups.push([out, ...inputs.filter((x) => ctx.isActivation(x))]);
     ctx.done(node);
   },
 };
