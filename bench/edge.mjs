@@ -1,6 +1,7 @@
-// `npm run bench:edge`: first per-image latency against UpscalerJS on every runtime (bench/edge-latency.mjs; skip
-// with --skip-latency, pick runtimes with --runtimes node-1,node-2,deno-1,workerd-1, requests with --rounds N), then
-// the load benchmark (skip with --skip-load).
+// `npm run bench:edge`: first the response encoders on 1024² outputs (bench/codecs.mjs; skip with --skip-codecs),
+// then per-image latency against UpscalerJS on every runtime (bench/edge-latency.mjs; skip with --skip-latency, pick
+// runtimes with --runtimes node-1,node-2,deno-1,workerd-1, requests with --rounds N), then the load benchmark (skip
+// with --skip-load).
 //
 // Load benchmark of the edge worker's Node entry. Starts the compiled entry on a free
 // loopback port with its default settings, then for concurrency 1, 4 and 16 sends a 128² photo (one tile of
@@ -17,6 +18,7 @@ import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { decode } from 'fast-png';
 import * as ort from 'onnxruntime-web';
+import { codecs } from './codecs.mjs';
 import { latency, median, post } from './edge-latency.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -29,6 +31,7 @@ const MAX_REQUESTS = arg('max', 150);
 const LEVELS = [1, 4, 16];
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+if (!process.argv.includes('--skip-codecs')) await codecs();
 if (!process.argv.includes('--skip-latency')) {
   const j = process.argv.indexOf('--runtimes');
   await latency({ rounds: arg('rounds', 5), ...(j > 0 ? { runtimes: process.argv[j + 1].split(',') } : {}) });

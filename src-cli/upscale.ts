@@ -1,6 +1,7 @@
 // srq upscale <model> <in> -o <out>: tiled super-resolution of one image, the same engine the edge serves.
 import { extname } from 'node:path';
 import { encodeJpeg, encodePng } from '../src-core/image/index.ts';
+import { loadJpegWasm } from '../src-core/image/jpeg-wasm.node.ts';
 import { readImageFile } from '../src-core/image/image-files.node.ts';
 import { prepareInferenceModel } from '../src-core/inference-model.ts';
 import { createRunner } from '../src-core/runtime/create-runner.node.ts';
@@ -64,7 +65,7 @@ export async function upscaleCommand(argv: string[]): Promise<number> {
       },
     });
     endProgress();
-    const bytes = format === 'png' ? encodePng(output) : encodeJpeg(output, quality);
+    const bytes = format === 'png' ? encodePng(output) : await encodeJpeg(output, loadJpegWasm, quality);
     writeOutput(values.output, bytes, [modelPath, imagePath]);
     const seconds = (performance.now() - started) / 1000;
     console.log(`${image.width}×${image.height} → ${output.width}×${output.height} (×${prepared.scale}) in ${tiles} tile${tiles === 1 ? '' : 's'} of ${prepared.wholeImage ? 'the whole image' : `${tileSizeFor({ ...prepared, overlap }, tileSize)}²`} + ${overlap} px overlap on ${runtime}, ${seconds.toFixed(2)} s; wrote ${values.output}`);

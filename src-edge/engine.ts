@@ -1,7 +1,7 @@
 // The worker's models: the manifest, the precision this host serves, one ORT session per model (created on
 // first use, then reused for the life of the process/isolate), and the warm-up that makes /healthz ready.
 // Runtime-agnostic: each runtime entry supplies an EdgeRuntime with its ORT bindings and file access.
-import type { Deflate } from '../src-core/image/index.ts';
+import type { Deflate, JpegWasm } from '../src-core/image/index.ts';
 import type { Runner } from '../src-core/runtime/runner.ts';
 import type { EdgeConfig } from './config.ts';
 import { ConfigError } from './config.ts';
@@ -29,6 +29,8 @@ export interface EdgeRuntime {
   probeGpu(): Promise<HostCapabilities>;
   /** A faster zlib deflate for PNG responses than CompressionStream (node:zlib on Node and Deno); absent = that. */
   deflate?: Deflate;
+  /** The JPEG encoder's compiled wasm (read from node_modules on Node and Deno, imported on Workers). */
+  jpegWasm: JpegWasm;
   /** The default models shipped with srq. */
   embedded(): ModelSource;
   /** A manifest given as a file path; absent where there is no file system (Workers). */

@@ -5,6 +5,7 @@
 import * as ort from 'onnxruntime-web';
 import { createWebRunner } from '../src-core/runtime/ort-web.ts';
 import { createEdgeApp } from './app.ts';
+import { loadJpegWasm } from '../src-core/image/jpeg-wasm.node.ts';
 import { fastDeflate } from './deflate.node.ts';
 import type { EdgeRuntime } from './engine.ts';
 import { ModelSourceError, type ModelSource } from './model-source.ts';
@@ -55,6 +56,7 @@ const runtime: EdgeRuntime = {
   memoryBudgetMB: 512,
   createCpuRunner: (model, threads) => createWebRunner(model, { threads }),
   deflate: fastDeflate,
+  jpegWasm: loadJpegWasm,
   createGpuRunner: (model) => createWebGpuRunner(model),
   probeGpu: probeWebGpu,
   embedded: () => fileSource(new URL('./models/manifest.json', import.meta.url), 'embedded'),

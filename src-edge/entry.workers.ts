@@ -8,6 +8,8 @@ import { ApiError, errorResponse, oneLine } from './errors.ts';
 import { ModelSourceError, type ModelSource } from './model-source.ts';
 import { embeddedFiles, embeddedManifest } from './models/embedded.workers.ts';
 import { createWorkersRunner, ortWebVersion } from './ort-workers.ts';
+// Precompiled by wrangler (the CompiledWasm rule), as ORT's wasm is: Workers may not compile wasm at run time.
+import mozjpegWasm from '../node_modules/@jsquash/jpeg/codec/enc/mozjpeg_enc.wasm';
 
 const embedded: ModelSource = {
   describe: 'embedded',
@@ -28,6 +30,7 @@ const runtime: EdgeRuntime = {
   maxThreads: 1,
   createCpuRunner: (model) => createWorkersRunner(model),
   probeGpu: async () => ({ gpu: undefined, noGpuReason: 'Workers have no GPU' }),
+  jpegWasm: async () => mozjpegWasm,
   embedded: () => embedded,
   log: (line) => console.log(line),
 };

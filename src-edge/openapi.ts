@@ -42,7 +42,7 @@ export function openApiDocument(config: Pick<EdgeConfig, 'apiKeys' | 'maxBodyByt
           parameters: [
             { name: 'model', in: 'query', description: 'Model name from GET /v1/models; default: SRQ_MODEL or the manifest\'s first model.', schema: { type: 'string' } },
             { name: 'format', in: 'query', description: 'Output format; default: the input\'s.', schema: { type: 'string', enum: ['png', 'jpeg'] } },
-            { name: 'quality', in: 'query', description: 'JPEG quality.', schema: { type: 'integer', minimum: 1, maximum: 100, default: 90 } },
+            { name: 'quality', in: 'query', description: 'JPEG quality (MozJPEG, baseline, 4:2:0 chroma; use png for lossless output).', schema: { type: 'integer', minimum: 1, maximum: 100, default: 90 } },
           ],
           requestBody: {
             required: true,

@@ -6,6 +6,7 @@ import * as ort from 'onnxruntime-web';
 import { packageRoot } from '../src-core/package-root.node.ts';
 import { createWebRunner } from '../src-core/runtime/ort-web.ts';
 import type { EdgeRuntime } from './engine.ts';
+import { loadJpegWasm } from '../src-core/image/jpeg-wasm.node.ts';
 import { fastDeflate } from './deflate.node.ts';
 import { fileSource } from './file-source.node.ts';
 import { createCudaRunner, probeCuda } from './gpu.node.ts';
@@ -20,6 +21,7 @@ export function nodeRuntime(): EdgeRuntime {
     memoryBudgetMB: 512,
     createCpuRunner: (model, threads) => createWebRunner(model, { threads }),
     deflate: fastDeflate,
+    jpegWasm: loadJpegWasm,
     createGpuRunner: (model) => createCudaRunner(model),
     probeGpu: probeCuda,
     embedded: () => fileSource(join(packageRoot(), 'src-edge', 'models', 'manifest.json'), 'embedded'),

@@ -92,7 +92,7 @@ function upscale(engine: Engine, limiter: ConcurrencyLimiter, config: EdgeConfig
       const output = await infer(served, image, window, arrived + config.deadlineMs, signal, (total) => (tiles = total), limiter);
       const t2 = performance.now();
       const outFormat = format ?? upload.header.format;
-      const bytes = outFormat === 'png' ? await encodePngNative(output, engine.runtime.deflate) : encodeJpeg(output, quality);
+      const bytes = outFormat === 'png' ? await encodePngNative(output, engine.runtime.deflate) : await encodeJpeg(output, engine.runtime.jpegWasm, quality);
       const t3 = performance.now();
 
       const ms = (v: number) => v.toFixed(1);

@@ -167,6 +167,7 @@ describe('Engine on a stubbed host', () => {
       ortVersion: 'stub',
       defaultThreads: 1,
       memoryBudgetMB: 512,
+      jpegWasm: async () => { throw new Error('no JPEG here'); },
       createCpuRunner: async (model) => (made.push(`cpu:${new TextDecoder().decode(model)}`), stubRunner()),
       createGpuRunner: async (model) => {
         made.push(`gpu:${new TextDecoder().decode(model)}`);

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeImage, encodeJpeg, encodePng, type RasterImage } from '../src-core/image/index.ts';
+import { loadJpegWasm } from '../src-core/image/jpeg-wasm.node.ts';
 import { createEdgeApp } from '../src-edge/app.ts';
 import type { Engine } from '../src-edge/engine.ts';
 import { nodeRuntime } from '../src-edge/runtime.node.ts';
@@ -120,12 +121,15 @@ describe('POST /v1/upscale', () => {
   });
 
   it('answers a JPEG with a JPEG, honours format=png, model= and quality=, and reads multipart uploads', async () => {
-    const jpeg = encodeJpeg(crop.image, 95);
+    const jpeg = await encodeJpeg(crop.image, loadJpegWasm, 95);
     const asJpeg = await postImage(`${server.url}/v1/upscale?model=esrgan-slim-x2&quality=70`, jpeg, 'image/jpeg');
     expect(asJpeg.res.status).toBe(200);
     expect(asJpeg.res.headers.get('content-type')).toBe('image/jpeg');
     expect(asJpeg.res.headers.get('x-srq-scale')).toBe('2');
     expect(decodeImage(asJpeg.bytes)).toMatchObject({ width: 200, height: 144 });
+    // The JPEG is the library's output through the same encoder at the asked quality, byte for byte.
+    const library = await libraryUpscale('esrgan-slim-x2', 'int8', decodeImage(jpeg), 64);
+    expect(Buffer.from(asJpeg.bytes).equals(Buffer.from(await encodeJpeg(library, loadJpegWasm, 70)))).toBe(true);
 
     const asPng = await postImage(`${server.url}/v1/upscale?model=esrgan-slim-x2&format=png`, jpeg, 'image/jpeg');
     expect(asPng.res.headers.get('content-type')).toBe('image/png');
@@ -234,7 +238,7 @@ describe('errors, each sent for real', () => {
   it('415 for a wrong Content-Type, a GIF, a type that lies, and a non-image form field', async () => {
     await expectError(send(up(), crop.png, 'text/plain'), 415, 'unsupported_media_type');
     await expectError(send(up(), new TextEncoder().encode('GIF89a\x01\x00\x01\x00'), 'image/png'), 415, 'unsupported_media_type');
-    expect(await expectError(send(up(), encodeJpeg(crop.image), 'image/png'), 415, 'type_mismatch')).toMatch(/says image\/png but the bytes are a JPEG/);
+    expect(await expectError(send(up(), await encodeJpeg(crop.image, loadJpegWasm), 'image/png'), 415, 'type_mismatch')).toMatch(/says image\/png but the bytes are a JPEG/);
     const form = new FormData();
     form.append('image', new Blob([crop.png as Uint8Array<ArrayBuffer>], { type: 'image/gif' }), 'x.gif');
     await expectError(fetch(up(), { method: 'POST', body: form }), 415, 'unsupported_media_type');

@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decodeImage } from '../src-core/image/index.ts';
+import { decodeImage, encodeJpeg } from '../src-core/image/index.ts';
+import { loadJpegWasm } from '../src-core/image/jpeg-wasm.node.ts';
 import { freePort, libraryUpscale, photoCrop, postImage, repoRoot, startServer, type RunningServer } from './fixtures/edge/harness.ts';
 import { requiresSystemPackage } from './helpers/system-packages.ts';
 
@@ -73,6 +74,16 @@ describe('Workers entry on workerd (wrangler dev)', () => {
     const out = decodeImage(bytes);
     expect([out.width, out.height]).toEqual([400, 288]);
     expect(Buffer.from(out.data).equals(Buffer.from(expected.data))).toBe(true);
+  });
+
+  it('answers a JPEG with a JPEG from the MozJPEG wasm (imported precompiled, as ORT\'s is): the bytes Node makes', async () => {
+    const crop = photoCrop('chelsea.png', 100, 72);
+    const jpeg = await encodeJpeg(crop.image, loadJpegWasm, 95);
+    const { res, bytes } = await postImage(`${server!.url}/v1/upscale?quality=85`, jpeg, 'image/jpeg');
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('image/jpeg');
+    const expected = await libraryUpscale('esrgan-slim-x4', 'int8', decodeImage(jpeg), 100);
+    expect(Buffer.from(bytes).equals(Buffer.from(await encodeJpeg(expected, loadJpegWasm, 85)))).toBe(true);
   });
 
   it('answers bad requests with the same JSON errors as elsewhere', async () => {

@@ -20,6 +20,7 @@ import {
   toRgb,
 } from '../src-core/image/index.ts';
 import type { RasterImage } from '../src-core/image/index.ts';
+import { loadJpegWasm } from '../src-core/image/jpeg-wasm.node.ts';
 import { psnr } from '../src-core/metrics/index.ts';
 
 const images = new URL('../images/', import.meta.url);
@@ -331,10 +332,18 @@ describe('JPEG', () => {
     expect(worst).toBeLessThanOrEqual(8);
   });
 
-  it('encodes at the requested quality; higher quality is larger and closer', () => {
+  it('encoding: a JPEG wasm loader that fails gives one line naming it; the next call loads again', async () => {
+    const img = cropImage(decodeImage(read('coffee.png')), 0, 0, 64, 48);
+    const broken = async (): Promise<WebAssembly.Module> => { throw new Error('ENOENT: mozjpeg_enc.wasm'); };
+    await expect(encodeJpeg(img, broken)).rejects.toThrow(/^the JPEG encoder's wasm could not be loaded \(ENOENT: mozjpeg_enc\.wasm\)$/);
+    await expect(encodeJpeg(img, broken)).rejects.toThrow(ImageError);
+    expect(psnr(img, decodeImage(await encodeJpeg(img, loadJpegWasm)))).toBeGreaterThan(30);
+  });
+
+  it('encodes at the requested quality; higher quality is larger and closer', async () => {
     const src = decodeImage(read('astronaut.png'));
-    const q90 = encodeJpeg(src, 90);
-    const q30 = encodeJpeg(src, 30);
+    const q90 = await encodeJpeg(src, loadJpegWasm, 90);
+    const q30 = await encodeJpeg(src, loadJpegWasm, 30);
     expect(readImageHeader(q90)).toEqual({ format: 'jpeg', width: 512, height: 512 });
     expect(q90.length).toBeGreaterThan(q30.length);
     const p90 = psnr(src, decodeImage(q90));
@@ -345,32 +354,29 @@ describe('JPEG', () => {
     expect(Object.getPrototypeOf(q90)).toBe(Uint8Array.prototype); // not a Node Buffer
   });
 
-  it('drops alpha when encoding RGBA and keeps the colours', () => {
+  it('writes baseline JPEG with 4:2:0 chroma (what libjpeg, Pillow and sharp write by default)', async () => {
+    const bytes = await encodeJpeg(decodeImage(read('chelsea.png')), loadJpegWasm);
+    const sof = bytes.findIndex((b, i) => b === 0xff && bytes[i + 1]! >= 0xc0 && bytes[i + 1]! <= 0xc2);
+    expect(bytes[sof + 1]).toBe(0xc0); // SOF0: baseline, not progressive (SOF2)
+    expect(bytes[sof + 9]).toBe(3); // components
+    expect([bytes[sof + 11], bytes[sof + 14], bytes[sof + 17]]).toEqual([0x22, 0x11, 0x11]); // Y 2×2, Cb and Cr 1×1
+  });
+
+  it('drops alpha when encoding RGBA and keeps the colours; grey is replicated', async () => {
     const rgb = decodeImage(read('chelsea.png'));
     const alpha: RasterImage = { width: rgb.width, height: rgb.height, channels: 1, data: new Uint8Array(rgb.width * rgb.height).fill(7) };
-    const back = decodeImage(encodeJpeg(joinAlpha(rgb, alpha), 95));
+    const back = decodeImage(await encodeJpeg(joinAlpha(rgb, alpha), loadJpegWasm, 95));
     expect(back.channels).toBe(3);
     expect(psnr(rgb, back)).toBeGreaterThan(35);
+    const grey: RasterImage = { width: 16, height: 8, channels: 1, data: Uint8Array.from({ length: 128 }, (_, i) => 2 * i) };
+    const g = decodeImage(await encodeJpeg(grey, loadJpegWasm, 95));
+    expect(Math.max(...Array.from({ length: 128 }, (_, i) => Math.abs(g.data[3 * i + 1]! - 2 * i)))).toBeLessThanOrEqual(6);
   });
 
-  it('works where Buffer does not exist (Workers, browsers)', () => {
-    const g = globalThis as { Buffer?: unknown };
-    const saved = g.Buffer;
-    const img = cropImage(decodeImage(read('coffee.png')), 0, 0, 64, 48);
-    let out: Uint8Array;
-    delete g.Buffer;
-    try {
-      out = encodeJpeg(img, 90);
-    } finally {
-      g.Buffer = saved;
-    }
-    expect(psnr(img, decodeImage(out))).toBeGreaterThan(30);
-  });
-
-  it('rejects a quality outside 1..100', () => {
+  it('rejects a quality outside 1..100', async () => {
     const img: RasterImage = { width: 1, height: 1, channels: 3, data: new Uint8Array(3) };
-    expect(() => encodeJpeg(img, 0)).toThrow(ImageError);
-    expect(() => encodeJpeg(img, 101)).toThrow(/between 1 and 100/);
+    await expect(encodeJpeg(img, loadJpegWasm, 0)).rejects.toThrow(ImageError);
+    await expect(encodeJpeg(img, loadJpegWasm, 101)).rejects.toThrow(/between 1 and 100/);
   });
 });
 

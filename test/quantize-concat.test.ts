@@ -56,7 +56,7 @@ function denseBlock(): ModelProto {
 /** For each Concat of a QDQ model, per input: whether its DQ has the output Q's scale and zero point (a copy). */
 function concatCopies(m: ModelProto): boolean[][] {
   const g = new Graph(m.graph!);
-  const value = (name: string) => Array.from(tensorToArray(g.initializer(name)!));
+  const value = (name: string) => Array.from(tensorToArray(g.initializer(name)!) as ArrayLike<number>);
   const params = (n: { input?: string[] | null }) => JSON.stringify([value(n.input![1]!), value(n.input![2]!)]);
   return g.nodes.filter((n) => n.opType === 'Concat').map((cat) => {
     const q = g.consumers(cat.output![0]!).find((n) => n.opType === 'QuantizeLinear')!;

@@ -1,4 +1,5 @@
-// Public surface of the image layer. Pure JS (fast-png, jpeg-js): safe for Node, Deno, Workers, browsers.
+// Public surface of the image layer: pure JS (fast-png, jpeg-js) and, for JPEG encoding, MozJPEG's wasm that the
+// caller hands over (jpeg.ts); safe for Node, Deno, Workers, browsers.
 export type { RasterImage } from './raster.ts';
 export { assertRaster, splitAlpha, joinAlpha, toRgb, cropImage } from './raster.ts';
 export { ImageError, ImageFormatError, ImageDecodeError, ImageTooLargeError, ImageArgumentError, ImageEncodeError } from './errors.ts';
@@ -8,6 +9,6 @@ export type { DecodeOptions } from './decode.ts';
 export { decodeImage, DEFAULT_MAX_PIXELS } from './decode.ts';
 export { encodePng } from './png.ts';
 export { encodePngNative, type Deflate } from './png-native.ts';
-export { encodeJpeg } from './jpeg.ts';
+export { encodeJpeg, type JpegWasm } from './jpeg.ts';
 export type { ResizeOptions } from './resize.ts';
 export { resizeBicubic, resizeBicubicFloat, makeLowRes } from './resize.ts';
