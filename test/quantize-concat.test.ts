@@ -89,6 +89,21 @@ describe('Concat ranges', () => {
     expect(settleRanges(m, plan, calibrated).get('g')).toEqual({ min: -1, max: 1.1 });
   });
 
+  it('keep a graph input\'s own range (an image in [0, 1] stays on the 1/255 grid)', () => {
+    const w = new Weights();
+    const m = makeModel(makeGraph({
+      name: 'input-concat',
+      nodes: [conv(w, 'a', 'input', 'a', 3, 3), makeNode('Concat', ['input', 'a'], ['c'], { axis: attr.int(1) }), conv(w, 'last', 'c', 'y', 6, 3)],
+      inputs: [makeValueInfo('input', DataType.FLOAT, [1, 3, null, null])],
+      outputs: [makeValueInfo('y', DataType.FLOAT, [1, 3, null, null])],
+      initializers: w.list,
+    }));
+    const calibrated = new Map(Object.entries({ input: { min: 0, max: 1 }, a: { min: -0.05, max: 1.1 }, c: { min: -0.05, max: 1.1 } }));
+    const ranges = settleRanges(m, planQuantization(m), calibrated);
+    expect(ranges.get('input')).toEqual({ min: 0, max: 1 });
+    expect(ranges.get('a')).toEqual({ min: -0.05, max: 1.1 });
+  });
+
   it('RRDBNet (corpus, PyTorch export): its 72 Concats copy their inputs in ORT', async () => {
     const fp32 = readModelFile(join(import.meta.dirname, 'fixtures', 'corpus', 'rrdbnet-x4-6b.onnx'));
     const { model } = await quantizeStatic(fp32, { tiles, createRunner: runner, method: 'minmax', biasCorrection: false });

@@ -8,7 +8,8 @@
 // member that something other than a Concat reads (a conv's input, a residual): those keep their precision. A
 // member only Concats read loses nothing it had: its values were requantized to the Concat's range anyway.
 // Tensors whose range is part of what they compute are never merged: a folded Relu/Clip's output (its producer
-// clamps by quantizing to [0, max]; a shared range below 0 would undo the Relu) and exact ranges from the graph.
+// clamps by quantizing to [0, max]; a shared range below 0 would undo the Relu), exact ranges from the graph, and
+// graph inputs (an image in [0, 1] keeps scale 1/255, which holds every 8-bit pixel exactly).
 import type { Graph } from '../onnx/graph.ts';
 import type { QuantPlan } from './plan.ts';
 import type { Range } from './rewrite.ts';
@@ -32,7 +33,9 @@ export function shareConcatRanges(graph: Graph, plan: QuantPlan, ranges: Map<str
   };
   const group = (t: string) => members.get(find(t)) ?? [t];
   const sharedBy = new Set([...plan.shared.keys()].map((t) => plan.root(t)));
-  const pinned = new Set([...plan.folded.map((n) => n.output![0]!), ...plan.clipBounds.keys(), ...plan.fixedRanges.keys()]);
+  const pinned = new Set([
+    ...plan.folded.map((n) => n.output![0]!), ...plan.clipBounds.keys(), ...plan.fixedRanges.keys(), ...graph.inputs.map((v) => v.name!),
+  ]);
   // A tensor whose precision matters beyond Concats: read by another op, a graph output, or shared by a moved copy.
   const relevant = (t: string) => sharedBy.has(t) || graph.isGraphOutput(t) || graph.consumers(t).some((n) => n.opType !== 'Concat');
 
