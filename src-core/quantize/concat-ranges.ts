@@ -2,8 +2,8 @@
 // bytes of an input quantized like its output and requantizes the others (a table lookup per byte, on one
 // thread): on RRDBNet's dense blocks that requantizing was 17% of an INT8 run at 2 threads.
 //
-// Concats that share tensors (a dense block's Concats all take its input and earlier outputs) must share one range,
-// so tensors are merged greedily, Concat by Concat in graph order, into groups whose range is the union of their
+// Concats that share tensors (a dense block's Concats all take its input and earlier outputs) can only copy if they
+// share one range, so tensors are merged greedily, Concat by Concat in graph order, into groups whose range is the union of their
 // members'. A merge is refused when the union would be more than MAX_WIDENING times as wide as the range of a
 // member that something other than a Concat reads (a conv's input, a residual): those keep their precision. A
 // member only Concats read loses nothing it had: its values were requantized to the Concat's range anyway.
@@ -34,7 +34,10 @@ export function shareConcatRanges(graph: Graph, plan: QuantPlan, ranges: Map<str
   const group = (t: string) => members.get(find(t)) ?? [t];
   const sharedBy = new Set([...plan.shared.keys()].map((t) => plan.root(t)));
   const pinned = new Set([
-    ...plan.folded.map((n) => n.output![0]!), ...plan.clipBounds.keys(), ...plan.fixedRanges.keys(), ...graph.inputs.map((v) => v.name!),
+    ...plan.folded.map((n) => n.output![0]!),
+    ...plan.clipBounds.keys(),
+    ...plan.fixedRanges.keys(),
+    ...graph.inputs.map((v) => v.name!),
   ]);
   // A tensor whose precision matters beyond Concats: read by another op, a graph output, or shared by a moved copy.
   const relevant = (t: string) => sharedBy.has(t) || graph.isGraphOutput(t) || graph.consumers(t).some((n) => n.opType !== 'Concat');
