@@ -10,10 +10,11 @@ import { fileURLToPath } from 'node:url';
 import { deflateSync } from 'node:zlib';
 import encodeMozJpeg, * as mozjpeg from '@jsquash/jpeg/encode.js';
 import jpegJs from 'jpeg-js';
+import { median } from './edge-latency.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 
-async function median(run) {
+async function timed(run) {
   for (let i = 0; i < 2; i++) await run();
   const times = [];
   let out;
@@ -22,8 +23,7 @@ async function median(run) {
     out = await run();
     times.push(performance.now() - t);
   }
-  times.sort((a, b) => a - b);
-  return { ms: times[3], bytes: out };
+  return { ms: median(times), bytes: out };
 }
 
 export async function codecs() {
@@ -60,7 +60,7 @@ export async function codecs() {
       if (r.status !== 0) throw new Error(`srq upscale failed: ${r.stderr}`);
       const output = img.decodeImage(new Uint8Array(readFileSync(join(temp, 'out.png'))));
       for (const [name, encode] of Object.entries(encoders)) {
-        const { ms, bytes } = await median(() => encode(output));
+        const { ms, bytes } = await timed(() => encode(output));
         const back = img.decodeImage(bytes);
         const quality = psnr(output, back);
         console.log(`| ${name} | ${photo} ${output.width}² | ${ms.toFixed(0)} | ${(bytes.length / 1024).toFixed(0)} | ${Number.isFinite(quality) ? quality.toFixed(2) : 'lossless'} |`);

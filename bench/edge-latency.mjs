@@ -86,6 +86,22 @@ export function post(url, body) {
   });
 }
 
+/** `rounds` requests: median end-to-end ms, the medians of the server's own timings, and the window it used. */
+async function timeRequests(url, body, rounds, label) {
+  const ms = [];
+  const timing = { decode: [], infer: [], encode: [] };
+  let window = '';
+  for (let r = 0; r < rounds; r++) {
+    const t = performance.now();
+    const res = await post(url, body);
+    ms.push(performance.now() - t);
+    if (res.status !== 200) throw new Error(`${label}: HTTP ${res.status}`);
+    for (const [, k, v] of String(res.headers['server-timing']).matchAll(/(\w+);dur=([\d.]+)/g)) timing[k]?.push(Number(v));
+    window = `${res.headers['x-srq-tiles']}×${res.headers['x-srq-window']}`;
+  }
+  return { ms: median(ms), decode: median(timing.decode), infer: median(timing.infer), encode: median(timing.encode), window };
+}
+
 /** Median end-to-end ms per photo and model, plus the server's own timings and window. */
 async function timeRuntime(runtime, photoList, rounds) {
   const server = await start(runtime);
@@ -97,30 +113,10 @@ async function timeRuntime(runtime, photoList, rounds) {
         const url = `${server.url}/v1/upscale?model=${model.name}`;
         const warm = await post(url, png); // the model's session (non-default models load on first use)
         if (warm.status !== 200) throw new Error(`${runtime.label}: HTTP ${warm.status} ${warm.body.toString().slice(0, 300)}`);
-        const ms = [];
-        const timing = { decode: [], infer: [], encode: [] };
-        let window = '';
-        for (let r = 0; r < rounds; r++) {
-          const t = performance.now();
-          const res = await post(url, png);
-          ms.push(performance.now() - t);
-          if (res.status !== 200) throw new Error(`${runtime.label}: HTTP ${res.status}`);
-          for (const [, k, v] of String(res.headers['server-timing']).matchAll(/(\w+);dur=([\d.]+)/g)) timing[k]?.push(Number(v));
-          window = `${res.headers['x-srq-tiles']}×${res.headers['x-srq-window']}`;
-        }
+        const asPng = await timeRequests(url, png, rounds, runtime.label);
         // The same photo with a JPEG response: only the encoder differs, so its share is what the issue's target asks.
-        const jpeg = { ms: [], encode: [] };
-        for (let r = 0; r < rounds; r++) {
-          const t = performance.now();
-          const res = await post(`${url}&format=jpeg&quality=90`, png);
-          jpeg.ms.push(performance.now() - t);
-          if (res.status !== 200) throw new Error(`${runtime.label}: HTTP ${res.status} (JPEG out)`);
-          jpeg.encode.push(Number(/encode;dur=([\d.]+)/.exec(String(res.headers['server-timing']))?.[1]));
-        }
-        out[`${model.name} ${p.label}`] = {
-          ms: median(ms), decode: median(timing.decode), infer: median(timing.infer), encode: median(timing.encode), window,
-          jpegMs: median(jpeg.ms), jpegEncode: median(jpeg.encode),
-        };
+        const asJpeg = await timeRequests(`${url}&format=jpeg&quality=90`, png, rounds, `${runtime.label} (JPEG out)`);
+        out[`${model.name} ${p.label}`] = { ...asPng, jpegMs: asJpeg.ms, jpegEncode: asJpeg.encode };
       }
     }
   } finally {

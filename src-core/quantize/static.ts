@@ -109,12 +109,13 @@ export async function tilesHash(tiles: readonly RasterImage[]): Promise<string> 
  */
 export function settleRanges(model: ModelProto, plan: QuantPlan, calibrated: ReadonlyMap<string, Range>): Map<string, Range> {
   const ranges = new Map(calibrated);
-  for (const input of new Graph(model.graph!).inputs) {
+  const graph = new Graph(model.graph!);
+  for (const input of graph.inputs) {
     const r = ranges.get(input.name ?? '');
     if (r && r.min >= 0 && r.max <= 1) ranges.set(input.name!, { min: 0, max: 1 });
   }
   for (const [t, r] of plan.fixedRanges) ranges.set(t, r);
-  shareConcatRanges(new Graph(model.graph!), plan, ranges);
+  shareConcatRanges(graph, plan, ranges);
   return ranges;
 }
 
