@@ -1,6 +1,6 @@
 // `npm run bench:edge`: first the response encoders on 1024² outputs (bench/codecs.mjs; skip with --skip-codecs),
 // then per-image latency against UpscalerJS on every runtime (bench/edge-latency.mjs; skip with --skip-latency, pick
-// runtimes with --runtimes node-1,node-2,deno-1,workerd-1, requests with --rounds N), then the load benchmark (skip
+// runtimes with --runtimes node-1,node-2,deno-1,node-wasm-1,deno-wasm-1,workerd-1, requests with --rounds N), then the load benchmark (skip
 // with --skip-load).
 //
 // Load benchmark of the edge worker's Node entry. Starts the compiled entry on a free

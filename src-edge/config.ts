@@ -10,14 +10,16 @@ export interface EdgeConfig {
   model: string | undefined;
   /** SRQ_VARIANT: force int8 (CPU) or fp16 (GPU where one works, else CPU); unset = by host. */
   variant: 'int8' | 'fp16' | undefined;
-  /** SRQ_THREADS: wasm threads; unset = the runtime's choice (up to 4 on Node and Deno, 1 on Workers). */
+  /** SRQ_CPU_ENGINE: native (onnxruntime-node) or wasm (onnxruntime-web); unset = native where it loads (cpu-engine.ts). */
+  cpuEngine: 'native' | 'wasm' | undefined;
+  /** SRQ_THREADS: CPU threads; unset = the runtime's choice (up to 4 on Node and Deno, 1 on Workers). */
   threads: number | undefined;
   /**
    * SRQ_TILE_SIZE: a fixed square model input window in px; unset = sized per image from the memory budget and the
-   * manifest's measured wasm memory (the whole image when it fits), or 128 for files the manifest has no measure of.
+   * manifest's measured memory (the whole image when it fits), or 128 for files the manifest has no measure of.
    */
   tileSize: number | undefined;
-  /** SRQ_MEMORY_MB: wasm memory inference may grow to, MiB; unset = the runtime's (EdgeRuntime.memoryBudgetMB). */
+  /** SRQ_MEMORY_MB: memory inference may take, MiB; unset = the runtime's (EdgeRuntime.memoryBudgetMB). */
   memoryMB: number | undefined;
   /** SRQ_MAX_BODY_BYTES: request body limit (413). */
   maxBodyBytes: number;
@@ -59,11 +61,16 @@ export function readConfig(env: EdgeEnv): EdgeConfig {
   if (variant !== undefined && variant !== 'int8' && variant !== 'fp16') {
     throw new ConfigError(`SRQ_VARIANT=${variant} is unknown; use int8 or fp16, or unset it to choose by host`);
   }
+  const cpuEngine = text('SRQ_CPU_ENGINE');
+  if (cpuEngine !== undefined && cpuEngine !== 'native' && cpuEngine !== 'wasm') {
+    throw new ConfigError(`SRQ_CPU_ENGINE=${cpuEngine} is unknown; use native or wasm, or unset it (native where it loads)`);
+  }
   const optionalInt = (key: string, min: number): number | undefined => (text(key) === undefined ? undefined : int(key, min, min));
   return {
     manifest: text('SRQ_MANIFEST'),
     model: text('SRQ_MODEL'),
     variant,
+    cpuEngine,
     threads: optionalInt('SRQ_THREADS', 1),
     tileSize: optionalInt('SRQ_TILE_SIZE', 16),
     memoryMB: optionalInt('SRQ_MEMORY_MB', 16),

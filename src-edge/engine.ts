@@ -6,6 +6,7 @@ import type { Runner } from '../src-core/runtime/runner.ts';
 import type { EdgeConfig } from './config.ts';
 import { ConfigError } from './config.ts';
 import { oneLine } from './errors.ts';
+import { chooseCpuEngine, describeCpuEngine, type CpuEngine, type CpuEngineChoice } from './cpu-engine.ts';
 import { chooseVariant, cpuFallback, type GpuInfo, type HostCapabilities, type VariantChoice } from './host.ts';
 import { modelNames, parseManifest, type EdgeManifest, type ManifestEntry } from './manifest.ts';
 import { urlSource, verifyModelFile, type ModelSource } from './model-source.ts';
@@ -15,15 +16,16 @@ import { yieldBetweenRuns } from './yielding-runner.ts';
 /** What a runtime entry point (entry.node.ts, entry.deno.ts, entry.workers.ts) provides. */
 export interface EdgeRuntime {
   readonly name: 'node' | 'deno' | 'workerd';
-  /** e.g. "onnxruntime-web 1.30.0". */
-  readonly ortVersion: string;
-  /** Wasm threads when SRQ_THREADS is unset (1 where the runtime has no working wasm threads). */
+  /** CPU threads when SRQ_THREADS is unset (1 where the runtime has no working threads). */
   readonly defaultThreads: number;
   /** Cap on SRQ_THREADS (1 on Workers, which have no threads); unset = none. */
   readonly maxThreads?: number;
-  /** Wasm memory inference may grow to when SRQ_MEMORY_MB is unset, MiB (it sizes the model input windows). */
+  /** Memory inference may take when SRQ_MEMORY_MB is unset, MiB (it sizes the model input windows). */
   readonly memoryBudgetMB: number;
-  createCpuRunner(model: Uint8Array, threads: number): Promise<Runner>;
+  /** onnxruntime-web's wasm, which every runtime has. */
+  readonly wasm: CpuEngine;
+  /** Native onnxruntime-node (cpu-engine.ts); absent where the runtime cannot load Node addons (Workers). */
+  loadNative?(): Promise<CpuEngine>;
   /** FP16 on a GPU; absent where the runtime has no GPU path. */
   createGpuRunner?(model: Uint8Array, gpu: GpuInfo): Promise<Runner>;
   probeGpu(): Promise<HostCapabilities>;
@@ -55,6 +57,8 @@ interface Plan {
   source: ModelSource;
   defaultModel: string;
   choice: VariantChoice;
+  /** What runs CPU sessions (also FP16 when forced onto the CPU or after a GPU failure). */
+  cpu: CpuEngineChoice;
 }
 
 export class Engine {
@@ -90,7 +94,7 @@ export class Engine {
         await served.runner.run(new Float32Array(3 * t * t), [1, 3, t, t]);
         this.warm = true;
         const plan = await this.plan();
-        this.runtime.log(`srq-edge: ready on ${this.runtime.name}: ${served.entry.name} (${served.device}-${served.entry.variant}), ${describeSizing(served.sizing)}; ${plan.choice.reason}`);
+        this.runtime.log(`srq-edge: ready on ${this.runtime.name}: ${served.entry.name} (${served.device}-${served.entry.variant}), ${describeSizing(served.sizing)}; ${plan.choice.reason}${served.device === 'cpu' ? `; ${describeCpuEngine(plan.cpu.engine, this.threads)}: ${plan.cpu.reason}` : ''}`);
       } catch (e) {
         this.failure = oneLine(e);
         this.runtime.log(`srq-edge: not ready: ${this.failure}`);
@@ -132,7 +136,8 @@ export class Engine {
     const names = modelNames(plan.manifest);
     return {
       runtime: this.runtime.name,
-      backend: plan.choice.gpu ? `${plan.choice.gpu.ep} (${plan.choice.gpu.detail})` : `${this.runtime.ortVersion} (wasm, ${this.threads} thread${this.threads > 1 ? 's' : ''})`,
+      backend: plan.choice.gpu ? `${plan.choice.gpu.ep} (${plan.choice.gpu.detail})` : describeCpuEngine(plan.cpu.engine, this.threads),
+      cpuEngine: { kind: plan.cpu.engine.kind, reason: plan.cpu.reason },
       serving: { label: `${plan.choice.device}-${plan.choice.variant}`, variant: plan.choice.variant, device: plan.choice.device, reason: plan.choice.reason },
       manifest: plan.source.describe,
       defaultModel: plan.defaultModel,
@@ -175,12 +180,13 @@ export class Engine {
     if (!names.includes(defaultModel)) {
       throw new ConfigError(`SRQ_MODEL=${defaultModel} is not in the manifest (${names.join(', ')}); pick one of those`);
     }
+    const cpu = await chooseCpuEngine(this.runtime.wasm, this.runtime.loadNative?.bind(this.runtime), this.config.cpuEngine, this.runtime.name);
     const caps = await this.runtime.probeGpu();
     let choice = chooseVariant(caps, this.config.variant);
     if (choice.device === 'gpu') {
       // The GPU is only trusted once a real session on it exists; the default model's is kept.
       const entry = servedEntry(manifest, defaultModel, choice);
-      const session = this.load({ manifest, source, defaultModel, choice }, entry, choice);
+      const session = this.load({ manifest, source, defaultModel, choice, cpu }, entry, choice);
       try {
         this.sessions.set(defaultModel, Promise.resolve(await session));
       } catch (e) {
@@ -188,7 +194,7 @@ export class Engine {
         this.runtime.log(`srq-edge: ${choice.reason}`);
       }
     }
-    return { manifest, source, defaultModel, choice };
+    return { manifest, source, defaultModel, choice, cpu };
   }
 
   private source(): ModelSource {
@@ -210,7 +216,7 @@ export class Engine {
       const runner = await this.runtime.createGpuRunner(bytes, choice.gpu);
       return { entry, device: 'gpu', runner: yieldBetweenRuns(runner), sizing };
     }
-    return { entry, device: 'cpu', runner: yieldBetweenRuns(await this.runtime.createCpuRunner(bytes, this.threads)), sizing };
+    return { entry, device: 'cpu', runner: yieldBetweenRuns(await plan.cpu.engine.create(bytes, this.threads)), sizing };
   }
 }
 

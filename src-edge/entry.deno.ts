@@ -1,9 +1,11 @@
 // Deno entry: `deno task start` (deno.json). PORT (default 8787, 0 = any free port) and HOST (default 127.0.0.1).
-// CPU: INT8 on onnxruntime-web with wasm threads, as on Node (an early note saw INT8 sessions hang with threads on
-// Deno; with deno 2.9.6 and onnxruntime-web 1.30.0 they do not: test/edge-deno.test.ts runs 2). GPU: FP16 on
-// onnxruntime-web's WebGPU build where Deno has an adapter.
+// CPU: INT8 on native onnxruntime-node, which Deno loads as a Node addon when allowed FFI (the task allows it);
+// without that permission (e.g. Deno Deploy) on onnxruntime-web's wasm with threads (an early note saw INT8
+// sessions hang with wasm threads on Deno; with deno 2.9.6 and onnxruntime-web 1.30.0 they do not:
+// test/edge-deno.test.ts runs 2). GPU: FP16 on onnxruntime-web's WebGPU build where Deno has an adapter.
 import * as ort from 'onnxruntime-web';
 import { createWebRunner } from '../src-core/runtime/ort-web.ts';
+import { loadNativeEngine } from './native-engine.node.ts';
 import { createEdgeApp } from './app.ts';
 import { loadJpegWasm } from '../src-core/image/jpeg-wasm.node.ts';
 import { fastDeflate } from './deflate.node.ts';
@@ -49,12 +51,12 @@ function fileSource(manifest: URL, describe: string): ModelSource {
 
 const runtime: EdgeRuntime = {
   name: 'deno',
-  ortVersion: `onnxruntime-web ${ort.env.versions.web}`,
-  // wasm threads scale to about 4 on these nets; more only contend with request handling.
+  // Threads scale to about 4 on these nets; more only contend with request handling.
   defaultThreads: Math.min(navigator.hardwareConcurrency, 4),
-  // Wasm memory for inference: whole 512² photos with the default models (their measures are in the manifest).
+  // Memory for inference: whole 512² photos with the default models (their measures are in the manifest).
   memoryBudgetMB: 512,
-  createCpuRunner: (model, threads) => createWebRunner(model, { threads }),
+  wasm: { kind: 'wasm', version: `onnxruntime-web ${ort.env.versions.web}`, create: (model, threads) => createWebRunner(model, { threads }) },
+  loadNative: loadNativeEngine,
   deflate: fastDeflate,
   jpegWasm: loadJpegWasm,
   createGpuRunner: (model) => createWebGpuRunner(model),

@@ -23,12 +23,11 @@ const embedded: ModelSource = {
 
 const runtime: EdgeRuntime = {
   name: 'workerd',
-  ortVersion: ortWebVersion(),
   defaultThreads: 1,
   // 128 MB per isolate: the rest holds the JS heap, the images (a 4 MP output is 12 MB of RGB) and the encoder.
   memoryBudgetMB: 80,
   maxThreads: 1,
-  createCpuRunner: (model) => createWorkersRunner(model),
+  wasm: { kind: 'wasm', version: ortWebVersion(), create: (model) => createWorkersRunner(model) },
   probeGpu: async () => ({ gpu: undefined, noGpuReason: 'Workers have no GPU' }),
   jpegWasm: async () => mozjpegWasm,
   embedded: () => embedded,

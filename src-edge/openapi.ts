@@ -139,7 +139,12 @@ export function openApiDocument(config: Pick<EdgeConfig, 'apiKeys' | 'maxBodyByt
           type: 'object',
           properties: {
             runtime: { type: 'string', examples: ['node', 'deno', 'workerd'] },
-            backend: { type: 'string', examples: ['onnxruntime-web 1.30.0 (wasm, 4 threads)'] },
+            backend: { type: 'string', examples: ['onnxruntime-node 1.30.0 (native, 4 threads)', 'onnxruntime-web 1.30.0 (wasm, 1 thread)'] },
+            cpuEngine: {
+              type: 'object',
+              description: 'What runs CPU sessions: native onnxruntime-node where the runtime loads it, else wasm (SRQ_CPU_ENGINE forces one).',
+              properties: { kind: { type: 'string', enum: ['native', 'wasm'] }, reason: { type: 'string' } },
+            },
             serving: {
               type: 'object',
               properties: {
@@ -152,7 +157,7 @@ export function openApiDocument(config: Pick<EdgeConfig, 'apiKeys' | 'maxBodyByt
             manifest: { type: 'string', description: 'Where the manifest came from.' },
             defaultModel: { type: 'string' },
             tileSize: { type: ['integer', 'null'], description: 'SRQ_TILE_SIZE when set; null = windows sized per image from the memory budget.' },
-            memoryBudgetMB: { type: 'integer', description: 'Wasm memory inference may grow to (SRQ_MEMORY_MB, else the runtime default).' },
+            memoryBudgetMB: { type: 'integer', description: 'Memory inference may take, which sizes the input windows (SRQ_MEMORY_MB, else the runtime default).' },
             models: {
               type: 'array',
               items: {

@@ -1,10 +1,11 @@
-// Node as an edge runtime: INT8 on onnxruntime-web (wasm, threads up to the core count) on CPU hosts, FP16
-// on onnxruntime-node's CUDA EP on GPU hosts. Models and manifests come from the local disk.
+// Node as an edge runtime: INT8 on native onnxruntime-node (onnxruntime-web's wasm where the addon does not load)
+// on CPU hosts, FP16 on onnxruntime-node's CUDA EP on GPU hosts. Models and manifests come from the local disk.
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import * as ort from 'onnxruntime-web';
 import { packageRoot } from '../src-core/package-root.node.ts';
 import { createWebRunner } from '../src-core/runtime/ort-web.ts';
+import { loadNativeEngine } from './native-engine.node.ts';
 import type { EdgeRuntime } from './engine.ts';
 import { loadJpegWasm } from '../src-core/image/jpeg-wasm.node.ts';
 import { fastDeflate } from './deflate.node.ts';
@@ -14,12 +15,12 @@ import { createCudaRunner, probeCuda } from './gpu.node.ts';
 export function nodeRuntime(): EdgeRuntime {
   return {
     name: 'node',
-    ortVersion: `onnxruntime-web ${ort.env.versions.web}`,
-    // wasm threads scale to about 4 on these nets; more only contend with request handling.
+    // Threads scale to about 4 on these nets; more only contend with request handling.
     defaultThreads: Math.min(availableParallelism(), 4),
-    // Wasm memory for inference: whole 512² photos with the default models (their measures are in the manifest).
+    // Memory for inference: whole 512² photos with the default models (their measures are in the manifest).
     memoryBudgetMB: 512,
-    createCpuRunner: (model, threads) => createWebRunner(model, { threads }),
+    wasm: { kind: 'wasm', version: `onnxruntime-web ${ort.env.versions.web}`, create: (model, threads) => createWebRunner(model, { threads }) },
+    loadNative: loadNativeEngine,
     deflate: fastDeflate,
     jpegWasm: loadJpegWasm,
     createGpuRunner: (model) => createCudaRunner(model),

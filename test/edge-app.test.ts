@@ -119,6 +119,7 @@ describe('readConfig', () => {
     expect(() => readConfig({ SRQ_TILE_SIZE: 'big' })).toThrow(new ConfigError('SRQ_TILE_SIZE=big is not an integer >= 16; fix or unset it'));
     expect(() => readConfig({ SRQ_VARIANT: 'int4' })).toThrow(/SRQ_VARIANT=int4 is unknown; use int8 or fp16/);
     expect(() => readConfig({ SRQ_MAX_CONCURRENT: '0' })).toThrow(/SRQ_MAX_CONCURRENT=0/);
+    expect(() => readConfig({ SRQ_CPU_ENGINE: 'gpu' })).toThrow(new ConfigError('SRQ_CPU_ENGINE=gpu is unknown; use native or wasm, or unset it (native where it loads)'));
   });
 });
 
@@ -164,11 +165,10 @@ describe('Engine on a stubbed host', () => {
     const logs: string[] = [];
     const runtime: EdgeRuntime = {
       name: 'node',
-      ortVersion: 'stub',
       defaultThreads: 1,
       memoryBudgetMB: 512,
       jpegWasm: async () => { throw new Error('no JPEG here'); },
-      createCpuRunner: async (model) => (made.push(`cpu:${new TextDecoder().decode(model)}`), stubRunner()),
+      wasm: { kind: 'wasm', version: 'stub', create: async (model) => (made.push(`cpu:${new TextDecoder().decode(model)}`), stubRunner()) },
       createGpuRunner: async (model) => {
         made.push(`gpu:${new TextDecoder().decode(model)}`);
         if (gpuFails) throw new Error('CUDA driver version is insufficient');
@@ -210,6 +210,44 @@ describe('Engine on a stubbed host', () => {
     const h = host({ gpu: { ep: 'cuda', detail: 'stub' } }, false);
     await new Engine(h.runtime, readConfig({ SRQ_TILE_SIZE: '16', SRQ_VARIANT: 'int8' })).start();
     expect(h.made).toEqual(['cpu:int8 bytes']);
+  });
+
+  // The CPU engine: native onnxruntime-node where the runtime loads it, wasm otherwise, SRQ_CPU_ENGINE to force.
+  function withNative(h: ReturnType<typeof host>, load: () => Promise<string>): EdgeRuntime {
+    return {
+      ...h.runtime,
+      loadNative: async () => ({ kind: 'native', version: await load(), create: async (model) => (h.made.push(`native:${new TextDecoder().decode(model)}`), stubRunner()) }),
+    };
+  }
+
+  it('serves on the native engine where it loads, and says so', async () => {
+    const h = host({ gpu: undefined }, false);
+    const engine = new Engine(withNative(h, async () => 'onnxruntime-node 9.9.9'), readConfig({ SRQ_TILE_SIZE: '16', SRQ_THREADS: '2' }));
+    await engine.start();
+    expect(h.made).toEqual(['native:int8 bytes']);
+    expect(await engine.describe()).toMatchObject({ backend: 'onnxruntime-node 9.9.9 (native, 2 threads)', cpuEngine: { kind: 'native', reason: 'native onnxruntime-node 9.9.9 loaded' } });
+    expect(h.logs.at(-1)).toMatch(/; onnxruntime-node 9\.9\.9 \(native, 2 threads\): native onnxruntime-node 9\.9\.9 loaded$/);
+  });
+
+  it('falls back to wasm, with the reason, when the native engine does not load', async () => {
+    const h = host({ gpu: undefined }, false);
+    const engine = new Engine(withNative(h, async () => { throw new Error('Requires ffi access to "binding.node"\n  at stack'); }), readConfig({ SRQ_TILE_SIZE: '16' }));
+    await engine.start();
+    expect(h.made).toEqual(['cpu:int8 bytes']);
+    expect((await engine.describe()).cpuEngine).toEqual({ kind: 'wasm', reason: 'onnxruntime-node did not load (Requires ffi access to "binding.node"): wasm' });
+  });
+
+  it('SRQ_CPU_ENGINE=wasm skips the native engine; =native makes its absence an error, not a silent fallback', async () => {
+    const h = host({ gpu: undefined }, false);
+    let loads = 0;
+    const runtime = withNative(h, async () => (loads++, 'onnxruntime-node 9.9.9'));
+    await new Engine(runtime, readConfig({ SRQ_TILE_SIZE: '16', SRQ_CPU_ENGINE: 'wasm' })).start();
+    expect([h.made, loads]).toEqual([['cpu:int8 bytes'], 0]);
+    const broken = withNative(h, async () => { throw new Error('no binary for linux/riscv64'); });
+    const forced = new Engine(broken, readConfig({ SRQ_TILE_SIZE: '16', SRQ_CPU_ENGINE: 'native' }));
+    await expect(forced.start()).rejects.toThrow('SRQ_CPU_ENGINE=native, but onnxruntime-node did not load (no binary for linux/riscv64); install it or unset SRQ_CPU_ENGINE');
+    const workers = new Engine({ ...h.runtime, name: 'workerd' }, readConfig({ SRQ_TILE_SIZE: '16', SRQ_CPU_ENGINE: 'native' }));
+    await expect(workers.start()).rejects.toThrow('SRQ_CPU_ENGINE=native: workerd cannot load onnxruntime-node; unset it to serve on wasm');
   });
 
   it('refuses a model file whose SHA-256 differs from the manifest, and says so in /healthz terms', async () => {

@@ -1,26 +1,38 @@
-// The Deno entry as deployed (`deno task start`, deno from npm, onnxruntime-web with wasm threads) started
-// as a real process on a free loopback port: a real photo through HTTP equals the library's output.
+// The Deno entry as deployed (`deno task start`, deno from npm, native onnxruntime-node through --allow-ffi)
+// started as a real process on a free loopback port: a real photo through HTTP equals the library's output
+// (onnxruntime-web). Started without --allow-ffi (as on Deno Deploy) it serves on wasm threads, same bytes.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeImage, encodeJpeg } from '../src-core/image/index.ts';
 import { loadJpegWasm } from '../src-core/image/jpeg-wasm.node.ts';
-import { libraryUpscale, photoCrop, postImage, startServer, type RunningServer } from './fixtures/edge/harness.ts';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { libraryUpscale, photoCrop, postImage, repoRoot, startServer, type RunningServer } from './fixtures/edge/harness.ts';
 
 let server: RunningServer | undefined;
+let wasmServer: RunningServer | undefined;
+const env = { PORT: '0', SRQ_TILE_SIZE: '64', SRQ_THREADS: '2', NO_COLOR: '1' };
 
 beforeAll(async () => {
-  // Two wasm threads on purpose: an early note saw INT8 sessions hang with threads on Deno (they do not any more).
-  server = await startServer('node_modules/.bin/deno', ['task', 'start'], { env: { PORT: '0', SRQ_TILE_SIZE: '64', SRQ_THREADS: '2', NO_COLOR: '1' } });
+  server = await startServer('node_modules/.bin/deno', ['task', 'start'], { env });
+  // The task's permissions less FFI. Two wasm threads on purpose: an early note saw INT8 sessions hang with
+  // threads on Deno (they do not any more).
+  const deno = JSON.parse(readFileSync(join(repoRoot, 'deno.json'), 'utf8')).tasks.start.split(' ');
+  wasmServer = await startServer(deno[0], deno.slice(1).filter((a: string) => a !== '--allow-ffi'), { env });
 });
 
 afterAll(async () => {
   await server?.stop();
+  await wasmServer?.stop();
 });
 
 describe('Deno entry (real process)', () => {
-  it('serves INT8 on two wasm threads', async () => {
+  it('serves INT8 on native onnxruntime-node with two threads; without FFI on two wasm threads, and says why', async () => {
     const models = await (await fetch(`${server!.url}/v1/models`)).json();
-    expect(models).toMatchObject({ runtime: 'deno', serving: { label: 'cpu-int8' } });
-    expect(models.backend).toMatch(/\(wasm, 2 threads\)$/);
+    expect(models).toMatchObject({ runtime: 'deno', serving: { label: 'cpu-int8' }, cpuEngine: { kind: 'native' } });
+    expect(models.backend).toMatch(/^onnxruntime-node 1\.\d+\.\d+ \(native, 2 threads\)$/);
+    const wasm = await (await fetch(`${wasmServer!.url}/v1/models`)).json();
+    expect(wasm.backend).toMatch(/^onnxruntime-web 1\.\d+\.\d+ \(wasm, 2 threads\)$/);
+    expect(wasm.cpuEngine).toEqual({ kind: 'wasm', reason: expect.stringMatching(/^onnxruntime-node did not load \(Requires ffi access to ".*onnxruntime_binding\.node", run again with the --allow-ffi flag\): wasm$/) });
   });
 
   it('upscales a real photo (JPEG in, PNG out) to the library\'s exact pixels', async () => {
@@ -33,6 +45,8 @@ describe('Deno entry (real process)', () => {
     const out = decodeImage(bytes);
     expect([out.width, out.height]).toEqual([330, 240]);
     expect(Buffer.from(out.data).equals(Buffer.from(expected.data))).toBe(true);
+    const onWasm = await postImage(`${wasmServer!.url}/v1/upscale?model=esrgan-slim-x3&format=png`, jpeg, 'image/jpeg');
+    expect(Buffer.from(onWasm.bytes).equals(Buffer.from(bytes))).toBe(true);
   });
 
   it('answers a JPEG with a JPEG from the MozJPEG wasm (read through node:fs): the bytes Node makes', async () => {

@@ -164,6 +164,8 @@ describe('GET /v1/models, /healthz, /', () => {
     const body = await (await fetch(`${server.url}/v1/models`)).json();
     expect(body).toMatchObject({
       runtime: 'node',
+      backend: expect.stringMatching(/^onnxruntime-node 1\.\d+\.\d+ \(native, 1 thread\)$/),
+      cpuEngine: { kind: 'native' },
       serving: { label: 'cpu-int8', variant: 'int8', device: 'cpu', reason: expect.stringMatching(/^CPU host \(.+\): INT8 on the CPU$/) },
       defaultModel: 'esrgan-slim-x4',
       manifest: 'embedded',

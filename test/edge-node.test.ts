@@ -1,6 +1,6 @@
-// The Node entry as deployed (`npm start`: compiled, @hono/node-server, onnxruntime-web with wasm
-// threads) started as a real process on a free loopback port: a real photo through HTTP equals the
-// library's output for the same model and tile settings, and SIGTERM stops it cleanly.
+// The Node entry as deployed (`npm start`: compiled, @hono/node-server, native onnxruntime-node) started as a
+// real process on a free loopback port: a real photo through HTTP equals the library's output (onnxruntime-web's
+// wasm) for the same model and tile settings, and SIGTERM stops it cleanly.
 import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeImage } from '../src-core/image/index.ts';
@@ -23,8 +23,9 @@ describe('Node entry (real process)', () => {
     expect(res.status).toBe(200);
     expect(res.headers.get('x-srq-variant')).toBe('int8');
     const models = await (await fetch(`${server!.url}/v1/models`)).json();
-    // The server runs wasm with threads; the library here runs one: INT8 kernels give the same bytes.
-    expect(models.backend).toMatch(/^onnxruntime-web 1\.\d+\.\d+ \(wasm, \d+ threads?\)$/);
+    // The server runs native ORT with threads, the library here one wasm thread: ORT's int8 kernels give the same bytes.
+    expect(models.backend).toMatch(/^onnxruntime-node 1\.\d+\.\d+ \(native, \d+ threads?\)$/);
+    expect(models.cpuEngine).toEqual({ kind: 'native', reason: expect.stringMatching(/^native onnxruntime-node 1\.\d+\.\d+ loaded$/) });
     const expected = await libraryUpscale('esrgan-slim-x4', 'int8', crop.image, 64);
     const out = decodeImage(bytes);
     expect([out.width, out.height]).toEqual([480, 360]);

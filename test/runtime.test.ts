@@ -161,13 +161,13 @@ describe('options', () => {
       createNodeRunner(model, { graphOptimizationLevel: 'max' as 'all' }),
     ).rejects.toBeInstanceOf(RunnerOptionsError);
     await expect(createRunner('gpu' as 'node', model)).rejects.toBeInstanceOf(RunnerOptionsError);
-    await expect(createNodeRunner(model, { memory: 'low' as 'measuring' })).rejects.toThrow(/memory 'low' is unknown; use serving or measuring/);
+    await expect(createNodeRunner(model, { memoryPattern: 'low' as unknown as boolean })).rejects.toThrow(/memoryPattern must be true or false, got low/);
   });
 
-  it('a measuring session, and the default thread count, give the serving session\'s output', async () => {
+  it('a session without the memory pattern, and the default thread count, give the same output', async () => {
     const input = toNchw(centreCrop('rocket.jpg', 20, 20));
     const outs: Float32Array[] = [];
-    for (const opts of [{ threads: 1 }, { threads: 1, memory: 'measuring' as const }, {}]) {
+    for (const opts of [{ threads: 1 }, { threads: 1, memoryPattern: false }, {}]) {
       const r = await createNodeRunner(model, opts);
       outs.push((await r.run(input, [1, 3, 20, 20])).data);
       await r.release();

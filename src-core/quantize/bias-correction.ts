@@ -107,7 +107,7 @@ export async function measureBiasShifts(
   const stepDone = stepProgress('bias correction: tile', tiles.length * parts.length, onProgress);
   for (const [p, part] of parts.entries()) {
     const { bytes, taps } = sumsModel(quantized, part);
-    const runner = await createRunner(bytes, { memory: 'measuring' });
+    const runner = await createRunner(bytes, { memoryPattern: false });
     try {
       for (const [i, tile] of tiles.entries()) {
         const { data, dims } = rasterToTensor(tile);

@@ -23,11 +23,11 @@ export type CalibrationMethod = 'minmax' | 'percentile' | 'entropy' | 'mse';
  */
 export const DEFAULT_CALIBRATION_METHOD: CalibrationMethod = 'mse';
 
-/** Makes a runner; `hints` are options the caller should merge into its own (e.g. a measuring session's memory use). */
+/** Makes a runner; `hints` are options the caller should merge into its own (e.g. no memory pattern for sessions that return many tensors). */
 export type RunnerFactory = (model: Uint8Array, hints?: RunnerOptions) => Promise<Runner>;
 
-/** Calibration sessions see one tile and return many tensors (RunnerOptions.memory). */
-const calibrationSession: RunnerOptions = { memory: 'measuring' };
+/** Calibration sessions see one tile and return many tensors (RunnerOptions.memoryPattern). */
+const calibrationSession: RunnerOptions = { memoryPattern: false };
 
 export interface CalibrationOptions {
   method: CalibrationMethod;

@@ -40,8 +40,8 @@ export async function tensorErrorReport(
   const noise = new Map<string, number>();
   for (let g = 0; g < tensors.length; g += groupSize) {
     const group = tensors.slice(g, g + groupSize);
-    const reference = await createRunner(withOutputs(floatModel, group), { memory: 'measuring' });
-    const candidate = await createRunner(withOutputs(quantizedModel, group), { memory: 'measuring' });
+    const reference = await createRunner(withOutputs(floatModel, group), { memoryPattern: false });
+    const candidate = await createRunner(withOutputs(quantizedModel, group), { memoryPattern: false });
     try {
       for (const tile of tiles) {
         const { data, dims } = rasterToTensor(tile);

@@ -15,9 +15,9 @@ export async function createNodeRunner(model: Uint8Array, opts: RunnerOptions = 
     interOpNumThreads: 1,
     executionMode: 'sequential',
     graphOptimizationLevel: opts.graphOptimizationLevel ?? 'all',
-    // Both on for serving; a measuring session keeps the arena and drops the pattern (RunnerOptions.memory).
+    // The arena always; the pattern unless the caller's runs return many tensors or change shape (RunnerOptions).
     enableCpuMemArena: true,
-    enableMemPattern: opts.memory !== 'measuring',
+    enableMemPattern: opts.memoryPattern ?? true,
     // Warnings (e.g. about unused initializers) are for model authors, not for srq's users.
     logSeverityLevel: 3,
     ...(opts.optimizedModelFilePath ? { optimizedModelFilePath: opts.optimizedModelFilePath } : {}),
