@@ -1,5 +1,5 @@
 // The edge's response encoders on what they really encode: 1024² outputs of esrgan-slim-x4 (256² crops of two
-// photos, upscaled by `srq upscale`). Per encoder: median time of 7 runs after 2 warm-ups, bytes, and RGB PSNR of
+// photos, upscaled by `srq upscale`). Per encoder: median time of 7 runs after 5 warm-ups, bytes, and RGB PSNR of
 // the decoded file against the output. First part of `npm run bench:edge` (skip with --skip-codecs); also
 // `node bench/codecs.mjs` after `npm run build`.
 import { spawnSync } from 'node:child_process';
@@ -7,15 +7,15 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { deflateSync } from 'node:zlib';
 import encodeMozJpeg, * as mozjpeg from '@jsquash/jpeg/encode.js';
 import jpegJs from 'jpeg-js';
+import { deflateSync } from 'node:zlib';
 import { median } from './edge-latency.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 
 async function timed(run) {
-  for (let i = 0; i < 2; i++) await run();
+  for (let i = 0; i < 5; i++) await run(); // a serving process is warm: its JIT has compiled the encoders
   const times = [];
   let out;
   for (let i = 0; i < 7; i++) {
@@ -31,7 +31,9 @@ export async function codecs() {
   const { loadJpegWasm } = await import(`${root}/build/src-core/image/jpeg-wasm.node.js`);
   const { psnr } = await import(`${root}/build/src-core/metrics/index.js`);
   const temp = mkdtempSync(join(tmpdir(), 'srq-codecs-'));
-  const deflate = async (bytes) => deflateSync(bytes, { level: 1 }); // the edge's Node/Deno deflate (deflate.node.ts)
+  const { fastDeflate } = await import(`${root}/build/src-edge/deflate.node.js`); // the edge's Node/Deno deflate
+  const sharpJpeg = await (await import(`${root}/build/src-edge/jpeg-sharp.node.js`)).loadSharpJpeg();
+  const levelOne = { filter: 'none', deflate: async (bytes) => deflateSync(bytes, { level: 1 }) }; // srq's before
   // The previous settings, for comparison: Squoosh's MozJPEG defaults (progressive, trellis), 4:4:4 baseline.
   await mozjpeg.init(await loadJpegWasm(), { locateFile: (f) => f });
   const rgba = (o) => {
@@ -42,9 +44,11 @@ export async function codecs() {
   const moz = async (o, opts) => new Uint8Array(await encodeMozJpeg(rgba(o), { quality: 90, ...opts }));
   const base = { baseline: true, progressive: false, optimize_coding: true, auto_subsample: false };
   const encoders = {
-    'PNG, node:zlib level 1 (edge on Node, Deno)': (o) => img.encodePngNative(o, deflate),
+    'PNG, node:zlib RLE on Up rows, parallel parts (edge on Node, Deno)': (o) => img.encodePngNative(o, fastDeflate),
+    'PNG, node:zlib level 1 unfiltered (srq before)': (o) => img.encodePngNative(o, levelOne),
     'PNG, CompressionStream (edge on Workers)': (o) => img.encodePngNative(o),
-    'JPEG q90, srq (MozJPEG baseline 4:2:0)': (o) => img.encodeJpeg(o, loadJpegWasm, 90),
+    'JPEG q90, sharp (edge on Node, Deno)': (o) => sharpJpeg.encode(o, 90),
+    'JPEG q90, MozJPEG wasm baseline 4:2:0 (edge on Workers)': (o) => img.encodeJpeg(o, loadJpegWasm, 90),
     'JPEG q90, MozJPEG baseline 4:4:4': (o) => moz(o, { ...base, chroma_subsample: 1 }),
     'JPEG q90, MozJPEG Squoosh defaults': (o) => moz(o, {}),
     'JPEG q90, jpeg-js 4:4:4 (srq before)': (o) => new Uint8Array(jpegJs.encode(rgba(o), 90).data),

@@ -1,10 +1,62 @@
-// PNG responses' deflate on Node and Deno (which has node:zlib too): zlib level 1. Against CompressionStream (level 6)
-// on a 1024² upscaled photo: Node 36 vs 143 ms, Deno 18 vs 81 ms, for 1.06 MB instead of 0.80 MB. Encoding is then
-// under 10% of a request (the edge's goal is time; bytes only travel once).
+// PNG responses' deflate on Node and Deno (which has node:zlib too). Up-filtered rows (png-native.ts) deflated with
+// zlib's run-length strategy at level 1, cut into one part per core (up to 4) that zlib deflates at once on its
+// thread pool; the raw parts, each but the last ended by a sync flush (a byte-aligned empty block, no final bit),
+// concatenate into one valid stream, as pigz does. On a 1024² upscaled photo (2 cores, medians of 15): 19 ms for
+// 1.05 MB, where the whole unfiltered rows at level 1 took 44 ms for 1.41 MB and CompressionStream 150–170 ms.
+import { availableParallelism } from 'node:os';
 import { promisify } from 'node:util';
-import { deflate } from 'node:zlib';
+import * as zlib from 'node:zlib';
+import { constants, deflateRaw } from 'node:zlib';
 import type { Deflate } from '../src-core/image/index.ts';
 
-const deflateAsync = promisify(deflate);
+const deflateRawAsync = promisify(deflateRaw);
+const OPTIONS = { level: 1, strategy: constants.Z_RLE };
+/** Below this a part is not worth a thread hop. */
+const MIN_PART = 256 * 1024;
 
-export const fastDeflate: Deflate = async (bytes) => new Uint8Array(await deflateAsync(bytes, { level: 1 }));
+/** RFC 1950's checksum of the uncompressed bytes (zlib computes it only for a stream it deflates whole). */
+function adler32(bytes: Uint8Array): number {
+  let a = 1;
+  let b = 0;
+  for (let i = 0; i < bytes.length; ) {
+    // 5552 bytes is the most that can be summed before b may pass 2^32.
+    const end = Math.min(i + 5552, bytes.length);
+    for (; i < end; i++) {
+      a += bytes[i]!;
+      b += a;
+    }
+    a %= 65521;
+    b %= 65521;
+  }
+  return ((b << 16) | a) >>> 0;
+}
+
+async function parallelDeflate(bytes: Uint8Array): Promise<Uint8Array> {
+  const parts = Math.max(1, Math.min(availableParallelism(), 4, Math.floor(bytes.length / MIN_PART)));
+  const step = Math.ceil(bytes.length / parts);
+  const deflated = Promise.all(
+    Array.from({ length: parts }, (_, i) =>
+      deflateRawAsync(bytes.subarray(i * step, Math.min(bytes.length, (i + 1) * step)), {
+        ...OPTIONS,
+        finishFlush: i === parts - 1 ? constants.Z_FINISH : constants.Z_SYNC_FLUSH,
+      }),
+    ),
+  );
+  const checksum = adler32(bytes); // on this thread while the parts deflate on zlib's
+  const chunks = await deflated;
+  const out = new Uint8Array(2 + chunks.reduce((n, c) => n + c.length, 0) + 4);
+  out[0] = 0x78; // deflate, 32 KB window
+  out[1] = 0x01; // fastest level; header check bits make 0x7801 a multiple of 31
+  let at = 2;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  new DataView(out.buffer).setUint32(at, checksum);
+  return out;
+}
+
+// zlib.crc32 arrived in Node 20.15 (and Deno has it); the PNG encoder's table-driven JS one is the fallback.
+const nativeCrc32 = (zlib as { crc32?: (bytes: Uint8Array) => number }).crc32;
+
+export const fastDeflate: Deflate = { filter: 'up', deflate: parallelDeflate, ...(nativeCrc32 ? { crc32: (b: Uint8Array) => nativeCrc32(b) } : {}) };

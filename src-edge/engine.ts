@@ -6,6 +6,7 @@ import type { Runner } from '../src-core/runtime/runner.ts';
 import type { EdgeConfig } from './config.ts';
 import { ConfigError } from './config.ts';
 import { oneLine } from './errors.ts';
+import { chooseJpegEncoder, type JpegEncoder } from './jpeg-encoder.ts';
 import { chooseCpuEngine, describeCpuEngine, type CpuEngine, type CpuEngineChoice } from './cpu-engine.ts';
 import { chooseVariant, cpuFallback, type GpuInfo, type HostCapabilities, type VariantChoice } from './host.ts';
 import { modelNames, parseManifest, type EdgeManifest, type ManifestEntry } from './manifest.ts';
@@ -33,6 +34,8 @@ export interface EdgeRuntime {
   deflate?: Deflate;
   /** The JPEG encoder's compiled wasm (read from node_modules on Node and Deno, imported on Workers). */
   jpegWasm: JpegWasm;
+  /** A native JPEG encoder (sharp, jpeg-sharp.node.ts); absent where the runtime cannot load Node addons. */
+  loadNativeJpeg?(): Promise<JpegEncoder>;
   /** The default models shipped with srq. */
   embedded(): ModelSource;
   /** A manifest given as a file path; absent where there is no file system (Workers). */
@@ -59,6 +62,8 @@ interface Plan {
   choice: VariantChoice;
   /** What runs CPU sessions (also FP16 when forced onto the CPU or after a GPU failure). */
   cpu: CpuEngineChoice;
+  /** What answers format=jpeg. */
+  jpeg: { encoder: JpegEncoder; reason: string };
 }
 
 export class Engine {
@@ -138,6 +143,7 @@ export class Engine {
       runtime: this.runtime.name,
       backend: plan.choice.gpu ? `${plan.choice.gpu.ep} (${plan.choice.gpu.detail})` : describeCpuEngine(plan.cpu.engine, this.threads),
       cpuEngine: { kind: plan.cpu.engine.kind, reason: plan.cpu.reason },
+      jpegEncoder: { name: plan.jpeg.encoder.name, reason: plan.jpeg.reason },
       serving: { label: `${plan.choice.device}-${plan.choice.variant}`, variant: plan.choice.variant, device: plan.choice.device, reason: plan.choice.reason },
       manifest: plan.source.describe,
       defaultModel: plan.defaultModel,
@@ -181,12 +187,13 @@ export class Engine {
       throw new ConfigError(`SRQ_MODEL=${defaultModel} is not in the manifest (${names.join(', ')}); pick one of those`);
     }
     const cpu = await chooseCpuEngine(this.runtime.wasm, this.runtime.loadNative?.bind(this.runtime), this.config.cpuEngine, this.runtime.name);
+    const jpeg = await chooseJpegEncoder(this.runtime.jpegWasm, this.runtime.loadNativeJpeg?.bind(this.runtime));
     const caps = await this.runtime.probeGpu();
     let choice = chooseVariant(caps, this.config.variant);
     if (choice.device === 'gpu') {
       // The GPU is only trusted once a real session on it exists; the default model's is kept.
       const entry = servedEntry(manifest, defaultModel, choice);
-      const session = this.load({ manifest, source, defaultModel, choice, cpu }, entry, choice);
+      const session = this.load({ manifest, source, defaultModel, choice, cpu, jpeg }, entry, choice);
       try {
         this.sessions.set(defaultModel, Promise.resolve(await session));
       } catch (e) {
@@ -194,7 +201,7 @@ export class Engine {
         this.runtime.log(`srq-edge: ${choice.reason}`);
       }
     }
-    return { manifest, source, defaultModel, choice, cpu };
+    return { manifest, source, defaultModel, choice, cpu, jpeg };
   }
 
   private source(): ModelSource {

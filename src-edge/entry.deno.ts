@@ -5,6 +5,7 @@
 // test/edge-deno.test.ts runs 2). GPU: FP16 on onnxruntime-web's WebGPU build where Deno has an adapter.
 import * as ort from 'onnxruntime-web';
 import { createWebRunner } from '../src-core/runtime/ort-web.ts';
+import { loadSharpJpeg } from './jpeg-sharp.node.ts';
 import { loadNativeEngine } from './native-engine.node.ts';
 import { createEdgeApp } from './app.ts';
 import { loadJpegWasm } from '../src-core/image/jpeg-wasm.node.ts';
@@ -59,6 +60,7 @@ const runtime: EdgeRuntime = {
   loadNative: loadNativeEngine,
   deflate: fastDeflate,
   jpegWasm: loadJpegWasm,
+  loadNativeJpeg: loadSharpJpeg,
   createGpuRunner: (model) => createWebGpuRunner(model),
   probeGpu: probeWebGpu,
   embedded: () => fileSource(new URL('./models/manifest.json', import.meta.url), 'embedded'),

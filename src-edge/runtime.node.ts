@@ -5,6 +5,7 @@ import { join, resolve } from 'node:path';
 import * as ort from 'onnxruntime-web';
 import { packageRoot } from '../src-core/package-root.node.ts';
 import { createWebRunner } from '../src-core/runtime/ort-web.ts';
+import { loadSharpJpeg } from './jpeg-sharp.node.ts';
 import { loadNativeEngine } from './native-engine.node.ts';
 import type { EdgeRuntime } from './engine.ts';
 import { loadJpegWasm } from '../src-core/image/jpeg-wasm.node.ts';
@@ -23,6 +24,7 @@ export function nodeRuntime(): EdgeRuntime {
     loadNative: loadNativeEngine,
     deflate: fastDeflate,
     jpegWasm: loadJpegWasm,
+    loadNativeJpeg: loadSharpJpeg,
     createGpuRunner: (model) => createCudaRunner(model),
     probeGpu: probeCuda,
     embedded: () => fileSource(join(packageRoot(), 'src-edge', 'models', 'manifest.json'), 'embedded'),

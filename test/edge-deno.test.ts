@@ -6,6 +6,7 @@ import { decodeImage, encodeJpeg } from '../src-core/image/index.ts';
 import { loadJpegWasm } from '../src-core/image/jpeg-wasm.node.ts';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { loadSharpJpeg } from '../src-edge/jpeg-sharp.node.ts';
 import { libraryUpscale, photoCrop, postImage, repoRoot, startServer, type RunningServer } from './fixtures/edge/harness.ts';
 
 let server: RunningServer | undefined;
@@ -49,12 +50,16 @@ describe('Deno entry (real process)', () => {
     expect(Buffer.from(onWasm.bytes).equals(Buffer.from(bytes))).toBe(true);
   });
 
-  it('answers a JPEG with a JPEG from the MozJPEG wasm (read through node:fs): the bytes Node makes', async () => {
+  it('answers a JPEG with a JPEG: sharp with FFI, else the MozJPEG wasm (read through node:fs); the bytes Node makes', async () => {
     const crop = photoCrop('rocket.jpg', 64, 48);
     const jpeg = await encodeJpeg(crop.image, loadJpegWasm, 92);
+    const expected = await libraryUpscale('esrgan-slim-x3', 'int8', decodeImage(jpeg), 64);
     const { res, bytes } = await postImage(`${server!.url}/v1/upscale?model=esrgan-slim-x3&quality=80`, jpeg, 'image/jpeg');
     expect(res.headers.get('content-type')).toBe('image/jpeg');
-    const expected = await libraryUpscale('esrgan-slim-x3', 'int8', decodeImage(jpeg), 64);
-    expect(Buffer.from(bytes).equals(Buffer.from(await encodeJpeg(expected, loadJpegWasm, 80)))).toBe(true);
+    expect(Buffer.from(bytes).equals(Buffer.from(await (await loadSharpJpeg()).encode(expected, 80)))).toBe(true);
+    const onWasm = await postImage(`${wasmServer!.url}/v1/upscale?model=esrgan-slim-x3&quality=80`, jpeg, 'image/jpeg');
+    expect(Buffer.from(onWasm.bytes).equals(Buffer.from(await encodeJpeg(expected, loadJpegWasm, 80)))).toBe(true);
+    const names = await Promise.all([server!, wasmServer!].map(async (s) => (await (await fetch(`${s.url}/v1/models`)).json()).jpegEncoder.name));
+    expect(names).toEqual([expect.stringMatching(/^sharp /), 'MozJPEG wasm (@jsquash/jpeg)']);
   });
 });

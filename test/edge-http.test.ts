@@ -10,6 +10,7 @@ import { decodeImage, encodeJpeg, encodePng, type RasterImage } from '../src-cor
 import { loadJpegWasm } from '../src-core/image/jpeg-wasm.node.ts';
 import { createEdgeApp } from '../src-edge/app.ts';
 import type { Engine } from '../src-edge/engine.ts';
+import { loadSharpJpeg } from '../src-edge/jpeg-sharp.node.ts';
 import { nodeRuntime } from '../src-edge/runtime.node.ts';
 import { embeddedEntry, libraryUpscale, photoCrop, postImage } from './fixtures/edge/harness.ts';
 
@@ -127,9 +128,9 @@ describe('POST /v1/upscale', () => {
     expect(asJpeg.res.headers.get('content-type')).toBe('image/jpeg');
     expect(asJpeg.res.headers.get('x-srq-scale')).toBe('2');
     expect(decodeImage(asJpeg.bytes)).toMatchObject({ width: 200, height: 144 });
-    // The JPEG is the library's output through the same encoder at the asked quality, byte for byte.
+    // The JPEG is the library's output through the same encoder (sharp on Node) at the asked quality, byte for byte.
     const library = await libraryUpscale('esrgan-slim-x2', 'int8', decodeImage(jpeg), 64);
-    expect(Buffer.from(asJpeg.bytes).equals(Buffer.from(await encodeJpeg(library, loadJpegWasm, 70)))).toBe(true);
+    expect(Buffer.from(asJpeg.bytes).equals(Buffer.from(await (await loadSharpJpeg()).encode(library, 70)))).toBe(true);
 
     const asPng = await postImage(`${server.url}/v1/upscale?model=esrgan-slim-x2&format=png`, jpeg, 'image/jpeg');
     expect(asPng.res.headers.get('content-type')).toBe('image/png');
@@ -166,6 +167,7 @@ describe('GET /v1/models, /healthz, /', () => {
       runtime: 'node',
       backend: expect.stringMatching(/^onnxruntime-node 1\.\d+\.\d+ \(native, 1 thread\)$/),
       cpuEngine: { kind: 'native' },
+      jpegEncoder: { name: expect.stringMatching(/^sharp \d+\.\d+\.\d+ \(libvips \d+\.\d+\.\d+\)$/) },
       serving: { label: 'cpu-int8', variant: 'int8', device: 'cpu', reason: expect.stringMatching(/^CPU host \(.+\): INT8 on the CPU$/) },
       defaultModel: 'esrgan-slim-x4',
       manifest: 'embedded',
