@@ -7,8 +7,8 @@
 // loopback port with its default settings, then for concurrency 1, 4 and 16 sends a 128² photo (one tile of
 // esrgan-slim-x4 INT8) in a closed loop, bounded in time and count. Reports requests/s, p50/p99 latency,
 // the share of 429s (clients wait Retry-After, as a polite client would) and the server's peak RSS. Then
-// times the same photo through plain onnxruntime-web (no srq tiling, codecs or HTTP), alternating with srq
-// requests, to show srq's overhead.
+// times the same photo through a plain ORT session on the server's engine (onnxruntime-node when it serves
+// native, else onnxruntime-web; no srq tiling, codecs or HTTP), alternating with srq requests, to show srq's overhead.
 //
 // Options: --seconds N per concurrency level (default 15), --max N requests per level (default 150).
 import { spawn } from 'node:child_process';
@@ -17,7 +17,8 @@ import { request } from 'node:http';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { decode } from 'fast-png';
-import * as ort from 'onnxruntime-web';
+import * as ortNode from 'onnxruntime-node';
+import * as ortWeb from 'onnxruntime-web';
 import { codecs } from './codecs.mjs';
 import { latency, median, post } from './edge-latency.mjs';
 
@@ -117,11 +118,15 @@ async function level(url, concurrency) {
 }
 
 /** The same photo through plain onnxruntime-web: session.run on a [1,3,128,128] tensor, no srq code at all. */
-async function plainOrtSession(threads) {
+async function plainOrtSession(engine, threads) {
   const manifest = JSON.parse(readFileSync(`${root}/src-edge/models/manifest.json`, 'utf8'));
   const entry = manifest.models.find((m) => m.name === 'esrgan-slim-x4' && m.variant === 'int8');
-  ort.env.wasm.numThreads = threads;
-  const session = await ort.InferenceSession.create(readFileSync(`${root}/src-edge/models/${entry.file}`), { executionProviders: ['wasm'] });
+  const bytes = readFileSync(`${root}/src-edge/models/${entry.file}`);
+  const ort = engine === 'native' ? ortNode : ortWeb;
+  ortWeb.env.wasm.numThreads = threads;
+  const session = engine === 'native'
+    ? await ortNode.InferenceSession.create(bytes, { intraOpNumThreads: threads, interOpNumThreads: 1, enableMemPattern: false })
+    : await ortWeb.InferenceSession.create(bytes, { executionProviders: ['wasm'] });
   const img = decode(png);
   const plane = 128 * 128;
   const input = new Float32Array(3 * plane);
@@ -139,8 +144,8 @@ async function plainOrtSession(threads) {
 }
 
 /** Plain ORT and one srq request, alternating, so that the machine's noise hits both alike. */
-async function overhead(url, threads, rounds = 15) {
-  const plain = await plainOrtSession(threads);
+async function overhead(url, engine, threads, rounds = 15) {
+  const plain = await plainOrtSession(engine, threads);
   const ortMs = [];
   const srqMs = [];
   for (let i = 0; i < rounds; i++) {
@@ -157,14 +162,15 @@ async function overhead(url, threads, rounds = 15) {
 try {
   const url = await ready();
   const models = await (await fetch(`${url}/v1/models`)).json();
-  console.log(`srq edge bench: Node entry at ${url}, ${models.serving.label} (${models.backend}), ${models.defaultModel}, ${models.tileSize ? `tiles of ${models.tileSize}` : `windows within ${models.memoryBudgetMB} MB of wasm memory`}`);
+  console.log(`srq edge bench: Node entry at ${url}, ${models.serving.label} (${models.backend}), ${models.defaultModel}, ${models.tileSize ? `tiles of ${models.tileSize}` : `windows within ${models.memoryBudgetMB} MB of memory`}`);
   console.log(`limits: ${models.limits.maxConcurrent} running + ${models.limits.maxQueue} queued; photo 128x128 PNG (${png.length} bytes) -> 512x512; ${SECONDS} s or ${MAX_REQUESTS} requests per level; idle RSS ${Math.round(rssMb())} MB\n`);
   const rows = [];
   for (const c of LEVELS) rows.push(await level(url, c));
   console.table(rows);
   const threads = Math.min(availableParallelism(), 4);
-  const { ort: plain, srq } = await overhead(url, threads);
-  console.log(`\nsame photo, alternating (medians of 15): plain onnxruntime-web session.run (${threads} threads, same INT8 file) ${plain.toFixed(0)} ms;`);
+  const engine = models.cpuEngine.kind;
+  const { ort: plain, srq } = await overhead(url, engine, threads);
+  console.log(`\nsame photo, alternating (medians of 15): plain ${engine === 'native' ? 'onnxruntime-node' : 'onnxruntime-web'} session.run (${threads} threads, same INT8 file) ${plain.toFixed(0)} ms;`);
   console.log(`srq over HTTP ${srq.toFixed(0)} ms -> srq's overhead (HTTP, PNG decode/encode, tiling) ${(srq - plain).toFixed(0)} ms (${((100 * (srq - plain)) / srq).toFixed(0)}% of the request)`);
 } finally {
   stop();

@@ -145,6 +145,11 @@ export function openApiDocument(config: Pick<EdgeConfig, 'apiKeys' | 'maxBodyByt
               description: 'What runs CPU sessions: native onnxruntime-node where the runtime loads it, else wasm (SRQ_CPU_ENGINE forces one).',
               properties: { kind: { type: 'string', enum: ['native', 'wasm'] }, reason: { type: 'string' } },
             },
+            jpegEncoder: {
+              type: 'object',
+              description: 'What answers format=jpeg: sharp where the runtime loads it, else MozJPEG wasm.',
+              properties: { name: { type: 'string', examples: ['sharp 0.35.5 (libvips 8.18.7)', 'MozJPEG wasm (@jsquash/jpeg)'] }, reason: { type: 'string' } },
+            },
             serving: {
               type: 'object',
               properties: {
