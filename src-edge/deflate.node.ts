@@ -6,10 +6,10 @@
 import { availableParallelism } from 'node:os';
 import { promisify } from 'node:util';
 import * as zlib from 'node:zlib';
-import { constants, deflateRaw } from 'node:zlib';
 import type { Deflate } from '../src-core/image/index.ts';
 
-const deflateRawAsync = promisify(deflateRaw);
+const { constants } = zlib;
+const deflateRawAsync = promisify(zlib.deflateRaw);
 const OPTIONS = { level: 1, strategy: constants.Z_RLE };
 /** Below this a part is not worth a thread hop. */
 const MIN_PART = 256 * 1024;

@@ -3,10 +3,9 @@
 // without that permission (e.g. Deno Deploy) on onnxruntime-web's wasm with threads (an early note saw INT8
 // sessions hang with wasm threads on Deno; with deno 2.9.6 and onnxruntime-web 1.30.0 they do not:
 // test/edge-deno.test.ts runs 2). GPU: FP16 on onnxruntime-web's WebGPU build where Deno has an adapter.
-import * as ort from 'onnxruntime-web';
-import { createWebRunner } from '../src-core/runtime/ort-web.ts';
 import { loadSharpJpeg } from './jpeg-sharp.node.ts';
 import { loadNativeEngine } from './native-engine.node.ts';
+import { wasmEngine } from './wasm-engine.ts';
 import { createEdgeApp } from './app.ts';
 import { loadJpegWasm } from '../src-core/image/jpeg-wasm.node.ts';
 import { fastDeflate } from './deflate.node.ts';
@@ -56,7 +55,7 @@ const runtime: EdgeRuntime = {
   defaultThreads: Math.min(navigator.hardwareConcurrency, 4),
   // Memory for inference: whole 512² photos with the default models (their measures are in the manifest).
   memoryBudgetMB: 512,
-  wasm: { kind: 'wasm', version: `onnxruntime-web ${ort.env.versions.web}`, create: (model, threads) => createWebRunner(model, { threads }) },
+  wasm: wasmEngine,
   loadNative: loadNativeEngine,
   deflate: fastDeflate,
   jpegWasm: loadJpegWasm,

@@ -2,11 +2,10 @@
 // on CPU hosts, FP16 on onnxruntime-node's CUDA EP on GPU hosts. Models and manifests come from the local disk.
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
-import * as ort from 'onnxruntime-web';
 import { packageRoot } from '../src-core/package-root.node.ts';
-import { createWebRunner } from '../src-core/runtime/ort-web.ts';
 import { loadSharpJpeg } from './jpeg-sharp.node.ts';
 import { loadNativeEngine } from './native-engine.node.ts';
+import { wasmEngine } from './wasm-engine.ts';
 import type { EdgeRuntime } from './engine.ts';
 import { loadJpegWasm } from '../src-core/image/jpeg-wasm.node.ts';
 import { fastDeflate } from './deflate.node.ts';
@@ -20,7 +19,7 @@ export function nodeRuntime(): EdgeRuntime {
     defaultThreads: Math.min(availableParallelism(), 4),
     // Memory for inference: whole 512² photos with the default models (their measures are in the manifest).
     memoryBudgetMB: 512,
-    wasm: { kind: 'wasm', version: `onnxruntime-web ${ort.env.versions.web}`, create: (model, threads) => createWebRunner(model, { threads }) },
+    wasm: wasmEngine,
     loadNative: loadNativeEngine,
     deflate: fastDeflate,
     jpegWasm: loadJpegWasm,
