@@ -35,6 +35,8 @@ const help = `usage: srq quantize <model.onnx> -o <out.onnx> [options]
   --calib-method minmax|percentile|entropy|mse   default mse (least squared error per tensor)
   --no-bias-correction      skip empirical bias correction (each conv's mean shift from quantization,
                             measured on the calibration tiles, taken out of its bias; on by default)
+  --no-equalization         skip activation equalization (per-channel scales moved across conv pairs so one
+                            int8 range fits every channel between them; on by default)
   --percentile P            share of values kept for --calib-method percentile (default 99.999)
   --calib-tiles N           tiles cut from the calibration images (default 32)
   --tile N                  calibration tile size in pixels (default 128)
@@ -65,6 +67,7 @@ export async function quantizeCommand(argv: string[]): Promise<number> {
     calib: { type: 'string', multiple: true },
     'calib-method': { type: 'string' },
     'no-bias-correction': { type: 'boolean' },
+    'no-equalization': { type: 'boolean' },
     percentile: { type: 'string' },
     'calib-tiles': { type: 'string' },
     tile: { type: 'string' },
@@ -124,6 +127,7 @@ export async function quantizeCommand(argv: string[]): Promise<number> {
       method,
       percentile,
       biasCorrection: !values['no-bias-correction'],
+      equalization: !values['no-equalization'],
       activationType: oneOf('activations', values.activations, ['u8', 's8'] as const, 'u8'),
       exclude,
       createRunner: runnerFactory,

@@ -40,6 +40,7 @@ variants that passed, manifest.json (the edge worker's format), reports/<model>.
   --eval <dir|file>        evaluation images with ground truth (repeatable; default: srq's built-in photos)
   --calib-method M         mse (default), percentile, entropy or minmax
   --no-bias-correction     skip empirical bias correction of static INT8 (on by default)
+  --no-equalization        skip activation equalization across conv pairs of static INT8 (on by default)
   --tile N                 calibration and validation tile size in input pixels (default ${DEFAULTS.tileSize})
   --time-budget MIN        minutes each model may take (default ${DEFAULT_TIME_BUDGET}): srq prints its time plan first, refuses a
                            model that cannot fit and skips a fallback search that would not
@@ -64,6 +65,7 @@ export async function runCommand(argv: string[]): Promise<number> {
     eval: { type: 'string', multiple: true },
     'calib-method': { type: 'string' },
     'no-bias-correction': { type: 'boolean' },
+    'no-equalization': { type: 'boolean' },
     tile: { type: 'string' },
     'time-budget': { type: 'string' },
     'memory-budget': { type: 'string' },
@@ -83,6 +85,7 @@ export async function runCommand(argv: string[]): Promise<number> {
     evaluationImages: values.eval ?? [],
     calibrationMethod: values['calib-method'] ? parseChoice('--calib-method', values['calib-method'], CALIBRATION_METHODS) : DEFAULTS.calibrationMethod,
     biasCorrection: !values['no-bias-correction'],
+    equalization: !values['no-equalization'],
     metric: values.metric ? parseChoice('--metric', values.metric, DROP_METRICS) : DEFAULTS.metric,
     maxDrop: values['max-drop'] !== undefined ? parseLimit('--max-drop', values['max-drop']) : DEFAULTS.maxDrop,
     minCoverage: values['min-coverage'] !== undefined ? parsePercent('--min-coverage', values['min-coverage']) : DEFAULTS.minCoverage,

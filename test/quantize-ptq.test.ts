@@ -129,10 +129,12 @@ describe('bias correction', () => {
     const shiftAfter = worstChannelShift(reference, after);
     const flat = (xs: Float32Array[]) => Float32Array.from(xs.flatMap((x) => [...x]));
     const [sqnrBefore, sqnrAfter] = [sqnr(flat(reference), flat(before)), sqnr(flat(reference), flat(after))];
-    // Measured (MSE ranges): worst channel shift 1.73e-3 -> 5.7e-4; SQNR 36.1 -> 37.3 dB. Without the folded ReLUs applied
-    // to the float copies, the shifts measured are those of pre-ReLU inputs and the output gets far worse.
-    expect(shiftAfter).toBeLessThan(shiftBefore / 2.5);
-    expect(sqnrAfter).toBeGreaterThan(sqnrBefore + 0.9);
+    // Measured (MSE ranges): worst channel shift 3.8e-4 -> 1.6e-4; SQNR 38.50 -> 38.63 dB. Kernel sums kept through
+    // rounding (weight-rounding.ts) already took most of the shift out: before them, 1.73e-3 -> 5.7e-4 and 36.1 ->
+    // 37.3 dB. Without the folded ReLUs applied to the float copies, the shifts measured are those of pre-ReLU inputs
+    // and the output gets far worse.
+    expect(shiftAfter).toBeLessThan(shiftBefore / 2);
+    expect(sqnrAfter).toBeGreaterThan(sqnrBefore + 0.08);
   });
 
   it('measures the same shifts in parts of one conv per session as in one session (the memory budget\'s knob)', async () => {

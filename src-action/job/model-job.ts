@@ -133,6 +133,7 @@ async function runWatched(input: ModelJobInput, ctx: ModelJobContext, dir: strin
       tiles: ctx.calibrationTiles(),
       method: opts.calibrationMethod,
       biasCorrection: opts.biasCorrection ?? true,
+      equalization: opts.equalization ?? true,
       createRunner: factory,
       onProgress: (m) => log.progress(m),
       name: input.path,
@@ -246,6 +247,7 @@ async function planModel(
     calibrationTiles: tiles.length,
     method: opts.calibrationMethod,
     biasCorrection,
+    equalization: opts.equalization ?? true,
     convs,
     convsPerPart: memory.convsPerPart,
     layers: nodes.filter((n) => ruleRegistry.has(n.opType ?? '') && n.opType !== 'Relu' && n.opType !== 'Clip').length,
@@ -281,6 +283,7 @@ async function makeVariant(
     tiles: ctx.calibrationTiles(),
     method: ctx.options.calibrationMethod,
     biasCorrection: ctx.options.biasCorrection ?? true,
+    equalization: ctx.options.equalization ?? true,
     biasConvsPerSession,
     createRunner: factory,
     onProgress: (m) => {

@@ -28,6 +28,8 @@ export interface JobOptions {
   calibrationMethod: CalibrationMethod;
   /** Empirical bias correction after calibration (static INT8); default true. */
   biasCorrection?: boolean;
+  /** Activation equalization across conv pairs before calibration (static INT8); default true. */
+  equalization?: boolean;
   metric: DropMetric;
   /** Largest allowed mean drop vs FP32 on `metric` (dB; SSIM units for ssim). */
   maxDrop: number;

@@ -54,6 +54,7 @@ export interface RunReport {
     maxDrop: number;
     calibrationMethod: string;
     biasCorrection: boolean;
+    equalization: boolean;
     tileSize: number;
     runtime: 'node' | 'web';
     /** Paths as given; empty = srq's built-in photos. */

@@ -18,6 +18,8 @@ export const DEFAULT_TIME_BUDGET = 60;
 
 /** Runs per calibration tile of each step, in FP32 tile runs (see above). */
 const CALIBRATION_PASSES: Record<CalibrationMethod, number> = { minmax: 1.35, mse: 2.6, percentile: 2.6, entropy: 2.6 };
+/** The per-channel ranges pass of activation equalization, in FP32 tile runs (x4plus: 3.9 s a tile, one FP32 run 3.8 s). */
+const EQUALIZATION_PASS = 1;
 const VARIANT_COST: Record<Variant, number> = { 'int8-static': 0.5, 'int8-dynamic': 1, fp16: 1 };
 
 export interface PlanInput {
@@ -28,6 +30,8 @@ export interface PlanInput {
   calibrationTiles: number;
   method: CalibrationMethod;
   biasCorrection: boolean;
+  /** Activation equalization on: one more pass over the tiles before calibration (equalize.ts). */
+  equalization?: boolean;
   /** Convs static INT8 quantizes, and layers the search could keep float (about the quantized nodes). */
   convs: number;
   /** Convs bias correction measures per session (the memory plan's; default 48). */
@@ -57,7 +61,8 @@ export function planTime(p: PlanInput): TimePlan {
   const searchRuns = tileRuns(p.search, p);
   const variantsCost = p.variants.reduce((n, v) => n + VARIANT_COST[v], 0);
   if (p.variants.includes('int8-static')) {
-    steps.push({ step: 'calibration', seconds: p.calibrationTiles * CALIBRATION_PASSES[p.method] * t });
+    const passes = CALIBRATION_PASSES[p.method] + (p.equalization ? EQUALIZATION_PASS : 0);
+    steps.push({ step: 'calibration', seconds: p.calibrationTiles * passes * t });
     if (p.biasCorrection && p.convs > 0) {
       const parts = Math.ceil(p.convs / (p.convsPerPart ?? CONVS_PER_SESSION));
       const tiles = Math.max(Math.min(p.calibrationTiles, 4), Math.ceil(p.calibrationTiles / parts));

@@ -16,11 +16,11 @@ import { floatConstant, perChannel, soleConsumer } from './constants.ts';
 
 export interface FoldReport { batchNorms: number; affineAfter: number; affineBefore: number }
 
-interface ConvParams { node: NodeProto; w: Float32Array; dims: number[]; b: Float32Array; co: number; group: number }
+export interface ConvParams { node: NodeProto; w: Float32Array; dims: number[]; b: Float32Array; co: number; group: number }
 
 const isDefault = (n: NodeProto) => !n.domain || n.domain === 'ai.onnx';
 
-function convParams(graph: Graph, conv: NodeProto | undefined): ConvParams | undefined {
+export function convParams(graph: Graph, conv: NodeProto | undefined): ConvParams | undefined {
   if (!conv || conv.opType !== 'Conv' || !isDefault(conv)) return undefined;
   const [, wName, bName] = conv.input ?? [];
   const wt = wName ? graph.initializer(wName) : undefined;
@@ -37,7 +37,7 @@ function convParams(graph: Graph, conv: NodeProto | undefined): ConvParams | und
 }
 
 /** Writes new weight and bias initializers for the conv (fresh names: the old ones may be shared). */
-function setConvParams(graph: Graph, p: ConvParams, w: Float32Array, b: Float32Array): void {
+export function setConvParams(graph: Graph, p: ConvParams, w: Float32Array, b: Float32Array): void {
   const conv = p.node;
   const base = conv.name || conv.output![0]!;
   const wName = graph.uniqueName(`${conv.input![1]}_folded`);
@@ -49,7 +49,7 @@ function setConvParams(graph: Graph, p: ConvParams, w: Float32Array, b: Float32A
 }
 
 /** Scale output channel o of the weights by s[o]. */
-function scaleOut(p: ConvParams, s: Float32Array): Float32Array {
+export function scaleOut(p: ConvParams, s: Float32Array): Float32Array {
   const per = p.w.length / p.co;
   const w = new Float32Array(p.w.length);
   for (let o = 0; o < p.co; o++) for (let j = 0; j < per; j++) w[o * per + j] = p.w[o * per + j]! * s[o]!;

@@ -28,6 +28,8 @@ export interface OptimizeOptions {
    * and PRelu, which ORT has no int8 kernels for, become ops it runs in int8; in float they cost more).
    */
   staticInt8?: boolean;
+  /** With staticInt8: leave PRelus for the caller's `rewritePrelus` (activation equalization runs in between). */
+  keepPrelus?: boolean;
 }
 
 /** Rewrites the model in place. */
@@ -49,6 +51,6 @@ export function optimizeGraph(model: ModelProto, opts: OptimizeOptions = {}): Op
     affineBeforeConvFolded: folds.affineBefore,
     subpixelConvs,
     clampsMoved,
-    prelusRewritten: opts.staticInt8 ? rewritePrelus(model, 'mul-add') : 0,
+    prelusRewritten: opts.staticInt8 && !opts.keepPrelus ? rewritePrelus(model, 'mul-add') : 0,
   };
 }

@@ -1,6 +1,8 @@
 // Quantization arithmetic: scale/zero point from a range, int8 per-channel weights, int32 bias.
 // Follows onnxruntime/python/tools/quantization/quant_utils.py (compute_scale_zp) so results match ORT's tool.
 
+import { keepKernelSums, limitPairs, PAIR_LIMIT, widestPairs, type ReductionOrder } from './weight-rounding.ts';
+
 export type ActivationType = 'u8' | 's8';
 
 export interface QParams { scale: number; zeroPoint: number }
@@ -35,12 +37,14 @@ export function computeQParams(rmin: number, rmax: number, type: ActivationType,
  * Per-channel symmetric int8 weights: one scale per slice along `axis`, zero points 0, values in [-127, 127].
  * `minScales` (per channel, or one value) raises scales that would be smaller: a bias needs s_input·s_weight
  * large enough for its int32 value (ORT's tool adjusts weight scales the same way for int32 biases).
+ * With `order` (a conv or MatMul weight, weight-rounding.ts), pairs fit ORT's int16 sums and kernel sums are kept.
  */
 export function quantizeWeightsPerChannel(
   weights: Float32Array,
   dims: readonly number[],
   axis: number,
   minScales?: ArrayLike<number>,
+  order?: ReductionOrder,
 ): { data: Int8Array; scales: Float32Array; raised: number } {
   const channels = dims[axis]!;
   const inner = dims.slice(axis + 1).reduce((a, b) => a * b, 1);
@@ -54,6 +58,8 @@ export function quantizeWeightsPerChannel(
   }
   // 127, not 128: a symmetric range keeps -w and w equally representable (ORT's tool does the same).
   const scales = Float32Array.from(absMax, (m) => (m > 0 ? m / 127 : 1));
+  // ORT's int16 pair sums (weight-rounding.ts): a scale no smaller than the widest same-sign pair needs.
+  if (order) widestPairs(weights, order, channels).forEach((w, c) => { if (w / PAIR_LIMIT > scales[c]!) scales[c] = w / PAIR_LIMIT; });
   let raised = 0;
   if (minScales) {
     for (let c = 0; c < channels; c++) {
@@ -74,6 +80,10 @@ export function quantizeWeightsPerChannel(
       const s = scales[c]!;
       for (let i = 0; i < inner; i++) data[base + i] = Math.max(-127, Math.min(127, Math.round(weights[base + i]! / s)));
     }
+  }
+  if (order) {
+    keepKernelSums(weights, data, order, scales);
+    limitPairs(weights, data, order, scales);
   }
   return { data, scales, raised };
 }

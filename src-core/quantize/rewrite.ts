@@ -8,6 +8,7 @@ import { attr, makeNode } from '../onnx/build.ts';
 import { Graph } from '../onnx/graph.ts';
 import { DataType, makeTensor, tensorDims, tensorToFloat32 } from '../onnx/tensor.ts';
 import type { ModelProto } from '../onnx/types.ts';
+import { reductionOrder } from './weight-rounding.ts';
 import { computeQParams, minWeightScalesForBias, quantizeBias, quantizeWeightsPerChannel, type ActivationType, type QParams } from './params.ts';
 import type { QuantPlan } from './plan.ts';
 
@@ -124,7 +125,7 @@ export function applyPlan(
       }
     }
     const { data, scales, raised } = perChannel
-      ? quantizeWeightsPerChannel(values, dims, axis, minScales)
+      ? quantizeWeightsPerChannel(values, dims, axis, minScales, reductionOrder(dims, axis))
       : quantizeWeightsPerChannel(values, [1, values.length], 0, minScales);
     if (raised > 0) {
       const biases = needs.map((n) => n.bias);

@@ -4,6 +4,8 @@ import { Graph } from '../onnx/graph.ts';
 import { setMetadata, cloneModel } from '../onnx/model.ts';
 import type { ModelProto, NodeProto } from '../onnx/types.ts';
 import { optimizeGraph } from '../optimize/index.ts';
+import { rewritePrelus } from '../optimize/prelu.ts';
+import { equalizeActivations, type Equalization } from './equalize.ts';
 import { SRQ_VERSION } from '../version.ts';
 import { calibrate, DEFAULT_CALIBRATION_METHOD, type CalibrationMethod, type CalibrationResult, type RunnerFactory } from './calibrate.ts';
 import { atQdqOpset, checkFloatModel } from './checks.ts';
@@ -42,6 +44,10 @@ export interface StaticQuantizeOptions {
    * still quantizes instead of measured again (the accuracy-aware search's rounds; measuring is the costly part).
    */
   biasShifts?: ReadonlyMap<string, Float64Array>;
+  /** Activation equalization across conv pairs before calibration (equalize.ts). Default on. */
+  equalization?: boolean;
+  /** Its per-channel ranges from an earlier run on the same model and tiles (its `equalization.ranges`). */
+  equalizationRanges?: ReadonlyMap<string, Float32Array>;
 }
 
 export interface StaticQuantizeResult {
@@ -55,6 +61,8 @@ export interface StaticQuantizeResult {
   opsetUpgrade?: OpsetUpgrade;
   /** What bias correction changed; absent when it was off or found no conv with a bias. */
   biasCorrection?: BiasCorrection;
+  /** What activation equalization rescaled; absent when it was off. */
+  equalization?: Equalization;
   /** Each corrected conv's measured mean shift, by bias name (for `biasShifts` of later runs). */
   biasShifts?: ReadonlyMap<string, Float64Array>;
 }
@@ -128,7 +136,13 @@ export async function quantizeStatic(source: ModelProto, opts: StaticQuantizeOpt
   const activationType = opts.activationType ?? 'u8';
   // Exact rewrites first (sub-pixel convs); calibrate that float graph, rewrite copies of it (same tensor names).
   const float = cloneModel(model);
-  optimizeGraph(float, { staticInt8: true });
+  optimizeGraph(float, { staticInt8: true, keepPrelus: true });
+  // Activation equalization sees PRelus whole (positive scales commute with them); their int8 form comes after.
+  const equalization = opts.equalization === false
+    ? undefined
+    : await equalizeActivations(float, opts.tiles, opts.createRunner, opts.onProgress, opts.equalizationRanges);
+  const equalized = equalization?.convs ?? 0;
+  rewritePrelus(float);
   // Planning turns float Constant nodes into initializers: exact, so the float graph may take it too.
   const plan = planQuantization(float, opts.exclude);
   if (plan.quantizedNodes.size === 0) throw new QuantizeError(`${name} has no operator srq can quantize (supported: ${[...ruleRegistry.keys()].join(', ')})`);
@@ -176,8 +190,9 @@ export async function quantizeStatic(source: ModelProto, opts: StaticQuantizeOpt
   setMetadata(out, 'srq.calibration_sha256', await tilesHash(opts.tiles));
   setMetadata(out, 'srq.activations', activationType);
   if (biasCorrection) setMetadata(out, 'srq.bias_correction', `${biasCorrection.convs} convs`);
+  if (equalized > 0) setMetadata(out, 'srq.equalization', `${equalized} convs`);
   return {
-    model: out, floatModel: float, plan: result.plan, params: result.params, calibration,
+    model: out, floatModel: float, plan: result.plan, params: result.params, calibration, ...(equalization ? { equalization } : {}),
     ...(opsetUpgrade ? { opsetUpgrade } : {}), ...(biasCorrection && shifts ? { biasCorrection, biasShifts: shifts } : {}),
   };
 }
