@@ -73,9 +73,10 @@ describe('srq quantize --max-drop', () => {
   }, 300_000);
 
   it('fails clearly (exit 1, one line, nothing written) when even the almost-float model misses the budget', () => {
-    // Leave two layers quantizable that each cost ≥ 0.015 dB alone (measured: UPN3 0.027, F_m1 0.015 dB), so the
-    // almost-float model, with one of them int8, stays far above a 0.001 dB budget.
-    const keep = new Set(['UPN3', 'F_m1']);
+    // Leave two layers quantizable, so that the almost-float model, with one of them int8, stays above a 0.001 dB
+    // budget: measured 0.005 dB with UPN3 and UPN1 (with UPN3 and F_m1 the int8 weights that fit ORT's pair sums put
+    // F_m1 alone under 0.001 dB, and the search met the budget).
+    const keep = new Set(['UPN3', 'UPN1']);
     const graph = readModelFile(fp32);
     optimizeGraph(graph); // node names as the quantizer sees them (after the exact sub-pixel rewrite)
     const others = graph.graph!.node!.map((n) => n.name!).filter((n) => !keep.has(n));
