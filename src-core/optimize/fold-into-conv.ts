@@ -18,7 +18,7 @@ export interface FoldReport { batchNorms: number; affineAfter: number; affineBef
 
 export interface ConvParams { node: NodeProto; w: Float32Array; dims: number[]; b: Float32Array; co: number; group: number }
 
-const isDefault = (n: NodeProto) => !n.domain || n.domain === 'ai.onnx';
+export const isDefault = (n: NodeProto) => !n.domain || n.domain === 'ai.onnx';
 
 export function convParams(graph: Graph, conv: NodeProto | undefined): ConvParams | undefined {
   if (!conv || conv.opType !== 'Conv' || !isDefault(conv)) return undefined;

@@ -15,7 +15,7 @@ import { Graph } from '../onnx/graph.ts';
 import { DataType } from '../onnx/tensor.ts';
 import type { ModelProto, NodeProto } from '../onnx/types.ts';
 import type { RasterImage } from '../image/raster.ts';
-import { convParams, setConvParams, scaleOut, type ConvParams } from '../optimize/fold-into-conv.ts';
+import { convParams, isDefault, setConvParams, scaleOut, type ConvParams } from '../optimize/fold-into-conv.ts';
 import { floatConstant, perChannel, soleConsumer } from '../optimize/constants.ts';
 import { stepProgress } from '../progress.ts';
 import { rasterToTensor } from './calibration-tiles.ts';
@@ -32,8 +32,6 @@ export interface EqualizationSite {
 }
 
 const HOMOGENEOUS = new Set(['Relu', 'LeakyRelu', 'PRelu']);
-
-const isDefault = (n: NodeProto) => !n.domain || n.domain === 'ai.onnx';
 
 /** A PRelu whose slope is a constant per channel (or scalar): it commutes with per-channel positive scales. */
 function commutes(graph: Graph, node: NodeProto, channels: number): boolean {

@@ -1,5 +1,7 @@
 // Quantization arithmetic: scale/zero point from a range, int8 per-channel weights, int32 bias.
-// Follows onnxruntime/python/tools/quantization/quant_utils.py (compute_scale_zp) so results match ORT's tool.
+// Scales and zero points follow onnxruntime/python/tools/quantization/quant_utils.py (compute_scale_zp), as ORT's
+// tool computes them; conv and MatMul weights are then rounded for ORT's int8 kernels (weight-rounding.ts), where
+// ORT's tool rounds to nearest.
 
 import { keepKernelSums, limitPairs, PAIR_LIMIT, widestPairs, type ReductionOrder } from './weight-rounding.ts';
 
