@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { realWorldCorpus } from './corpus-models.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-// `--only a,b`: run only the methods with these keys (e.g. `--only default,no-equalization`).
+// `--only a,b`: run only the methods with these keys (e.g. `--only default,no-gptq`).
 const args = process.argv.slice(2);
 const onlyAt = args.indexOf('--only');
 const only = onlyAt >= 0 ? args.splice(onlyAt, 2)[1].split(',') : undefined;
@@ -23,8 +23,9 @@ const models = args.length > 0 ? args : [
 // Each post-training method off in turn against the default (weight rounding for ORT's int16 pair sums and kept
 // kernel sums has no switch: it fixes wrong results on x86 without VNNI; its before is the README's earlier table).
 const methods = [
-  ['default', 'default (equalization, MSE ranges, bias corr.)', []],
+  ['default', 'default (equalization, GPTQ, MSE ranges, bias corr.)', []],
   ['no-equalization', 'no equalization', ['--no-equalization']],
+  ['no-gptq', 'no GPTQ (nearest rounding)', ['--no-gptq']],
   ['no-bias-correction', 'no bias correction', ['--no-bias-correction']],
   ['percentile', 'percentile 99.999 ranges', ['--calib-method', 'percentile']],
 ].filter(([key]) => !only || only.includes(key)).map(([, label, flags]) => [label, flags]);

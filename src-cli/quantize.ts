@@ -37,6 +37,8 @@ const help = `usage: srq quantize <model.onnx> -o <out.onnx> [options]
                             measured on the calibration tiles, taken out of its bias; on by default)
   --no-equalization         skip activation equalization (per-channel scales moved across conv pairs so one
                             int8 range fits every channel between them; on by default)
+  --no-gptq                 round conv weights to nearest instead of by GPTQ (each conv's rounding error
+                            compensated within its row from its input statistics on the calibration tiles)
   --percentile P            share of values kept for --calib-method percentile (default 99.999)
   --calib-tiles N           tiles cut from the calibration images (default 32)
   --tile N                  calibration tile size in pixels (default 128)
@@ -68,6 +70,7 @@ export async function quantizeCommand(argv: string[]): Promise<number> {
     'calib-method': { type: 'string' },
     'no-bias-correction': { type: 'boolean' },
     'no-equalization': { type: 'boolean' },
+    'no-gptq': { type: 'boolean' },
     percentile: { type: 'string' },
     'calib-tiles': { type: 'string' },
     tile: { type: 'string' },
@@ -128,6 +131,7 @@ export async function quantizeCommand(argv: string[]): Promise<number> {
       percentile,
       biasCorrection: !values['no-bias-correction'],
       equalization: !values['no-equalization'],
+      gptq: !values['no-gptq'],
       activationType: oneOf('activations', values.activations, ['u8', 's8'] as const, 'u8'),
       exclude,
       createRunner: runnerFactory,

@@ -41,6 +41,7 @@ variants that passed, manifest.json (the edge worker's format), reports/<model>.
   --calib-method M         mse (default), percentile, entropy or minmax
   --no-bias-correction     skip empirical bias correction of static INT8 (on by default)
   --no-equalization        skip activation equalization across conv pairs of static INT8 (on by default)
+  --no-gptq                round static INT8 conv weights to nearest instead of by GPTQ (on by default)
   --tile N                 calibration and validation tile size in input pixels (default ${DEFAULTS.tileSize})
   --time-budget MIN        minutes each model may take (default ${DEFAULT_TIME_BUDGET}): srq prints its time plan first, refuses a
                            model that cannot fit and skips a fallback search that would not
@@ -66,6 +67,7 @@ export async function runCommand(argv: string[]): Promise<number> {
     'calib-method': { type: 'string' },
     'no-bias-correction': { type: 'boolean' },
     'no-equalization': { type: 'boolean' },
+    'no-gptq': { type: 'boolean' },
     tile: { type: 'string' },
     'time-budget': { type: 'string' },
     'memory-budget': { type: 'string' },
@@ -86,6 +88,7 @@ export async function runCommand(argv: string[]): Promise<number> {
     calibrationMethod: values['calib-method'] ? parseChoice('--calib-method', values['calib-method'], CALIBRATION_METHODS) : DEFAULTS.calibrationMethod,
     biasCorrection: !values['no-bias-correction'],
     equalization: !values['no-equalization'],
+    gptq: !values['no-gptq'],
     metric: values.metric ? parseChoice('--metric', values.metric, DROP_METRICS) : DEFAULTS.metric,
     maxDrop: values['max-drop'] !== undefined ? parseLimit('--max-drop', values['max-drop']) : DEFAULTS.maxDrop,
     minCoverage: values['min-coverage'] !== undefined ? parsePercent('--min-coverage', values['min-coverage']) : DEFAULTS.minCoverage,

@@ -134,6 +134,7 @@ async function runWatched(input: ModelJobInput, ctx: ModelJobContext, dir: strin
       method: opts.calibrationMethod,
       biasCorrection: opts.biasCorrection ?? true,
       equalization: opts.equalization ?? true,
+      gptq: opts.gptq ?? true,
       createRunner: factory,
       onProgress: (m) => log.progress(m),
       name: input.path,
@@ -248,6 +249,7 @@ async function planModel(
     method: opts.calibrationMethod,
     biasCorrection,
     equalization: opts.equalization ?? true,
+    gptq: opts.gptq ?? true,
     convs,
     convsPerPart: memory.convsPerPart,
     layers: nodes.filter((n) => ruleRegistry.has(n.opType ?? '') && n.opType !== 'Relu' && n.opType !== 'Clip').length,
@@ -284,6 +286,7 @@ async function makeVariant(
     method: ctx.options.calibrationMethod,
     biasCorrection: ctx.options.biasCorrection ?? true,
     equalization: ctx.options.equalization ?? true,
+    gptq: ctx.options.gptq ?? true,
     biasConvsPerSession,
     createRunner: factory,
     onProgress: (m) => {

@@ -30,6 +30,8 @@ export interface JobOptions {
   biasCorrection?: boolean;
   /** Activation equalization across conv pairs before calibration (static INT8); default true. */
   equalization?: boolean;
+  /** Conv weights rounded by GPTQ from the calibration tiles (static INT8); default true. */
+  gptq?: boolean;
   metric: DropMetric;
   /** Largest allowed mean drop vs FP32 on `metric` (dB; SSIM units for ssim). */
   maxDrop: number;

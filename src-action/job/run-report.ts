@@ -55,6 +55,7 @@ export interface RunReport {
     calibrationMethod: string;
     biasCorrection: boolean;
     equalization: boolean;
+    gptq: boolean;
     tileSize: number;
     runtime: 'node' | 'web';
     /** Paths as given; empty = srq's built-in photos. */

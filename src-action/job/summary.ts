@@ -140,7 +140,7 @@ function render(result: RunResult, details: boolean, artifact: SummaryOptions['a
   const builtIn = (given: readonly string[]) => (given.length ? '' : "srq's built-in ");
   const { calibrationPhotos: calibrated, evaluationPhotos: validated } = report.options;
   lines.push(`Gate: ${gateText(report.options)} vs FP32 · ${images} evaluation images · ${report.options.runtime === 'node' ? 'onnxruntime-node' : 'onnxruntime-web (wasm)'} · ${report.options.tileSize}² tiles`, '');
-  const method = `${report.options.calibrationMethod} ranges${report.options.equalization ? ', equalized' : ''}${report.options.biasCorrection ? ', bias-corrected' : ''}`;
+  const method = `${report.options.calibrationMethod} ranges${report.options.equalization ? ', equalized' : ''}${report.options.gptq ? ', GPTQ weights' : ''}${report.options.biasCorrection ? ', bias-corrected' : ''}`;
   if (calibrated.length) lines.push(`Calibrated (${method}) on ${builtIn(report.options.calibrationImages)}photos ${calibrated.join(', ')}.`, '');
   lines.push(`Validated on ${builtIn(report.options.evaluationImages)}photos ${validated.join(', ')}${calibrated.some((c) => validated.includes(c)) ? ' (⚠️ some also calibrated)' : ' (held out: none calibrated)'}.`, '');
 

@@ -9,6 +9,7 @@ import type { ModelDescription } from '../../src-core/model/description.ts';
 import { formatDuration } from '../../src-core/progress.ts';
 import type { CalibrationMethod } from '../../src-core/quantize/calibrate.ts';
 import { CONVS_PER_SESSION } from '../../src-core/quantize/bias-correction.ts';
+import { gptqTileRuns } from '../../src-core/quantize/gptq.ts';
 import { planTiles } from '../../src-core/tiling/tile-plan.ts';
 import { tileContext, tileSizeFor } from '../../src-core/tiling/upscale.ts';
 import type { Variant } from './options.ts';
@@ -20,6 +21,8 @@ export const DEFAULT_TIME_BUDGET = 60;
 const CALIBRATION_PASSES: Record<CalibrationMethod, number> = { minmax: 1.35, mse: 2.6, percentile: 2.6, entropy: 2.6 };
 /** The per-channel ranges pass of activation equalization, in FP32 tile runs (x4plus: 3.9 s a tile, one FP32 run 3.8 s). */
 const EQUALIZATION_PASS = 1;
+/** Each of GPTQ's float runs with what follows it (Gram matrices, factorisations, rounding), in FP32 tile runs. */
+const GPTQ_RUN = 1.5;
 const VARIANT_COST: Record<Variant, number> = { 'int8-static': 0.5, 'int8-dynamic': 1, fp16: 1 };
 
 export interface PlanInput {
@@ -32,6 +35,8 @@ export interface PlanInput {
   biasCorrection: boolean;
   /** Activation equalization on: one more pass over the tiles before calibration (equalize.ts). */
   equalization?: boolean;
+  /** GPTQ on: float runs that read the convs' inputs back (gptq.ts gptqTileRuns), one per conv at most. */
+  gptq?: boolean;
   /** Convs static INT8 quantizes, and layers the search could keep float (about the quantized nodes). */
   convs: number;
   /** Convs bias correction measures per session (the memory plan's; default 48). */
@@ -63,6 +68,10 @@ export function planTime(p: PlanInput): TimePlan {
   if (p.variants.includes('int8-static')) {
     const passes = CALIBRATION_PASSES[p.method] + (p.equalization ? EQUALIZATION_PASS : 0);
     steps.push({ step: 'calibration', seconds: p.calibrationTiles * passes * t });
+    if (p.gptq && p.convs > 0) {
+      const { sessions, tilesPerSession } = gptqTileRuns(p.convs);
+      steps.push({ step: 'GPTQ', seconds: sessions * tilesPerSession * GPTQ_RUN * t });
+    }
     if (p.biasCorrection && p.convs > 0) {
       const parts = Math.ceil(p.convs / (p.convsPerPart ?? CONVS_PER_SESSION));
       const tiles = Math.max(Math.min(p.calibrationTiles, 4), Math.ceil(p.calibrationTiles / parts));

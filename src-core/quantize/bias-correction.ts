@@ -204,7 +204,7 @@ export function convGeometry(node: NodeProto, weightDims: readonly number[]): Co
   return { cout, cinPerGroup, group: getIntAttr(node, 'group', 1), kh, kw, dilations: [dh, dw], pads, border: Math.max(0, reach - top, reach - bottom) };
 }
 
-function resolvedPads(pads: ConvGeometry['pads'], kh: number, kw: number, dh: number, dw: number): [number, number, number, number] {
+export function resolvedPads(pads: ConvGeometry['pads'], kh: number, kw: number, dh: number, dw: number): [number, number, number, number] {
   if (typeof pads !== 'string') return pads;
   const [th, tw] = [dh * (kh - 1), dw * (kw - 1)];
   const first = (total: number) => (pads === 'SAME_UPPER' ? Math.floor(total / 2) : Math.ceil(total / 2));

@@ -3,6 +3,7 @@
 // tool computes them; conv and MatMul weights are then rounded for ORT's int8 kernels (weight-rounding.ts), where
 // ORT's tool rounds to nearest.
 
+import type { RoundedWeight } from './gptq.ts';
 import { keepKernelSums, limitPairs, PAIR_LIMIT, widestPairs, type ReductionOrder } from './weight-rounding.ts';
 
 export type ActivationType = 'u8' | 's8';
@@ -36,18 +37,10 @@ export function computeQParams(rmin: number, rmax: number, type: ActivationType,
 }
 
 /**
- * Per-channel symmetric int8 weights: one scale per slice along `axis`, zero points 0, values in [-127, 127].
- * `minScales` (per channel, or one value) raises scales that would be smaller: a bias needs s_input·s_weight
- * large enough for its int32 value (ORT's tool adjusts weight scales the same way for int32 biases).
- * With `order` (a conv or MatMul weight, weight-rounding.ts), pairs fit ORT's int16 sums and kernel sums are kept.
+ * Per-channel scales of symmetric int8 weights before any bias raises them: max |w| / 127 per slice along `axis`,
+ * and with `order` (a conv or MatMul weight, weight-rounding.ts) no smaller than its widest same-sign pair needs.
  */
-export function quantizeWeightsPerChannel(
-  weights: Float32Array,
-  dims: readonly number[],
-  axis: number,
-  minScales?: ArrayLike<number>,
-  order?: ReductionOrder,
-): { data: Int8Array; scales: Float32Array; raised: number } {
+export function channelScales(weights: Float32Array, dims: readonly number[], axis: number, order?: ReductionOrder): Float32Array {
   const channels = dims[axis]!;
   const inner = dims.slice(axis + 1).reduce((a, b) => a * b, 1);
   const outer = dims.slice(0, axis).reduce((a, b) => a * b, 1);
@@ -62,6 +55,28 @@ export function quantizeWeightsPerChannel(
   const scales = Float32Array.from(absMax, (m) => (m > 0 ? m / 127 : 1));
   // ORT's int16 pair sums (weight-rounding.ts): a scale no smaller than the widest same-sign pair needs.
   if (order) widestPairs(weights, order, channels).forEach((w, c) => { if (w / PAIR_LIMIT > scales[c]!) scales[c] = w / PAIR_LIMIT; });
+  return scales;
+}
+
+/**
+ * Per-channel symmetric int8 weights: one scale per slice along `axis` (channelScales), zero points 0, values in
+ * [-127, 127]. `minScales` (per channel, or one value) raises scales that would be smaller: a bias needs
+ * s_input·s_weight large enough for its int32 value (ORT's tool adjusts weight scales the same way for int32 biases).
+ * With `order` (a conv or MatMul weight, weight-rounding.ts), pairs fit ORT's int16 sums and kernel sums are kept.
+ * `rounded` (GPTQ's, gptq.ts) is taken as it is when no bias raised a scale; nearest rounding otherwise.
+ */
+export function quantizeWeightsPerChannel(
+  weights: Float32Array,
+  dims: readonly number[],
+  axis: number,
+  minScales?: ArrayLike<number>,
+  order?: ReductionOrder,
+  rounded?: RoundedWeight,
+): { data: Int8Array; scales: Float32Array; raised: number } {
+  const channels = dims[axis]!;
+  const inner = dims.slice(axis + 1).reduce((a, b) => a * b, 1);
+  const outer = dims.slice(0, axis).reduce((a, b) => a * b, 1);
+  const scales = channelScales(weights, dims, axis, order);
   let raised = 0;
   if (minScales) {
     for (let c = 0; c < channels; c++) {
@@ -75,6 +90,7 @@ export function quantizeWeightsPerChannel(
       }
     }
   }
+  if (rounded && raised === 0 && rounded.scales.every((s, c) => s === scales[c])) return { data: Int8Array.from(rounded.data), scales, raised };
   const data = new Int8Array(weights.length);
   for (let o = 0; o < outer; o++) {
     for (let c = 0; c < channels; c++) {

@@ -9,6 +9,7 @@ import { Graph } from '../onnx/graph.ts';
 import { DataType, makeTensor, tensorDims, tensorToFloat32 } from '../onnx/tensor.ts';
 import type { ModelProto } from '../onnx/types.ts';
 import { reductionOrder } from './weight-rounding.ts';
+import type { RoundedWeight } from './gptq.ts';
 import { computeQParams, minWeightScalesForBias, quantizeBias, quantizeWeightsPerChannel, type ActivationType, type QParams } from './params.ts';
 import type { QuantPlan } from './plan.ts';
 
@@ -40,6 +41,8 @@ export function applyPlan(
   plan: QuantPlan,
   ranges: ReadonlyMap<string, Range>,
   activationType: ActivationType,
+  /** Conv weights GPTQ rounded (gptq.ts), by weight name. */
+  rounded?: ReadonlyMap<string, RoundedWeight>,
 ): ActivationParams {
   const graph = new Graph(model.graph!);
   const newNames = qdqNamer(graph);
@@ -125,7 +128,7 @@ export function applyPlan(
       }
     }
     const { data, scales, raised } = perChannel
-      ? quantizeWeightsPerChannel(values, dims, axis, minScales, reductionOrder(dims, axis))
+      ? quantizeWeightsPerChannel(values, dims, axis, minScales, reductionOrder(dims, axis), rounded?.get(name))
       : quantizeWeightsPerChannel(values, [1, values.length], 0, minScales);
     if (raised > 0) {
       const biases = needs.map((n) => n.bias);

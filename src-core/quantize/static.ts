@@ -17,6 +17,7 @@ import { QuantPlan, RuleContext } from './plan.ts';
 import { applyPlan, QuantizeError, type ActivationParams, type Range } from './rewrite.ts';
 import { ruleRegistry } from './rules/index.ts';
 import { shareConcatRanges } from './concat-ranges.ts';
+import { roundWeightsFromData, type RoundedWeight } from './gptq.ts';
 import { clipBounds } from './rules/activation.ts';
 
 export interface StaticQuantizeOptions {
@@ -48,6 +49,10 @@ export interface StaticQuantizeOptions {
   equalization?: boolean;
   /** Its per-channel ranges from an earlier run on the same model and tiles (its `equalization.ranges`). */
   equalizationRanges?: ReadonlyMap<string, Float32Array>;
+  /** Conv weights rounded by GPTQ from the calibration tiles (gptq.ts). Default on. */
+  gptq?: boolean;
+  /** Its weights from an earlier run on the same model and tiles (its `gptqWeights`). */
+  gptqWeights?: ReadonlyMap<string, RoundedWeight>;
 }
 
 export interface StaticQuantizeResult {
@@ -63,6 +68,8 @@ export interface StaticQuantizeResult {
   biasCorrection?: BiasCorrection;
   /** What activation equalization rescaled; absent when it was off. */
   equalization?: Equalization;
+  /** The conv weights GPTQ rounded, by name (for `gptqWeights` of later runs); absent when GPTQ was off. */
+  gptqWeights?: ReadonlyMap<string, RoundedWeight>;
   /** Each corrected conv's measured mean shift, by bias name (for `biasShifts` of later runs). */
   biasShifts?: ReadonlyMap<string, Float64Array>;
 }
@@ -157,12 +164,14 @@ export async function quantizeStatic(source: ModelProto, opts: StaticQuantizeOpt
     });
   const calibration: CalibrationResult = { ...measured, ranges: new Map([...(opts.ranges ?? []), ...measured.ranges]) };
   const ranges = settleRanges(float, plan, calibration.ranges);
+  // GPTQ's weights do not depend on ranges or exclusions: a later round's plan takes the ones it still quantizes.
+  const gptqWeights = opts.gptq === false ? undefined : opts.gptqWeights ?? await roundWeightsFromData(float, plan, opts.tiles, opts.createRunner, opts.onProgress);
   // The QDQ model of a float graph at these ranges: a copy, planned again (the plan depends on structure only).
   const rewrite = (graph: ModelProto) => {
     const model = cloneModel(graph);
     const plan = planQuantization(model, opts.exclude);
     const targets = biasTargets(model.graph!, plan);
-    const params = applyPlan(model, plan, ranges, activationType);
+    const params = applyPlan(model, plan, ranges, activationType, gptqWeights);
     return { model, plan, params, targets };
   };
   let result = rewrite(float);
@@ -191,8 +200,9 @@ export async function quantizeStatic(source: ModelProto, opts: StaticQuantizeOpt
   setMetadata(out, 'srq.activations', activationType);
   if (biasCorrection) setMetadata(out, 'srq.bias_correction', `${biasCorrection.convs} convs`);
   if (equalized > 0) setMetadata(out, 'srq.equalization', `${equalized} convs`);
+  if (gptqWeights && gptqWeights.size > 0) setMetadata(out, 'srq.gptq', `${gptqWeights.size} convs`);
   return {
     model: out, floatModel: float, plan: result.plan, params: result.params, calibration, ...(equalization ? { equalization } : {}),
-    ...(opsetUpgrade ? { opsetUpgrade } : {}), ...(biasCorrection && shifts ? { biasCorrection, biasShifts: shifts } : {}),
+    ...(opsetUpgrade ? { opsetUpgrade } : {}), ...(gptqWeights ? { gptqWeights } : {}), ...(biasCorrection && shifts ? { biasCorrection, biasShifts: shifts } : {}),
   };
 }

@@ -124,7 +124,7 @@ export async function quantizeWithinBudget(resolved: ResolvedModel, opts: Budget
   let best: BudgetResult['best'];
   let fidelityAim: number | undefined;
 
-  // Round 1 is exactly what srq quantize makes; later rounds reuse its ranges, equalization and bias shifts plus, measured once,
+  // Round 1 is exactly what srq quantize makes; later rounds reuse its ranges, equalization, GPTQ weights and bias shifts plus, measured once,
   // the ranges of every other float activation (a layer kept float can leave a neighbour quantizing a tensor the
   // first plan did not).
   const first = opts.first ?? (await quantizeStatic(model, opts));
@@ -135,6 +135,7 @@ export async function quantizeWithinBudget(resolved: ResolvedModel, opts: Budget
     return quantizeStatic(model, {
       ...opts, exclude: [...userExclude, ...nodes], ranges, ...(first.biasShifts ? { biasShifts: first.biasShifts } : {}),
       ...(first.equalization ? { equalizationRanges: first.equalization.ranges } : {}),
+      ...(first.gptqWeights ? { gptqWeights: first.gptqWeights } : {}),
     });
   };
   const record = (keptFloat: readonly LayerSensitivity[], scores: Pick<BudgetStep, 'drop' | 'worstImageDrop' | 'fidelity'>, extra: Partial<BudgetStep> = {}) => {
