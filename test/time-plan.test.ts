@@ -25,6 +25,8 @@ describe('time plan', () => {
     expect(planTime({ ...input, evaluation: [{ width: 1024, height: 1024 }] }).steps.find((s) => s.step === 'validation')!.seconds).toBeGreaterThan(2 * 4 * 1.5 * 3.4);
     expect(plan.search).toBeGreaterThan(0);
     expect(planTime({ ...input, method: 'minmax', biasCorrection: false }).steps.map((s) => s.step)).toEqual(['calibration', 'validation']);
+    // GPTQ: 351 conv inputs = 11 sessions of 32, each on 2 tiles, and 0.4 s of factorisation per conv (x4plus: 226 s measured).
+    expect(planTime({ ...input, gptq: true }).steps.find((s) => s.step === 'GPTQ')!.seconds).toBeCloseTo(22 * 3.4 + 351 * 0.4);
     expect(planLine(plan, 60)).toMatch(/^time plan: calibration ≈ 4:43, bias correction ≈ 1:49, validation ≈ 0:10 \(≈ 6:42 in all; fallback search, if static INT8 misses the budget, ≈ \d+:\d\d more\); time budget 60 min$/);
   });
 

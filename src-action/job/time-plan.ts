@@ -21,8 +21,11 @@ export const DEFAULT_TIME_BUDGET = 60;
 const CALIBRATION_PASSES: Record<CalibrationMethod, number> = { minmax: 1.35, mse: 2.6, percentile: 2.6, entropy: 2.6 };
 /** The per-channel ranges pass of activation equalization, in FP32 tile runs (x4plus: 3.9 s a tile, one FP32 run 3.8 s). */
 const EQUALIZATION_PASS = 1;
-/** Each of GPTQ's float runs with what follows it (Gram matrices, factorisations, rounding), in FP32 tile runs. */
-const GPTQ_RUN = 1.5;
+/**
+ * GPTQ's factorisations and rounding per conv, in seconds (JS on one thread, so not in tile runs): measured on this
+ * 2-core machine 0.4 s a conv on x4plus (351 convs, 226 s in all with its 22 float runs) and 0.2 on x4fast.
+ */
+const GPTQ_CONV_SECONDS = 0.4;
 const VARIANT_COST: Record<Variant, number> = { 'int8-static': 0.5, 'int8-dynamic': 1, fp16: 1 };
 
 export interface PlanInput {
@@ -70,7 +73,7 @@ export function planTime(p: PlanInput): TimePlan {
     steps.push({ step: 'calibration', seconds: p.calibrationTiles * passes * t });
     if (p.gptq && p.convs > 0) {
       const { sessions, tilesPerSession } = gptqTileRuns(p.convs);
-      steps.push({ step: 'GPTQ', seconds: sessions * tilesPerSession * GPTQ_RUN * t });
+      steps.push({ step: 'GPTQ', seconds: sessions * tilesPerSession * t + p.convs * GPTQ_CONV_SECONDS });
     }
     if (p.biasCorrection && p.convs > 0) {
       const parts = Math.ceil(p.convs / (p.convsPerPart ?? CONVS_PER_SESSION));
