@@ -49,7 +49,7 @@ describe('srq run', () => {
     expect(r.stdout).toContain('pass  esrgan-slim-x2  fp16 -> out/esrgan-slim-x2.fp16.onnx');
     expect(r.stdout).toMatch(/2 of 2 variants passed the gate \(mean PSNR-Y drop ≤ 0\.15 dB\); 2 files published\n$/);
     // The time plan comes before any work, with each step's estimate and the default budget.
-    expect(r.stdout).toMatch(/^time plan: calibration ≈ \d+:\d\d, bias correction ≈ \d+:\d\d, validation ≈ \d+:\d\d \(≈ \d+:\d\d in all; fallback search, if static INT8 misses the budget, ≈ \d+:\d\d more\); time budget 60 min$/m);
+    expect(r.stdout).toMatch(/^time plan: calibration ≈ \d+:\d\d, GPTQ ≈ \d+:\d\d, bias correction ≈ \d+:\d\d, validation ≈ \d+:\d\d \(≈ \d+:\d\d in all; fallback search, if static INT8 misses the budget, ≈ \d+:\d\d more\); time budget 60 min$/m);
     expect(r.stdout.indexOf('time plan:')).toBeLessThan(r.stdout.indexOf('int8-static: quantizing'));
     // So does the memory plan, with the default budget (90% of this machine's memory); each step's measured peak
     // comes at the end of the model.
@@ -73,10 +73,10 @@ describe('srq run', () => {
   });
 
   it('keeps the most harmful layers float when static INT8 misses the budget (accuracy-aware), then publishes it', () => {
-    // Without bias correction, min/max INT8 misses a 0.09 dB budget: measured all-int8 0.099 dB held out (0.087 on
+    // Without bias correction and GPTQ, min/max INT8 misses a 0.09 dB budget: measured all-int8 0.099 dB held out (0.087 on
     // the search photos); the search keeps 3 of 19 layers float, 0.083 dB held out. These two synthetic photos score
     // drops that do not follow fidelity closely: at 0.07 even 4 layers float (51.8 dB fidelity) gave 0.078 held out.
-    const r = srq(['run', 'models/*.onnx', ...fast, '--no-bias-correction', '--max-drop', '0.09', '--out', 'aware'], { cwd: ws });
+    const r = srq(['run', 'models/*.onnx', ...fast, '--no-bias-correction', '--no-gptq', '--max-drop', '0.09', '--out', 'aware'], { cwd: ws });
     expect(r.code, r.stderr + r.stdout).toBe(0);
     expect(r.stdout).toMatch(/int8-static misses the 0\.09 psnr-y budget: searching for layers to keep float/);
     // The job knows round 1's held-out drop: the search aims at the fidelity gain that drop needs.

@@ -355,8 +355,8 @@ describe('the embedded variants on the CPU (onnxruntime-web)', () => {
   });
 
   // Native (Node, Deno) and wasm (Workers) int8 kernels requantize with different rounding on some files: the
-  // bytes may differ, the quality may not. Held-out photo; measured: native 37.88 dB, wasm 37.93 dB from FP32 (before
-  // the INT8 file's weights fit ORT's int16 pair sums, native 36.56 and wasm 36.59 on this crop).
+  // bytes may differ, the quality may not. Held-out photo; measured: native 39.04 dB, wasm 39.04 dB from FP32 (before
+  // GPTQ weights 37.88 and 37.93; before the weights fit ORT's int16 pair sums, native 36.56 and wasm 36.59).
   it('realesr-x4fast INT8 on native onnxruntime-node and on wasm: equally far from FP32', async () => {
     const { image } = photoCrop('gravel.png', 96, 96);
     const fp32 = prepareInferenceModel(await resolveModelFile('models/realesr-x4fast.onnx'));

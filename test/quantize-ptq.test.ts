@@ -117,8 +117,10 @@ describe('bias correction', () => {
   it('takes the mean shift out of the int8 output and raises its SQNR (held-out tiles)', async () => {
     const float = net();
     const createRunner = (b: Uint8Array) => runner(b);
-    const plain = await quantizeStatic(float, { tiles: calibration, createRunner, biasCorrection: false });
-    const corrected = await quantizeStatic(float, { tiles: calibration, createRunner });
+    // Nearest-rounded weights: GPTQ's keep each conv's mean response on the calibration tiles already (its H holds
+    // their mean), which leaves this toy net's shift at 9e-5 and bias correction nothing to take out.
+    const plain = await quantizeStatic(float, { tiles: calibration, createRunner, biasCorrection: false, gptq: false });
+    const corrected = await quantizeStatic(float, { tiles: calibration, createRunner, gptq: false });
     expect(corrected.biasCorrection?.convs).toBe(3);
     expect(getMetadata(corrected.model, 'srq.bias_correction')).toBe('3 convs');
     expect(plain.biasCorrection).toBeUndefined();
