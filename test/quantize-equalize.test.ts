@@ -2,44 +2,19 @@
 // its outputs, and what it buys static INT8 on third-party models, measured on held-out photo crops.
 import { describe, expect, it } from 'vitest';
 import { readImages } from '../src-core/image/image-files.node.ts';
-import { cropImage } from '../src-core/image/raster.ts';
-import { cloneModel, encodeModel, getMetadata } from '../src-core/onnx/model.ts';
+import { cloneModel, getMetadata } from '../src-core/onnx/model.ts';
 import { readModelFile } from '../src-core/onnx/model-file.ts';
-import type { ModelProto } from '../src-core/onnx/types.ts';
 import { optimizeGraph } from '../src-core/optimize/index.ts';
 import { builtInPhotos } from '../src-core/package-root.node.ts';
-import { cutCalibrationTiles, rasterToTensor } from '../src-core/quantize/calibration-tiles.ts';
+import { cutCalibrationTiles } from '../src-core/quantize/calibration-tiles.ts';
 import { equalizationSites, equalizeActivations } from '../src-core/quantize/equalize.ts';
 import { quantizeStatic } from '../src-core/quantize/static.ts';
-import { createRunner } from '../src-core/runtime/create-runner.node.ts';
+import { cropFidelity, nodeRunnerFactory, outputsOnCrops } from './helpers/held-out-crops.ts';
 
-const factory = (bytes: Uint8Array, hints = {}) => createRunner('node', bytes, hints);
+const factory = nodeRunnerFactory;
 const tiles = cutCalibrationTiles(readImages(builtInPhotos('calibration')), { count: 8, tileSize: 64, seed: 3 });
-// Held-out: two 64² crops of each evaluation photo.
-const crops = readImages(builtInPhotos('evaluation')).flatMap(({ image }) =>
-  [0.3, 0.7].map((f) => rasterToTensor(cropImage(image, Math.floor((image.width - 64) * f), Math.floor((image.height - 64) * f), 64, 64))));
-
-async function outputs(model: ModelProto): Promise<Float32Array[]> {
-  const runner = await factory(encodeModel(model));
-  try {
-    const out: Float32Array[] = [];
-    for (const c of crops) out.push((await runner.run(c.data, c.dims)).data);
-    return out;
-  } finally {
-    await runner.release();
-  }
-}
-
-/** Mean over crops of the RGB PSNR of `a` against `b`, both clamped to [0, 1]. */
-function fidelity(a: Float32Array[], b: Float32Array[]): number {
-  const clamp = (v: number) => Math.min(1, Math.max(0, v));
-  const psnrs = a.map((x, i) => {
-    let se = 0;
-    for (let j = 0; j < x.length; j++) se += (clamp(x[j]!) - clamp(b[i]![j]!)) ** 2;
-    return 10 * Math.log10(x.length / se);
-  });
-  return psnrs.reduce((s, p) => s + p, 0) / psnrs.length;
-}
+const outputs = outputsOnCrops;
+const fidelity = cropFidelity;
 
 const X4FAST = 'test/fixtures/corpus/realesr-x4fast-pytorch.onnx';
 const WAIFU2X = 'test/fixtures/corpus/waifu2x-upconv7-x2.onnx';

@@ -1,50 +1,26 @@
-// GPTQ weight rounding (src-core/quantize/gptq.ts): its factorisation, that it lowers each conv's output error on the
-// statistics it was given while keeping ORT's int16 pairs, and what it buys static INT8 on third-party models,
-// measured on held-out photo crops.
+// GPTQ weight rounding (src-core/quantize/gptq.ts): its factorisation, when params.ts takes its weights, that they
+// keep ORT's int16 pairs and bring the weights alone closer to FP32, and what it buys static INT8 on third-party
+// models, measured on held-out photo crops.
 import { describe, expect, it } from 'vitest';
 import { readImages } from '../src-core/image/image-files.node.ts';
-import { cropImage } from '../src-core/image/raster.ts';
-import { cloneModel, encodeModel, getMetadata } from '../src-core/onnx/model.ts';
+import { cloneModel, getMetadata } from '../src-core/onnx/model.ts';
 import { readModelFile } from '../src-core/onnx/model-file.ts';
 import { Graph } from '../src-core/onnx/graph.ts';
 import { DataType, makeTensor, tensorDims, tensorToArray } from '../src-core/onnx/tensor.ts';
 import type { ModelProto } from '../src-core/onnx/types.ts';
 import { builtInPhotos } from '../src-core/package-root.node.ts';
-import { cutCalibrationTiles, rasterToTensor, seededRandom } from '../src-core/quantize/calibration-tiles.ts';
+import { cutCalibrationTiles, seededRandom } from '../src-core/quantize/calibration-tiles.ts';
 import { dequantizedConstant } from '../src-core/quantize/bias-correction.ts';
 import { inverseCholeskyUpper } from '../src-core/quantize/gptq.ts';
 import { channelScales, quantizeWeightsPerChannel } from '../src-core/quantize/params.ts';
 import { quantizeStatic, type StaticQuantizeResult } from '../src-core/quantize/static.ts';
 import { PAIR_LIMIT, reductionOrder } from '../src-core/quantize/weight-rounding.ts';
-import { createRunner } from '../src-core/runtime/create-runner.node.ts';
+import { cropFidelity, nodeRunnerFactory, outputsOnCrops } from './helpers/held-out-crops.ts';
 
-const factory = (bytes: Uint8Array, hints = {}) => createRunner('node', bytes, hints);
+const factory = nodeRunnerFactory;
 const tiles = cutCalibrationTiles(readImages(builtInPhotos('calibration')), { count: 16, tileSize: 64, seed: 3 });
-// Held-out: two 64² crops of each evaluation photo.
-const crops = readImages(builtInPhotos('evaluation')).flatMap(({ image }) =>
-  [0.3, 0.7].map((f) => rasterToTensor(cropImage(image, Math.floor((image.width - 64) * f), Math.floor((image.height - 64) * f), 64, 64))));
-
-async function outputs(model: ModelProto): Promise<Float32Array[]> {
-  const runner = await factory(encodeModel(model));
-  try {
-    const out: Float32Array[] = [];
-    for (const c of crops) out.push((await runner.run(c.data, c.dims)).data);
-    return out;
-  } finally {
-    await runner.release();
-  }
-}
-
-/** Mean over crops of the RGB PSNR of `a` against `b`, both clamped to [0, 1]. */
-function fidelity(a: Float32Array[], b: Float32Array[]): number {
-  const clamp = (v: number) => Math.min(1, Math.max(0, v));
-  const psnrs = a.map((x, i) => {
-    let se = 0;
-    for (let j = 0; j < x.length; j++) se += (clamp(x[j]!) - clamp(b[i]![j]!)) ** 2;
-    return 10 * Math.log10(x.length / se);
-  });
-  return psnrs.reduce((s, p) => s + p, 0) / psnrs.length;
-}
+const outputs = outputsOnCrops;
+const fidelity = cropFidelity;
 
 /** The float model with only its conv weights replaced by the INT8 model's (dequantized): weight error alone. */
 function weightsOnly(q: StaticQuantizeResult): ModelProto {
