@@ -9,12 +9,9 @@ import { builtInPhotos } from '../src-core/package-root.node.ts';
 import { cutCalibrationTiles } from '../src-core/quantize/calibration-tiles.ts';
 import { equalizationSites, equalizeActivations } from '../src-core/quantize/equalize.ts';
 import { quantizeStatic } from '../src-core/quantize/static.ts';
-import { cropFidelity, nodeRunnerFactory, outputsOnCrops } from './helpers/held-out-crops.ts';
+import { cropFidelity as fidelity, nodeRunnerFactory as factory, outputsOnCrops as outputs } from './helpers/held-out-crops.ts';
 
-const factory = nodeRunnerFactory;
 const tiles = cutCalibrationTiles(readImages(builtInPhotos('calibration')), { count: 8, tileSize: 64, seed: 3 });
-const outputs = outputsOnCrops;
-const fidelity = cropFidelity;
 
 const X4FAST = 'test/fixtures/corpus/realesr-x4fast-pytorch.onnx';
 const WAIFU2X = 'test/fixtures/corpus/waifu2x-upconv7-x2.onnx';

@@ -15,12 +15,9 @@ import { inverseCholeskyUpper } from '../src-core/quantize/gptq.ts';
 import { channelScales, quantizeWeightsPerChannel } from '../src-core/quantize/params.ts';
 import { quantizeStatic, type StaticQuantizeResult } from '../src-core/quantize/static.ts';
 import { PAIR_LIMIT, reductionOrder } from '../src-core/quantize/weight-rounding.ts';
-import { cropFidelity, nodeRunnerFactory, outputsOnCrops } from './helpers/held-out-crops.ts';
+import { cropFidelity as fidelity, nodeRunnerFactory as factory, outputsOnCrops as outputs } from './helpers/held-out-crops.ts';
 
-const factory = nodeRunnerFactory;
 const tiles = cutCalibrationTiles(readImages(builtInPhotos('calibration')), { count: 16, tileSize: 64, seed: 3 });
-const outputs = outputsOnCrops;
-const fidelity = cropFidelity;
 
 /** The float model with only its conv weights replaced by the INT8 model's (dequantized): weight error alone. */
 function weightsOnly(q: StaticQuantizeResult): ModelProto {

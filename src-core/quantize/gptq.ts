@@ -116,6 +116,13 @@ function samplePatches(t: Target, x: Float32Array, height: number, width: number
   return rows;
 }
 
+/** A copy of the model that also returns these tensors. */
+function withOutputs(model: ModelProto, tensors: readonly string[]): ModelProto {
+  const m = cloneModel(model);
+  for (const t of tensors) m.graph!.output!.push({ name: t, type: { tensorType: { elemType: DataType.FLOAT } } });
+  return m;
+}
+
 /** A conv weight GPTQ rounded: int8 values at these per-channel scales (params.ts takes them when its scales agree). */
 export interface RoundedWeight { data: Int8Array; scales: Float32Array }
 
@@ -153,14 +160,13 @@ export async function roundWeightsFromData(
         const blocks: Block[] = blocksOf(t.order).map((indices) => ({ indices, h: new Float32Array(indices.length ** 2) }));
         return { t, at, blocks };
       });
-      const m = cloneModel(model);
+      // A part that reads only the graph input (the image) needs no session of the model.
       const fetched = part.filter((t) => !graphInputs.has(t));
-      for (const t of fetched) m.graph!.output!.push({ name: t, type: { tensorType: { elemType: DataType.FLOAT } } });
-      const runner = await createRunner(encodeModel(m), { memoryPattern: false });
+      const runner = fetched.length > 0 ? await createRunner(encodeModel(withOutputs(model, fetched)), { memoryPattern: false }) : undefined;
       try {
         for (const [i, tile] of used.entries()) {
           const { data, dims } = rasterToTensor(tile);
-          const out = fetched.length > 0 ? await runner.runOutputs(data, dims, fetched) : {};
+          const out = runner ? await runner.runOutputs(data, dims, fetched) : {};
           for (const { t, at, blocks } of convs) {
             const x = graphInputs.has(t.input) ? { data, dims } : out[t.input]!;
             const [, , height, width] = x.dims as [number, number, number, number];
@@ -177,7 +183,7 @@ export async function roundWeightsFromData(
           done(p * used.length + i + 1);
         }
       } finally {
-        await runner.release();
+        await runner?.release();
       }
       for (const { t, blocks } of convs) {
         const w = g.initializer(t.weight)!;
