@@ -15,13 +15,15 @@ import { int8Coverage } from '../src-core/quantize/coverage.node.ts';
 import { tensorErrorReport } from '../src-core/quantize/report.ts';
 import { quantizeStatic } from '../src-core/quantize/static.ts';
 import { DEFAULT_CALIBRATION_METHOD } from '../src-core/quantize/calibrate.ts';
-import { rankingLine, stepLine, verdictLine } from '../src-core/report/budget.ts';
+import { budgetMetadata, rankingLine, stepLine, verdictLine } from '../src-core/report/budget.ts';
 import { createRunner } from '../src-core/runtime/create-runner.node.ts';
 import { checkModelLoads, ModelLoadError } from '../src-core/runtime/load-check.node.ts';
 import { describeUpgrade, type OpsetUpgrade } from '../src-core/onnx/opset-upgrade.ts';
 import type { Runner, RunnerOptions } from '../src-core/runtime/runner.ts';
-import { quantizeWithinBudget, searchPhotos, type DropMetric } from '../src-core/validate/accuracy-aware.ts';
-import { gatedValue } from '../src-core/validate/gate.ts';
+import { quantizeWithinBudget, searchPhotos } from '../src-core/validate/accuracy-aware.ts';
+import { budgetText, withinBudget } from '../src-core/validate/gate.ts';
+import type { CandidateResult } from '../src-core/validate/schema.ts';
+import { parseQualityBudget } from '../src-action/job/options.ts';
 import { validateModels } from '../src-core/validate/validate.ts';
 import { intFlag, oneOf, parse } from './args.ts';
 import { EXIT_FAILED, EXIT_USAGE, UsageError } from './errors.ts';
@@ -57,6 +59,7 @@ the drop exceeds the budget keep the most harmful layers (ranked by measured sen
 the choice on held-out photos it never searched on. Writes the fastest model within the budget, or exits 1 when
 even an almost-float model misses it, or when the choice misses it on the held-out photos.
   --max-drop X              largest allowed mean drop vs FP32 (dB; SSIM units for --metric ssim)
+  --min-fidelity dB         or a least mean fidelity (PSNR of the output against FP32's), for GAN upscalers
   --eval <dir|file>         held-out photos that confirm the choice (repeatable; default: srq's built-in
                             evaluation photos, disjoint from its calibration photos)
   --metric psnr-y|psnr-rgb|ssim   what the drop is measured on (default psnr-y)
@@ -81,6 +84,7 @@ export async function quantizeCommand(argv: string[]): Promise<number> {
     runtime: { type: 'string' },
     threads: { type: 'string' },
     'max-drop': { type: 'string' },
+    'min-fidelity': { type: 'string' },
     eval: { type: 'string', multiple: true },
     metric: { type: 'string' },
     'min-coverage': { type: 'string' },
@@ -99,12 +103,14 @@ export async function quantizeCommand(argv: string[]): Promise<number> {
   const runtime = oneOf('runtime', values.runtime, ['node', 'web'] as const, 'node');
   const threads = values.threads !== undefined ? intFlag('threads', values.threads, 1) : undefined;
   const exclude = (values.exclude ?? []).flatMap((e) => e.split(',')).map((e) => e.trim()).filter(Boolean);
-  const maxDrop = limitFlag('max-drop', values['max-drop']);
-  if (maxDrop === undefined && (values.eval || values.metric)) throw new UsageError('--eval and --metric belong to accuracy-aware quantization: add --max-drop <dB>');
-  if (maxDrop !== undefined && mode !== 'int8-static') throw new UsageError(`--max-drop needs --mode int8-static (${mode} has no layers to keep float)`);
+  const searched = values['max-drop'] !== undefined || values['min-fidelity'] !== undefined;
+  if (!searched && (values.eval || values.metric)) throw new UsageError('--eval and --metric belong to accuracy-aware quantization: add --max-drop <dB> (or --min-fidelity <dB>)');
+  const budget = searched
+    ? parseQualityBudget({ metric: values.metric, maxDrop: values['max-drop'], minFidelity: values['min-fidelity'] }, { metric: '--metric', maxDrop: '--max-drop', minFidelity: '--min-fidelity' })
+    : undefined;
+  if (budget && mode !== 'int8-static') throw new UsageError(`${budget.metric === 'fidelity' ? '--min-fidelity' : '--max-drop'} needs --mode int8-static (${mode} has no layers to keep float)`);
   const minCoverage = limitFlag('min-coverage', values['min-coverage']) ?? DEFAULT_MIN_COVERAGE;
   if (minCoverage > 100) throw new UsageError(`--min-coverage is a percentage of MACs (0–100), got "${values['min-coverage']}"`);
-  const metric = oneOf('metric', values.metric, ['psnr-y', 'psnr-rgb', 'ssim'] as const, 'psnr-y');
   // The model in srq's contract (e.g. a [0, 255] model rewritten to take [0, 1]), its facts checked against the graph.
   // The quantizer's own refusals (already quantized, no float weights) come first: they name the real problem.
   const source = readModelFile(input);
@@ -140,7 +146,7 @@ export async function quantizeCommand(argv: string[]): Promise<number> {
     };
     let result;
     let keptFloat = '';
-    if (maxDrop === undefined) {
+    if (budget === undefined) {
       result = await quantizeStatic(model, staticOptions);
     } else {
       const evalPaths = values.eval?.length ? values.eval : builtInPhotos('evaluation');
@@ -148,36 +154,35 @@ export async function quantizeCommand(argv: string[]): Promise<number> {
       if (leaked.length) console.error(`srq: warning: ${leaked.join(', ')} both calibrate and confirm; give --eval photos that --calib does not hold`);
       const evalImages = readImages(evalPaths);
       const say = (line: string) => (endProgress(), console.log(line));
-      const budget = await quantizeWithinBudget(resolved, {
+      const search = await quantizeWithinBudget(resolved, {
         ...staticOptions,
         // Search on the calibration photos; the held-out ones only confirm the final choice.
         evalImages: searchPhotos(images),
-        maxDrop,
-        metric,
+        budget,
         runtime,
         ...(threads !== undefined ? { threads } : {}),
-        onStep: (step) => say(stepLine(step, metric, maxDrop)),
+        onStep: (step) => say(stepLine(step, budget)),
         onRanking: (ranking) => say(rankingLine(ranking)),
       });
       endProgress();
-      if (!budget.best) {
-        console.error(`srq: ${verdictLine(budget, metric, maxDrop)}`);
+      if (!search.best) {
+        console.error(`srq: ${verdictLine(search, budget)}`);
         return EXIT_FAILED;
       }
-      result = budget.best.quantized;
-      const confirmed = await confirmOnHeldOut(resolved, result.model, evalImages, { metric, runtime, threads, createRunner: runnerFactory, onProgress: progress });
+      result = search.best.quantized;
+      const confirmed = await confirmOnHeldOut(resolved, result.model, evalImages, { runtime, threads, createRunner: runnerFactory, onProgress: progress });
       endProgress();
-      if (confirmed > maxDrop) {
-        console.error(`srq: the search's choice (${budget.best.step.keptFloat.length} layers float) drops ${confirmed.toFixed(4)} ${metric} on ${evalImages.length} held-out photos, over the ${maxDrop} budget it met on the calibration photos; nothing written (try a larger budget or more calibration photos)`);
+      const { value, within } = withinBudget(budget, confirmed);
+      const measured = budget.metric === 'fidelity' ? `fidelity ${value.toFixed(2)} dB` : `drop ${value.toFixed(4)} ${budget.metric}`;
+      if (!within) {
+        console.error(`srq: the search's choice (${search.best.step.keptFloat.length} layers float) has ${measured} on ${evalImages.length} held-out photos, outside the gate (${budgetText(budget)}) it met on the calibration photos; nothing written (try a looser budget or more calibration photos)`);
         return EXIT_FAILED;
       }
-      say(`confirmed on ${evalImages.length} held-out photos (${evalImages.map((i) => i.name).join(', ')}): drop ${confirmed.toFixed(4)} ${metric} ≤ ${maxDrop}`);
-      const { floatNodes: nodes } = budget.best.step;
-      const drop = confirmed;
+      say(`confirmed on ${evalImages.length} held-out photos (${evalImages.map((i) => i.name).join(', ')}): ${measured}, within ${budgetText(budget)}`);
       // Provenance: which nodes the budget kept float, and the budget it was validated against.
-      setMetadata(result.model, 'srq.float_nodes', nodes.join(','));
-      setMetadata(result.model, 'srq.max_drop', `${maxDrop} ${metric} on ${evalImages.length} images (measured ${drop.toFixed(4)})`);
-      keptFloat = `\n${verdictLine(budget, metric, maxDrop)}`;
+      setMetadata(result.model, 'srq.float_nodes', search.best.step.floatNodes.join(','));
+      setMetadata(result.model, ...budgetMetadata(budget, value, ` on ${evalImages.length} images`));
+      keptFloat = `\n${verdictLine(search, budget)}`;
     }
     output = result.model;
     opsetUpgrade = result.opsetUpgrade;
@@ -242,13 +247,13 @@ export async function quantizeCommand(argv: string[]): Promise<number> {
   return 0;
 }
 
-/** The mean drop of `candidate` vs the FP32 model on photos the search never saw. */
+/** `candidate` scored against the FP32 model on photos the search never saw. */
 async function confirmOnHeldOut(
   reference: ResolvedModel,
   candidate: ModelProto,
   images: NamedImage[],
-  opts: { metric: DropMetric; runtime: 'node' | 'web'; threads: number | undefined; createRunner: (bytes: Uint8Array) => Promise<Runner>; onProgress: (m: string) => void },
-): Promise<number> {
+  opts: { runtime: 'node' | 'web'; threads: number | undefined; createRunner: (bytes: Uint8Array) => Promise<Runner>; onProgress: (m: string) => void },
+): Promise<CandidateResult> {
   const { report } = await validateModels(
     { path: 'fp32', model: reference.model, bytes: 0 },
     [{ path: 'int8', model: candidate, bytes: 0 }],
@@ -261,5 +266,5 @@ async function confirmOnHeldOut(
       onProgress: opts.onProgress,
     },
   );
-  return gatedValue(opts.metric, report.candidates[0]!);
+  return report.candidates[0]!;
 }

@@ -7,10 +7,9 @@ import { throttled, type JobLog } from '../src-action/job/log.ts';
 import {
   CALIBRATION_METHODS,
   DEFAULTS,
-  DROP_METRICS,
   parseChoice,
-  parseLimit,
   parsePercent,
+  parseQualityBudget,
   parseVariants,
   parsePositive,
   parseWhole,
@@ -26,14 +25,16 @@ import { endProgress } from './files.ts';
 const help = `usage: srq run <model globs...> [options]
 
 What the srq GitHub Action does, without GitHub: for every FP32 .onnx file the globs match (quote them to let srq
-expand them), make each variant, validate it against FP32 on ground-truth photos and gate on the mean drop; static
-INT8 that misses the budget keeps its most harmful layers float until it fits. Writes into the output folder the
+expand them), make each variant, validate it against FP32 on ground-truth photos and gate on the mean drop (or on
+fidelity to FP32's output); static INT8 that misses the gate keeps its most harmful layers float until it fits. Writes into the output folder the
 variants that passed, manifest.json (the edge worker's format), reports/<model>.report.{json,md,html}, report.json
 (srq.run/1) and summary.md. A file srq did not write is never overwritten.
 
   --variants <list>        int8-static (default), int8-dynamic, fp16 (comma-separated or repeated)
   --max-drop X             largest allowed mean drop vs FP32 (default ${DEFAULTS.maxDrop} dB; SSIM units for ssim)
-  --metric M               psnr-y (default), psnr-rgb or ssim: what the drop is measured on
+  --metric M               psnr-y (default), psnr-rgb or ssim: what the drop is measured on; or fidelity
+  --min-fidelity dB        gate on fidelity instead: least mean PSNR of each variant's output against FP32's, for
+                           models (GAN upscalers) that score below bicubic, where the drop says little
   --min-coverage P         least share (%) of conv/matmul MACs ORT must run in int8 kernels for static INT8 to pass
                            (default ${DEFAULTS.minCoverage}; layers the accuracy-aware search keeps float are accepted)
   --calib <dir|file>       calibration images (repeatable; default: srq's built-in photos)
@@ -60,6 +61,7 @@ export async function runCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parse('run', argv, {
     variants: { type: 'string', multiple: true },
     'max-drop': { type: 'string' },
+    'min-fidelity': { type: 'string' },
     'min-coverage': { type: 'string' },
     metric: { type: 'string' },
     calib: { type: 'string', multiple: true },
@@ -89,8 +91,10 @@ export async function runCommand(argv: string[]): Promise<number> {
     biasCorrection: !values['no-bias-correction'],
     equalization: !values['no-equalization'],
     gptq: !values['no-gptq'],
-    metric: values.metric ? parseChoice('--metric', values.metric, DROP_METRICS) : DEFAULTS.metric,
-    maxDrop: values['max-drop'] !== undefined ? parseLimit('--max-drop', values['max-drop']) : DEFAULTS.maxDrop,
+    gate: parseQualityBudget(
+      { metric: values.metric, maxDrop: values['max-drop'], minFidelity: values['min-fidelity'] },
+      { metric: '--metric', maxDrop: '--max-drop', minFidelity: '--min-fidelity' },
+    ),
     minCoverage: values['min-coverage'] !== undefined ? parsePercent('--min-coverage', values['min-coverage']) : DEFAULTS.minCoverage,
     tileSize: values.tile !== undefined ? parseWhole('--tile', values.tile, 8) : DEFAULTS.tileSize,
     outDir: values.out ?? DEFAULTS.outDir,

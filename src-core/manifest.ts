@@ -11,7 +11,8 @@
 // embedded one) fit too. The edge accepts one file per model and variant, so buildManifest lists at most one int8
 // file per model even when both INT8 modes passed.
 import type { WasmMemory } from './runtime/wasm-memory.ts';
-import type { CandidateResult, ValidationReport } from './validate/schema.ts';
+import type { CandidateResult, QualityBudget, ValidationReport } from './validate/schema.ts';
+import { dropMetricOf } from './validate/gate.ts';
 import { SRQ_VERSION } from './version.ts';
 
 export type ModelVariant = 'int8' | 'fp16' | 'fp32';
@@ -19,11 +20,12 @@ export type ModelHost = 'cpu' | 'gpu';
 /** How srq made a file from the FP32 model (srq quantize --mode). */
 export type Quantization = 'int8-static' | 'int8-dynamic' | 'fp16';
 
-/** What the gate measured for a published file (mean over the evaluation images). */
-export interface VariantMetrics {
-  /** The gated metric, its limit and the measured mean drop vs FP32 (dB; SSIM units for ssim). */
-  metric: 'psnr-y' | 'psnr-rgb' | 'ssim';
-  maxDrop: number;
+/**
+ * What the gate measured for a published file (mean over the evaluation images): the gate (metric and maxDrop, or
+ * metric fidelity and minFidelity) and the measured values.
+ */
+export type VariantMetrics = QualityBudget & {
+  /** Mean drop vs FP32 on the gate's metric, or on PSNR-Y under a fidelity gate (dB; SSIM units for ssim). */
   drop: number;
   psnrY: number;
   psnrRgb: number;
@@ -38,7 +40,7 @@ export interface VariantMetrics {
   images: number;
   /** INT8 files: share of the conv/matmul MACs ORT runs in int8 kernels (0..1), and Q/DQ nodes it leaves. */
   coverage?: { int8MacShare: number; int8Layers: number; layers: number; quantizeNodes: number; dequantizeNodes: number };
-}
+};
 
 export interface ManifestEntry {
   name: string;
@@ -96,8 +98,8 @@ export interface ValidatedModel {
   overlap: number;
   wholeImage?: boolean;
   original: { path: string; sha256: string; bytes: number };
-  /** The drop limit the report was gated with. */
-  gate: { metric: VariantMetrics['metric']; maxDrop: number };
+  /** The budget the report was gated with. */
+  gate: QualityBudget;
   /** The gated report: reference = FP32, one candidate per file below, in the same order. */
   report: ValidationReport;
   files: { quantization: Quantization; file: string; sha256: string; bytes: number; memory?: WasmMemory }[];
@@ -119,7 +121,8 @@ export function passedGate(c: CandidateResult): boolean {
 export function buildManifest(models: readonly ValidatedModel[], srqVersion = SRQ_VERSION): ModelManifest {
   const entries: ManifestEntry[] = [];
   for (const m of models) {
-    const { metric, maxDrop } = m.gate;
+    const { gate } = m;
+    const dropMetric = dropMetricOf(gate);
     const listed = new Set<ModelVariant>();
     m.files.forEach((f, i) => {
       const c = m.report.candidates[i];
@@ -142,9 +145,8 @@ export function buildManifest(models: readonly ValidatedModel[], srqVersion = SR
         quantization: f.quantization,
         original: m.original,
         metrics: {
-          metric,
-          maxDrop,
-          drop: metric === 'psnr-y' ? c.drop.psnrY : metric === 'psnr-rgb' ? c.drop.psnrRgb : c.drop.ssimY,
+          ...gate,
+          drop: dropMetric === 'psnr-y' ? c.drop.psnrY : dropMetric === 'psnr-rgb' ? c.drop.psnrRgb : c.drop.ssimY,
           psnrY: c.mean.psnrY,
           psnrRgb: c.mean.psnrRgb,
           ssimY: c.mean.ssimY,

@@ -72,6 +72,21 @@ describe('srq quantize --max-drop', () => {
     expect(report.candidates[0]!.variant).toBe('int8-static');
   }, 300_000);
 
+  it('searches to a fidelity budget (--min-fidelity), for models whose ground-truth drop says little', () => {
+    // All-int8 fidelity measured 48.6 dB on the search crops and 52.1 dB on the two held-out photos: a 51 dB minimum
+    // needs layers float on the search crops, and the held-out photos confirm it with room.
+    const out = join(work, 'fidelity.onnx');
+    const r = srq(['quantize', fp32, '-o', out, '--calib-tiles', '8', '--min-fidelity', '51', ...photos]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^round 1: all 19 layers int8; PSNR-Y drop -?0\.\d{3} dB \(worst image -?0\.\d{3}\); fidelity 4\d\.\d dB < 51\.0 dB \(the aim\)/m);
+    expect(floatCount(r.stdout)).toBeGreaterThan(0);
+    expect(r.stdout).toMatch(/fidelity 5\d\.\d dB ≥ 51\.0 dB on the search photos \(the aim for 51 dB on the held-out photos; PSNR-Y drop there/);
+    expect(r.stdout).toMatch(/^confirmed on 2 held-out photos \(chelsea\.png, rocket\.jpg\): fidelity 5\d\.\d\d dB, within mean fidelity ≥ 51 dB$/m);
+    expect(getMetadata(readModelFile(out), 'srq.min_fidelity')).toMatch(/^51 dB on 2 images \(measured 5\d\.\d\d\)$/);
+    const v = srq(['validate', fp32, out, '--images', 'images/chelsea.png', '--images', 'images/rocket.jpg', '--min-fidelity', '51']);
+    expect(v.code, v.stdout).toBe(0);
+  }, 300_000);
+
   it('fails clearly (exit 1, one line, nothing written) when even the almost-float model misses the budget', () => {
     // Leave two layers quantizable, so that the almost-float model, with one of them int8, stays above a 0.001 dB
     // budget: measured 0.005 dB with UPN3 and UPN1 (with UPN3 and F_m1 the int8 weights that fit ORT's pair sums put
@@ -91,7 +106,9 @@ describe('srq quantize --max-drop', () => {
     ['a budget for a mode without layers to keep float', ['--mode', 'fp16', '--max-drop', '0.1'], /--max-drop needs --mode int8-static \(fp16 has no layers to keep float\)/],
     ['--eval without a budget', ['--eval', 'images/chelsea.png'], /--eval and --metric belong to accuracy-aware quantization: add --max-drop/],
     ['a budget that is not a number', ['--max-drop', 'tiny'], /--max-drop must be a number ≥ 0, got "tiny"/],
-    ['a fidelity metric (not a drop)', ['--max-drop', '0.1', '--metric', 'fidelity'], /--metric must be one of psnr-y, psnr-rgb, ssim/],
+    ['a fidelity metric with a drop', ['--max-drop', '0.1', '--metric', 'fidelity'], /a fidelity gate is a minimum, not a drop: give --min-fidelity <dB> without --max-drop/],
+    ['a fidelity metric without its minimum', ['--metric', 'fidelity'], /--eval and --metric belong to accuracy-aware quantization: add --max-drop <dB> \(or --min-fidelity <dB>\)/],
+    ['a fidelity budget for fp16', ['--mode', 'fp16', '--min-fidelity', '40'], /--min-fidelity needs --mode int8-static/],
   ])('bad input: %s (exit 2)', (_name, args, message) => {
     const out = join(work, 'bad.onnx');
     const r = srq(['quantize', fp32, '-o', out, ...args]);
@@ -120,9 +137,11 @@ describe('the fallback search', () => {
 
   it('guesses the count from each layer\'s share of the error', () => {
     const ranking = [4, 3, 2, 1].map((error, i) => ({ layer: `l${i}`, nodes: [`l${i}`], opType: 'Conv', error })) as LayerSensitivity[];
-    // Drop 0.1 with shares 0.4, 0.3, 0.2, 0.1: keeping 1 leaves 0.06, 2 leave 0.03, 3 leave 0.01.
-    expect(predictLayers(ranking, 0.1, 0.07)).toBe(1);
-    expect(predictLayers(ranking, 0.1, 0.031)).toBe(2);
-    expect(predictLayers(ranking, 0.1, 0.001)).toBe(3);
+    // Shares 0.4, 0.3, 0.2, 0.1: keeping 1 float leaves 0.6 of the error, 2 leave 0.3, 3 leave 0.1.
+    expect(predictLayers(ranking, 0.7)).toBe(1);
+    expect(predictLayers(ranking, 0.31)).toBe(2);
+    expect(predictLayers(ranking, 0.01)).toBe(3);
+    // A fidelity budget 5 dB above round 1 allows 10^(−0.5) ≈ 0.32 of its error.
+    expect(predictLayers(ranking, 10 ** -0.5)).toBe(2);
   });
 });

@@ -7,7 +7,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { buildIdentity } from '../src-action/build-identity.ts';
 import { cacheKey, withBuild } from '../src-action/job/cache.ts';
 import { SRQ_VERSION } from '../src-core/version.ts';
-import { JobInputError, parseLimit, parsePositive, parseVariants, splitList } from '../src-action/job/options.ts';
+import { JobInputError, parseLimit, parsePositive, parseQualityBudget, parseVariants, splitList } from '../src-action/job/options.ts';
+import { budgetText, dropGateWarning, withinBudget } from '../src-core/validate/gate.ts';
 import { chooseRuntime, readAssets, unpackGroup } from '../src-action/ort-runtime.ts';
 import { buildManifest, type ValidatedModel } from '../src-core/manifest.ts';
 import type { CandidateResult, ValidationReport } from '../src-core/validate/schema.ts';
@@ -82,6 +83,14 @@ describe('manifest', () => {
     expect(parseManifest(m, 'built').models).toHaveLength(1);
   });
 
+  it('records a fidelity gate as its minimum, with the PSNR-Y drop for reference', () => {
+    const model = { ...validated([candidate('m.int8.onnx', 0.3, true)], ['int8-static']), gate: { metric: 'fidelity', minFidelity: 40 } as const };
+    const m = buildManifest([model]);
+    expect(m.models[0]!.metrics).toMatchObject({ metric: 'fidelity', minFidelity: 40, drop: 0.3, fidelity: 48 });
+    expect(m.models[0]!.metrics).not.toHaveProperty('maxDrop');
+    expect(parseManifest(m, 'built').models).toHaveLength(1);
+  });
+
   it('gives a model one int8 entry: the first passing INT8 variant in the order asked', () => {
     const m = buildManifest([validated([candidate('m.int8-dynamic.onnx', 0.05, true), candidate('m.int8.onnx', 0.04, true)], ['int8-dynamic', 'int8-static'])]);
     expect(m.models.map((e) => [e.file, e.variant, e.quantization])).toEqual([['m.int8-dynamic.onnx', 'int8', 'int8-dynamic']]);
@@ -102,6 +111,33 @@ describe('options', () => {
     expect(() => parseLimit('input max-drop', '-1')).toThrow('input max-drop must be a number ≥ 0, got "-1"');
     expect(parsePositive('input memory-budget', '6.5')).toBe(6.5);
     expect(() => parsePositive('input memory-budget', '6GB')).toThrow('input memory-budget must be a number > 0, got "6GB"');
+  });
+
+  it('reads the gate: a drop by default, fidelity when a minimum is given, conflicts refused by name', () => {
+    const names = { metric: 'input metric', maxDrop: 'input max-drop', minFidelity: 'input min-fidelity' };
+    expect(parseQualityBudget({ metric: '', maxDrop: '', minFidelity: '' }, names)).toEqual({ metric: 'psnr-y', maxDrop: 0.1 });
+    expect(parseQualityBudget({ metric: 'ssim', maxDrop: '0.002' }, names)).toEqual({ metric: 'ssim', maxDrop: 0.002 });
+    expect(parseQualityBudget({ minFidelity: ' 38.5 ' }, names)).toEqual({ metric: 'fidelity', minFidelity: 38.5 });
+    expect(parseQualityBudget({ metric: 'fidelity', minFidelity: '40' }, names)).toEqual({ metric: 'fidelity', minFidelity: 40 });
+    expect(() => parseQualityBudget({ metric: 'fidelity' }, names)).toThrow('input metric fidelity needs input min-fidelity <dB>');
+    expect(() => parseQualityBudget({ maxDrop: '0.1', minFidelity: '40' }, names)).toThrow('a fidelity gate is a minimum, not a drop: give input min-fidelity <dB> without input max-drop');
+    expect(() => parseQualityBudget({ metric: 'ssim', minFidelity: '40' }, names)).toThrow('input min-fidelity gates fidelity, not ssim');
+    expect(() => parseQualityBudget({ metric: 'psnr' }, names)).toThrow('input metric must be one of psnr-y, psnr-rgb, ssim, fidelity, got "psnr"');
+    expect(() => parseQualityBudget({ minFidelity: '-3' }, names)).toThrow('input min-fidelity must be a number ≥ 0, got "-3"');
+  });
+
+  it('says a budget, judges a candidate by it, and warns when a drop gate says little', () => {
+    const c = candidate('m.int8.onnx', 0.05, true);
+    expect(budgetText({ metric: 'psnr-y', maxDrop: 0.1 })).toBe('mean PSNR-Y drop ≤ 0.1 dB');
+    expect(budgetText({ metric: 'fidelity', minFidelity: 40 })).toBe('mean fidelity ≥ 40 dB');
+    expect(withinBudget({ metric: 'psnr-y', maxDrop: 0.1 }, c)).toEqual({ value: 0.05, within: true });
+    expect(withinBudget({ metric: 'fidelity', minFidelity: 50 }, c)).toEqual({ value: 48, within: false });
+    // FP32 at 30 dB PSNR-Y against bicubic's 29: no warning; below bicubic (a GAN model), a drop gate gets one.
+    const { report } = validated([c], ['int8-static']);
+    expect(dropGateWarning(report, { metric: 'psnr-y' })).toBeUndefined();
+    const gan = { ...report, bicubic: { ...report.bicubic, mean: { ...report.bicubic.mean, psnrY: 31.2 } } };
+    expect(dropGateWarning(gan, { metric: 'psnr-y' })).toMatch(/^FP32 scores below bicubic against the ground truth \(PSNR-Y 30\.00 vs 31\.20 dB\).*gate it on fidelity/);
+    expect(dropGateWarning(gan, { metric: 'fidelity' })).toBeUndefined();
   });
 
   it('keys the cache by model name, content, options and srq version, within the cache\'s rules', () => {

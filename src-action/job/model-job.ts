@@ -13,7 +13,7 @@ import { coverageLine, DEFAULT_MIN_COVERAGE, gateCoverage } from '../../src-core
 import { quantizeDynamic } from '../../src-core/quantize/dynamic.ts';
 import { convertToFp16 } from '../../src-core/quantize/fp16.ts';
 import { quantizeStatic, type StaticQuantizeResult } from '../../src-core/quantize/static.ts';
-import { rankingLine, stepLine, verdictLine } from '../../src-core/report/budget.ts';
+import { budgetMetadata, rankingLine, stepLine, verdictLine } from '../../src-core/report/budget.ts';
 import { renderHtml } from '../../src-core/report/html.ts';
 import { renderMarkdown } from '../../src-core/report/markdown.ts';
 import { createRunner } from '../../src-core/runtime/create-runner.node.ts';
@@ -21,7 +21,7 @@ import type { RunnerOptions } from '../../src-core/runtime/runner.ts';
 import type { WasmMemory } from '../../src-core/runtime/wasm-memory.ts';
 import { measureWasmMemory } from '../../src-core/runtime/wasm-memory.node.ts';
 import { quantizeWithinBudget } from '../../src-core/validate/accuracy-aware.ts';
-import { applyGate, gatedValue } from '../../src-core/validate/gate.ts';
+import { applyGate, budgetText, dropGateWarning, withinBudget } from '../../src-core/validate/gate.ts';
 import { reportToJson, type ValidationReport } from '../../src-core/validate/schema.ts';
 import { validateModels, type Validation } from '../../src-core/validate/validate.ts';
 import type { JobLog } from './log.ts';
@@ -117,19 +117,21 @@ async function runWatched(input: ModelJobInput, ctx: ModelJobContext, dir: strin
 
   watch.step('validation');
   let validation = await validate(input, resolved, made, ctx, factory);
+  const gateWarning = dropGateWarning(validation.report, opts.gate);
+  if (gateWarning) log.warning(`${input.path}: ${gateWarning}`, input.path);
   const staticIndex = made.findIndex((m) => m.variant === 'int8-static');
   const staticResult = validation.report.candidates[staticIndex];
   const searchSkipped = staticResult && !staticResult.gate?.passed ? searchOverBudget(plan, (performance.now() - started) / 1000, budgetMinutes) : undefined;
   if (searchSkipped) {
-    made[staticIndex]!.note = `int8-static misses the ${opts.maxDrop} ${opts.metric} budget; ${searchSkipped}`;
+    made[staticIndex]!.note = `int8-static misses the gate (${budgetText(opts.gate)}); ${searchSkipped}`;
     log.info(made[staticIndex]!.note!);
   } else if (staticResult && !staticResult.gate?.passed) {
     // Accuracy-aware: keep the layers that hurt most in float until the drop fits the budget (or nothing does).
-    log.info(`int8-static misses the ${opts.maxDrop} ${opts.metric} budget: searching for layers to keep float`);
+    log.info(`int8-static misses the gate (${budgetText(opts.gate)}): searching for layers to keep float`);
     watch.step('fallback search');
     const budget = await quantizeWithinBudget(resolved, {
       ...(staticInt8 ? { first: staticInt8 } : {}),
-      heldOutDrop: gatedValue(opts.metric, staticResult),
+      heldOut: withinBudget(opts.gate, staticResult).value,
       tiles: ctx.calibrationTiles(),
       method: opts.calibrationMethod,
       biasCorrection: opts.biasCorrection ?? true,
@@ -139,30 +141,30 @@ async function runWatched(input: ModelJobInput, ctx: ModelJobContext, dir: strin
       onProgress: (m) => log.progress(m),
       name: input.path,
       evalImages: ctx.searchImages(),
-      maxDrop: opts.maxDrop,
-      metric: opts.metric,
+      budget: opts.gate,
       timeSpeed: false,
       runtime: opts.runtime,
       ...runnerOptions,
       tileSize: opts.tileSize,
-      onStep: (step) => log.info(stepLine(step, opts.metric, opts.maxDrop)),
+      onStep: (step) => log.info(stepLine(step, opts.gate)),
       onRanking: (ranking) => log.info(rankingLine(ranking)),
     });
-    const verdict = verdictLine(budget, opts.metric, opts.maxDrop).split('\n')[0]!;
+    const verdict = verdictLine(budget, opts.gate).split('\n')[0]!;
     log.info(verdict);
     const current = made[staticIndex]!;
     if (budget.best) {
       const model = budget.best.quantized.model;
       setMetadata(model, 'srq.float_nodes', budget.best.step.floatNodes.join(','));
-      setMetadata(model, 'srq.max_drop', `${opts.maxDrop} ${opts.metric} (measured ${budget.best.step.drop.toFixed(4)})`);
+      const { step } = budget.best;
+      setMetadata(model, ...budgetMetadata(opts.gate, opts.gate.metric === 'fidelity' ? step.fidelity : step.drop));
       made[staticIndex] = { ...current, model, bytes: encodeModel(model), note: verdict };
       watch.step('validation');
       validation = await validate(input, resolved, made, ctx, factory);
       // The search never saw the evaluation photos: its choice is confirmed there, and a miss is said plainly.
       const confirmed = validation.report.candidates[staticIndex];
       if (confirmed && !confirmed.gate?.passed) {
-        const heldOut = opts.metric === 'psnr-y' ? confirmed.drop.psnrY : opts.metric === 'psnr-rgb' ? confirmed.drop.psnrRgb : confirmed.drop.ssimY;
-        made[staticIndex]!.note = `${verdict} on the calibration photos, but ${heldOut.toFixed(3)} on the held-out evaluation photos, over the ${opts.maxDrop} budget: the model behaves differently on photos unlike its calibration set`;
+        const heldOut = withinBudget(opts.gate, confirmed).value;
+        made[staticIndex]!.note = `${verdict} on the calibration photos, but ${opts.gate.metric} ${heldOut.toFixed(3)} on the held-out evaluation photos, outside the gate (${budgetText(opts.gate)}): the model behaves differently on photos unlike its calibration set`;
         log.info(made[staticIndex]!.note!);
       }
     } else {
@@ -323,7 +325,7 @@ async function validate(
       onProgress: (m) => ctx.log.progress(m),
     },
   );
-  return { report: applyGate(report, { metric: opts.metric, maxDrop: opts.maxDrop }), crops };
+  return { report: applyGate(report, opts.gate), crops };
 }
 
 function writeResults(
@@ -357,7 +359,7 @@ function writeResults(
     border,
     overlap,
     ...(wholeImage ? { wholeImage } : {}),
-    gate: { metric: opts.metric, maxDrop: opts.maxDrop },
+    gate: opts.gate,
     variants,
     // Through JSON, as the cache will hand it back (infinite PSNR = null): fresh and restored runs read alike.
     report: JSON.parse(reportToJson(report)),

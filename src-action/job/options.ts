@@ -1,16 +1,17 @@
 // What one srq run is asked to do, shared by `srq run` and the GitHub Action (each parses its own flags or inputs
 // into this), with the defaults both document: static INT8, calibrated and validated on srq's built-in photos,
-// gated at 0.1 dB mean PSNR-Y drop.
+// gated at 0.1 dB mean PSNR-Y drop (or at a least fidelity to FP32's output, for GAN-style models).
 import type { Quantization } from '../../src-core/manifest.ts';
 import { DEFAULT_CALIBRATION_METHOD, type CalibrationMethod } from '../../src-core/quantize/calibrate.ts';
-import type { DropMetric } from '../../src-core/validate/accuracy-aware.ts';
+import type { DropMetric, GateMetric, QualityBudget } from '../../src-core/validate/schema.ts';
 
 export type Variant = Quantization;
-export type { DropMetric };
+export type { DropMetric, QualityBudget };
 
 export const VARIANTS: readonly Variant[] = ['int8-static', 'int8-dynamic', 'fp16'];
 export const CALIBRATION_METHODS: readonly CalibrationMethod[] = ['minmax', 'percentile', 'entropy', 'mse'];
 export const DROP_METRICS: readonly DropMetric[] = ['psnr-y', 'psnr-rgb', 'ssim'];
+export const GATE_METRICS: readonly GateMetric[] = [...DROP_METRICS, 'fidelity'];
 
 /** Calibration tiles cut from the calibration images, and where (as srq quantize's defaults). */
 export const CALIBRATION_TILES = 32;
@@ -32,9 +33,8 @@ export interface JobOptions {
   equalization?: boolean;
   /** Conv weights rounded by GPTQ from the calibration tiles (static INT8); default true. */
   gptq?: boolean;
-  metric: DropMetric;
-  /** Largest allowed mean drop vs FP32 on `metric` (dB; SSIM units for ssim). */
-  maxDrop: number;
+  /** The gate: a largest mean drop vs FP32 on a ground-truth metric (dB; SSIM units for ssim), or a least fidelity. */
+  gate: QualityBudget;
   /** Least share (%) of conv/matmul MACs ORT must run in int8 kernels for static INT8 to pass; default 90. */
   minCoverage?: number;
   /** Calibration and validation tile size in input pixels. */
@@ -72,6 +72,27 @@ export const DEFAULTS = {
 /** A problem with what the run was asked to do (bad option, no model matched): the CLI's exit code 2. */
 export class JobInputError extends Error {
   override name = 'JobInputError';
+}
+
+/**
+ * The gate from flags or inputs, each absent (undefined or blank) when not given: a minimum fidelity (dB of the
+ * candidate's output against FP32's) gates fidelity, which `metric fidelity` then need not say; otherwise a drop on
+ * `metric`, DEFAULTS.maxDrop on DEFAULTS.metric unless given. `names` are the flags' or inputs' names for messages.
+ */
+export function parseQualityBudget(
+  given: { metric?: string | undefined; maxDrop?: string | undefined; minFidelity?: string | undefined },
+  names: { metric: string; maxDrop: string; minFidelity: string },
+): QualityBudget {
+  const value = (v: string | undefined) => (v === undefined || v.trim() === '' ? undefined : v.trim());
+  const [metricText, maxDrop, minFidelity] = [value(given.metric), value(given.maxDrop), value(given.minFidelity)];
+  const metric = metricText === undefined ? undefined : parseChoice(names.metric, metricText, GATE_METRICS);
+  if (minFidelity !== undefined || metric === 'fidelity') {
+    if (metric !== undefined && metric !== 'fidelity') throw new JobInputError(`${names.minFidelity} gates fidelity, not ${metric}: drop ${names.metric} ${metric}, or use ${names.maxDrop} for a ${metric} drop`);
+    if (maxDrop !== undefined) throw new JobInputError(`a fidelity gate is a minimum, not a drop: give ${names.minFidelity} <dB> without ${names.maxDrop}`);
+    if (minFidelity === undefined) throw new JobInputError(`${names.metric} fidelity needs ${names.minFidelity} <dB>: the least mean PSNR of the variant's output against FP32's (e.g. 40)`);
+    return { metric: 'fidelity', minFidelity: parseLimit(names.minFidelity, minFidelity) };
+  }
+  return { metric: metric ?? DEFAULTS.metric, maxDrop: maxDrop !== undefined ? parseLimit(names.maxDrop, maxDrop) : DEFAULTS.maxDrop };
 }
 
 /** Items of a list given as one string: separated by commas or new lines, blanks dropped. */

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import type { ValidatedModel } from '../../src-core/manifest.ts';
 import type { ValidationReport } from '../../src-core/validate/schema.ts';
 import type { WasmMemory } from '../../src-core/runtime/wasm-memory.ts';
-import type { DropMetric, Variant } from './options.ts';
+import type { QualityBudget, Variant } from './options.ts';
 
 export const OUTCOME_SCHEMA = 'srq.model-outcome/1';
 export const OUTCOME_FILE = 'outcome.json';
@@ -36,7 +36,7 @@ export interface ModelOutcome {
   border: number;
   overlap: number;
   wholeImage?: boolean;
-  gate: { metric: DropMetric; maxDrop: number };
+  gate: QualityBudget;
   variants: VariantOutcome[];
   /** Gated; reference = FP32, one candidate per variant in order. As JSON (infinite PSNR = null). */
   report: ValidationReport;

@@ -1,7 +1,7 @@
 // report.json of a run (schema srq.run/1): what was run, with which options, what passed, what was published and
 // where each model's full validation report (srq.validation/1) lies. Fields may be added within /1.
 import type { BaseRevision } from './git.ts';
-import type { DropMetric, Variant } from './options.ts';
+import type { QualityBudget, Variant } from './options.ts';
 
 export const RUN_SCHEMA = 'srq.run/1';
 
@@ -47,11 +47,10 @@ export interface RunReport {
   passed: boolean;
   /** One sentence. */
   summary: string;
+  /** What the run was asked to do; the gate as its metric and maxDrop, or metric fidelity and minFidelity. */
   options: {
     models: string[];
     variants: Variant[];
-    metric: DropMetric;
-    maxDrop: number;
     calibrationMethod: string;
     biasCorrection: boolean;
     equalization: boolean;
@@ -64,7 +63,7 @@ export interface RunReport {
     /** The image files each set held, by name: what calibrated and what validated (held out). */
     calibrationPhotos: string[];
     evaluationPhotos: string[];
-  };
+  } & QualityBudget;
   base: BaseRevision | null;
   models: RunModel[];
   /** Matched files left out, and why (e.g. not FP32). */

@@ -4,7 +4,7 @@
 import { percent } from '../../src-core/quantize/coverage.ts';
 import { formatBytes, formatDb, formatValue, failureLines } from '../../src-core/report/summary.ts';
 import { renderMarkdown } from '../../src-core/report/markdown.ts';
-import { gatedValue, METRIC_LABEL } from '../../src-core/validate/gate.ts';
+import { budgetText, dropGateWarning, dropMetricOf, gatedValue, METRIC_LABEL } from '../../src-core/validate/gate.ts';
 import type { CandidateResult } from '../../src-core/validate/schema.ts';
 import { SRQ_VERSION } from '../../src-core/version.ts';
 import type { ModelOutcome } from './outcome.ts';
@@ -14,12 +14,6 @@ import type { RunResult } from './run-job.ts';
 /** GitHub refuses job summaries over 1 MiB; PR comments over 65,536 characters. */
 export const SUMMARY_LIMIT = 1_000_000;
 export const COMMENT_LIMIT = 65_000;
-
-const unit = (metric: string) => (metric === 'ssim' ? '' : ' dB');
-
-function gateText(o: { metric: RunReport['options']['metric']; maxDrop: number }): string {
-  return `mean ${METRIC_LABEL[o.metric]} drop ≤ ${o.maxDrop}${unit(o.metric)}`;
-}
 
 /** "2 of 3 models could not be run (a, b)", or '' when every model ran. */
 function errorsText(report: RunReport): string {
@@ -39,7 +33,7 @@ export function summaryLine(report: RunReport): string {
   const failed = variants.filter(({ v }) => !v.passed);
   const published = variants.filter(({ v }) => v.published).length;
   const hits = report.models.filter((m) => m.cache === 'hit').length;
-  const gate = gateText(report.options);
+  const gate = budgetText(report.options);
   const head = variants.length === 0
     ? ''
     : failed.length === 0
@@ -116,7 +110,7 @@ export function renderComment(result: RunResult, marker: string, artifact?: Summ
 
 function render(result: RunResult, details: boolean, artifact: SummaryOptions['artifact']): string {
   const { report } = result;
-  const { metric } = report.options;
+  const metric = dropMetricOf(report.options);
   const lines: string[] = [];
   const variants = report.models.flatMap((m) => m.variants);
   const failed = variants.filter((v) => !v.passed).length;
@@ -139,7 +133,7 @@ function render(result: RunResult, details: boolean, artifact: SummaryOptions['a
   const images = result.models[0]?.outcome.report.images.length ?? 0;
   const builtIn = (given: readonly string[]) => (given.length ? '' : "srq's built-in ");
   const { calibrationPhotos: calibrated, evaluationPhotos: validated } = report.options;
-  lines.push(`Gate: ${gateText(report.options)} vs FP32 · ${images} evaluation images · ${report.options.runtime === 'node' ? 'onnxruntime-node' : 'onnxruntime-web (wasm)'} · ${report.options.tileSize}² tiles`, '');
+  lines.push(`Gate: ${budgetText(report.options)} vs FP32 · ${images} evaluation images · ${report.options.runtime === 'node' ? 'onnxruntime-node' : 'onnxruntime-web (wasm)'} · ${report.options.tileSize}² tiles`, '');
   const method = `${report.options.calibrationMethod} ranges${report.options.equalization ? ', equalized' : ''}${report.options.gptq ? ', GPTQ weights' : ''}${report.options.biasCorrection ? ', bias-corrected' : ''}`;
   if (calibrated.length) lines.push(`Calibrated (${method}) on ${builtIn(report.options.calibrationImages)}photos ${calibrated.join(', ')}.`, '');
   lines.push(`Validated on ${builtIn(report.options.evaluationImages)}photos ${validated.join(', ')}${calibrated.some((c) => validated.includes(c)) ? ' (⚠️ some also calibrated)' : ' (held out: none calibrated)'}.`, '');
@@ -167,6 +161,11 @@ function render(result: RunResult, details: boolean, artifact: SummaryOptions['a
 
   const failures = result.models.flatMap((r) => failureLines(r.outcome.report));
   if (failures.length) lines.push('**Failed:**', '', ...failures.map((f) => `- ${f}`), '');
+  const warnings = result.models.flatMap(({ outcome: o }) => {
+    const w = dropGateWarning(o.report, o.gate);
+    return w ? [`- ${o.name}: ${w}.`] : [];
+  });
+  if (warnings.length) lines.push('**⚠️ Gate:**', '', ...warnings, '');
   const notes = result.models.flatMap(({ outcome: o }) => o.variants.filter((v) => v.note).map((v) => `- ${o.name} ${v.quantization}: ${v.note}`));
   if (notes.length) lines.push('**Accuracy-aware INT8:**', '', ...notes, '');
   const hits = report.models.filter((m) => m.cache === 'hit').map((m) => m.name);
@@ -196,7 +195,7 @@ function render(result: RunResult, details: boolean, artifact: SummaryOptions['a
 function comparison(result: RunResult): string[] {
   const { report } = result;
   const base = report.base!;
-  const { metric } = report.options;
+  const metric = dropMetricOf(report.options);
   const arrow = (before: string, after: string) => (before === after ? after : `${before} → ${after}`);
   const rows: string[][] = [];
   for (const r of result.models) {

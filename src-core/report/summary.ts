@@ -103,5 +103,5 @@ function gateFailureLines(report: ValidationReport): string[] {
 /** One line describing how the numbers were made. */
 export function setupLine(report: ValidationReport): string {
   const s = report.setup;
-  return `${report.images.length} image${report.images.length === 1 ? '' : 's'}, ×${s.scale}; LR: ${s.lowRes}; PSNR/SSIM on uint8 with ${s.cropBorder} px border crop, Y = BT.601 (16–235); fidelity = RGB PSNR of each candidate's output vs the reference's, whole image; ${s.runtime === 'node' ? 'ORT-node' : 'ORT-web (wasm)'}${s.threads ? `, ${s.threads} thread${s.threads === 1 ? '' : 's'}` : ''}, ${s.tileSize}² tiles`;
+  return `${report.images.length} image${report.images.length === 1 ? '' : 's'}, ×${s.scale}; LR: ${s.lowRes}; PSNR/SSIM on uint8 with ${s.cropBorder} px border crop, Y = BT.601 (16–235); fidelity = RGB PSNR of each candidate's output vs the reference's, whole image; ${s.runtime === 'node' ? 'ORT-node' : 'ORT-web (wasm)'}${s.threads ? `, ${s.threads} thread${s.threads === 1 ? '' : 's'}` : ''}, ${s.tileSize > 0 ? `${s.tileSize}² tiles` : 'whole images'}`;
 }

@@ -30,20 +30,18 @@ import { prepareInferenceModel } from '../inference-model.ts';
 import { SimulatedRounds, type SimulatedScore } from './simulated-rounds.ts';
 import type { ResolvedModel } from '../model/description.ts';
 import type { Runner } from '../runtime/runner.ts';
-import { gatedValue } from './gate.ts';
+import { dropMetricOf, gatedValue } from './gate.ts';
 import { tileLatencies } from './latency.ts';
-import type { GateMetric, ValidationReport } from './schema.ts';
+import type { DropMetric, QualityBudget, ValidationReport } from './schema.ts';
 import { drops, validateModels } from './validate.ts';
 
-export type DropMetric = Exclude<GateMetric, 'fidelity'>;
+export type { DropMetric, QualityBudget };
 
 export interface BudgetOptions extends Omit<StaticQuantizeOptions, 'ranges'> {
   /** Ground-truth photos to validate on. */
   evalImages: readonly { name: string; image: RasterImage }[];
-  /** Largest allowed mean drop against the float model (dB; SSIM units for ssim). */
-  maxDrop: number;
-  /** Default psnr-y. */
-  metric?: DropMetric;
+  /** What the model must meet: a largest mean drop against the float model, or a least fidelity to its output. */
+  budget: QualityBudget;
   /**
    * Time FP32, all-int8 and the chosen model together at the end (result.speed); default true. The job passes false:
    * its validation of the chosen model times it anyway (on x4plus the extra timing took 86 s).
@@ -56,12 +54,13 @@ export interface BudgetOptions extends Omit<StaticQuantizeOptions, 'ranges'> {
   /** Round 1, when the caller has already made it with these options (srq run's static INT8): not made again. */
   first?: StaticQuantizeResult;
   /**
-   * Round 1's drop on the held-out photos, when the caller has measured it. Over the budget, the search aims at the
-   * error cut that drop needs instead of the search photos' own drop (which understated it fivefold on x4plus and
-   * was negative on x4fast): a drop scales about with the output's error power, so the fidelity on the search photos
-   * must rise by 10·log10(heldOutDrop / maxDrop) dB over round 1's.
+   * Round 1's value on the budget's metric (its drop, or its fidelity) on the held-out photos, when the caller has
+   * measured it. Outside the budget, the search aims at the error cut that value needs instead of the search photos'
+   * own drop (which understated it fivefold on x4plus and was negative on x4fast): a drop scales about with the
+   * output's error power, so the fidelity on the search photos must rise by 10·log10(heldOut / maxDrop) dB over
+   * round 1's; for a fidelity budget, by minFidelity − heldOut.
    */
-  heldOutDrop?: number;
+  heldOut?: number;
   /** Called after each validation round. */
   onStep?: (step: BudgetStep) => void;
   /** Called once the layers are ranked, most harmful first. */
@@ -88,7 +87,7 @@ export interface BudgetStep {
   floatNodes: string[];
   /** How many layers could be kept float. */
   layers: number;
-  /** Mean drop on the metric, and the worst image's. */
+  /** Mean drop on the budget's drop metric (PSNR-Y for a fidelity budget), and the worst image's. */
   drop: number;
   worstImageDrop: number;
   /** Mean RGB PSNR of the output against the float model's (dB). */
@@ -100,7 +99,7 @@ export interface BudgetStep {
   meets: boolean;
   /** Scored in the simulation (no model made): a guide for the search, never the result. */
   simulated: boolean;
-  /** The fidelity (dB) this round had to reach instead of the drop budget, when the held-out drop set one. */
+  /** The fidelity (dB) this round had to reach: a fidelity budget's, or the one a held-out drop over budget set. */
   fidelityAim?: number;
 }
 
@@ -118,7 +117,8 @@ export interface BudgetResult {
 
 export async function quantizeWithinBudget(resolved: ResolvedModel, opts: BudgetOptions): Promise<BudgetResult> {
   const { model, description } = resolved;
-  const metric = opts.metric ?? 'psnr-y';
+  const { budget } = opts;
+  const metric = dropMetricOf(budget);
   const userExclude = opts.exclude ?? [];
   const steps: BudgetStep[] = [];
   let best: BudgetResult['best'];
@@ -145,7 +145,7 @@ export async function quantizeWithinBudget(resolved: ResolvedModel, opts: Budget
       floatNodes: keptFloat.flatMap((l) => l.nodes),
       layers: layers.length,
       ...scores,
-      meets: fidelityAim !== undefined ? scores.fidelity >= fidelityAim : scores.drop <= opts.maxDrop,
+      meets: fidelityAim !== undefined ? scores.fidelity >= fidelityAim : budget.metric !== 'fidelity' && scores.drop <= budget.maxDrop,
       simulated: false,
       ...(fidelityAim !== undefined ? { fidelityAim } : {}),
       ...extra,
@@ -192,10 +192,15 @@ export async function quantizeWithinBudget(resolved: ResolvedModel, opts: Budget
   const tryModel = async (quantized: StaticQuantizeResult, keptFloat: readonly LayerSensitivity[]) => recordRound(quantized, keptFloat, await validateRound(quantized));
 
   const ranking: LayerSensitivity[] = [];
-  // Round 1 on the search photos; with a held-out drop over the budget, the fidelity gain it needs is the aim.
+  // Round 1 on the search photos. The aim is a fidelity there when the budget is one (moved by what the held-out
+  // photos measured against the search photos), or when a held-out drop over the budget says what gain it needs.
   const round1 = await validateRound(first);
-  const heldOut = opts.heldOutDrop;
-  if (heldOut !== undefined && heldOut > opts.maxDrop && Number.isFinite(round1.fidelity)) fidelityAim = round1.fidelity + 10 * Math.log10(heldOut / opts.maxDrop);
+  const heldOut = opts.heldOut;
+  if (budget.metric === 'fidelity') {
+    fidelityAim = heldOut !== undefined && Number.isFinite(round1.fidelity) ? round1.fidelity + (budget.minFidelity - heldOut) : budget.minFidelity;
+  } else if (heldOut !== undefined && heldOut > budget.maxDrop && Number.isFinite(round1.fidelity)) {
+    fidelityAim = round1.fidelity + 10 * Math.log10(heldOut / budget.maxDrop);
+  }
   recordRound(first, [], round1);
   const firstStep = steps[0]!;
   if (!firstStep.meets && layers.length > 1) {
@@ -209,9 +214,9 @@ export async function quantizeWithinBudget(resolved: ResolvedModel, opts: Budget
       ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
     });
     try {
-      // The share of the error to remove, and the drop it is measured against.
-      const [drop, limit] = fidelityAim !== undefined ? [heldOut!, opts.maxDrop] : [firstStep.drop, opts.maxDrop];
-      const ranked = await sim.rank(Math.max(0, 1 - limit / drop));
+      // The share of round 1's error (power) the budget allows: from the fidelity gain aimed at, or the drop's ratio.
+      const keep = fidelityAim !== undefined ? 10 ** (-(fidelityAim - round1.fidelity) / 10) : (budget as { maxDrop: number }).maxDrop / firstStep.drop;
+      const ranked = await sim.rank(Math.max(0, 1 - keep));
       ranking.push(...ranked.ranking);
       opts.onRanking?.(ranking);
       const index = new Map(layers.map((l, i) => [l.layer, i]));
@@ -231,7 +236,7 @@ export async function quantizeWithinBudget(resolved: ResolvedModel, opts: Budget
         return record(ranking.slice(0, k), { drop: scored.drop + shift, worstImageDrop: scored.worstImageDrop + shift, fidelity }, { simulated: true }).meets;
       };
       let atLeast = 1;
-      let guess = predictLayers(ranking, drop, limit);
+      let guess = predictLayers(ranking, keep);
       // Simulated search, then its choice as a real model; a miss re-anchors the simulation there and searches on.
       for (let tries = 0; tries < 3 && atLeast <= most; tries++) {
         // To within 1% of the layers: on a deep model the last few bisections cost more than they save.
@@ -274,14 +279,15 @@ async function measureSpeed(fp32: ResolvedModel, allInt8: ModelProto, chosen: Mo
 
 /**
  * How many top-ranked layers to keep float, guessed from the ranking: if each layer's error (measured alone) is its
- * share of the noise, keeping the top k float leaves the share r_k, and the drop scales to about drop·r_k.
+ * share of the noise, keeping the top k float leaves the share r_k of it; the first k with r_k ≤ `keep` (the share
+ * of round 1's error the budget allows: maxDrop / drop, or 10^(−gain/10) for a fidelity gain in dB).
  */
-export function predictLayers(ranking: readonly LayerSensitivity[], drop: number, maxDrop: number): number {
+export function predictLayers(ranking: readonly LayerSensitivity[], keep: number): number {
   const total = ranking.reduce((n, l) => n + l.error, 0);
   let removed = 0;
   for (let k = 1; k < ranking.length; k++) {
     removed += ranking[k - 1]!.error;
-    if (total > 0 && drop * (1 - removed / total) <= maxDrop) return k;
+    if (total > 0 && 1 - removed / total <= keep) return k;
   }
   return Math.max(1, ranking.length - 1);
 }

@@ -2,9 +2,26 @@
 // much worse than the reference a candidate may score against the ground truth, on the mean and on any one image;
 // fidelity limits how far a candidate's output may stray from the reference's output, as a minimum PSNR in dB
 // (for models, e.g. GAN upscalers, whose ground-truth PSNR says little). Runtime-agnostic.
-import type { CandidateResult, GateFailure, GateLimits, GateMetric, ValidationReport } from './schema.ts';
+import type { CandidateResult, DropMetric, GateFailure, GateLimits, GateMetric, QualityBudget, ValidationReport } from './schema.ts';
 
 export const METRIC_LABEL: Record<GateMetric, string> = { 'psnr-y': 'PSNR-Y', 'psnr-rgb': 'PSNR-RGB', ssim: 'SSIM-Y', fidelity: 'fidelity' };
+
+/** A budget as a phrase: "mean PSNR-Y drop ≤ 0.1 dB", "mean SSIM-Y drop ≤ 0.002", "mean fidelity ≥ 40 dB". */
+export function budgetText(budget: QualityBudget): string {
+  if (budget.metric === 'fidelity') return `mean fidelity ≥ ${budget.minFidelity} dB`;
+  return `mean ${METRIC_LABEL[budget.metric]} drop ≤ ${budget.maxDrop}${budget.metric === 'ssim' ? '' : ' dB'}`;
+}
+
+/** The metric drops are read on: the gate's own, or PSNR-Y (shown for reference) when the gate is fidelity. */
+export function dropMetricOf(gate: { metric: GateMetric }): DropMetric {
+  return gate.metric === 'fidelity' ? 'psnr-y' : gate.metric;
+}
+
+/** A candidate's mean on the budget's metric (its drop, or its fidelity) and whether it is within the budget. */
+export function withinBudget(budget: QualityBudget, c: Pick<CandidateResult, 'drop' | 'mean'>): { value: number; within: boolean } {
+  const value = gatedValue(budget.metric, { drop: c.drop, fidelity: c.mean.fidelity });
+  return { value, within: budget.metric === 'fidelity' ? value >= budget.minFidelity : value <= budget.maxDrop };
+}
 
 /** True when some limit is set (otherwise nothing is gated). */
 export function hasLimits(limits: GateLimits): boolean {
@@ -69,4 +86,16 @@ function explain(c: CandidateResult & { gate: { failures: GateFailure[] } }, lim
     parts.push(`worst image ${worst.image} ${fmt(metric, worst.value)}${imageLimit !== undefined ? ` (${fidelity ? 'minimum' : 'limit'} ${fmt(metric, imageLimit)})` : ''}`);
   }
   return parts.join(', ');
+}
+
+/**
+ * A warning when a drop gate says little: the FP32 model scores below bicubic against the ground truth on average
+ * (a GAN-style upscaler that draws texture the photos lack), so a candidate's drop there mixes lost detail with
+ * lost invention, and can even be negative. Fidelity to FP32's output still measures what quantization broke.
+ */
+export function dropGateWarning(report: Pick<ValidationReport, 'reference' | 'bicubic'>, gate: { metric: GateMetric }): string | undefined {
+  const fp32 = report.reference.mean.psnrY;
+  const bicubic = report.bicubic.mean.psnrY;
+  if (gate.metric === 'fidelity' || !(fp32 < bicubic)) return undefined;
+  return `FP32 scores below bicubic against the ground truth (PSNR-Y ${fp32.toFixed(2)} vs ${bicubic.toFixed(2)} dB), so a drop says little about what quantization broke: gate it on fidelity to FP32's output (min-fidelity, --min-fidelity dB)`;
 }

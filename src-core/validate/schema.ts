@@ -8,6 +8,15 @@ export const VALIDATION_SCHEMA = 'srq.validation/1';
 
 /** What the gate compares: a drop against the reference on a ground-truth metric, or fidelity to the reference. */
 export type GateMetric = 'psnr-y' | 'psnr-rgb' | 'ssim' | 'fidelity';
+/** The metrics measured as a drop against the ground truth (reference − candidate). */
+export type DropMetric = Exclude<GateMetric, 'fidelity'>;
+
+/**
+ * What a job (srq run, the Action, srq quantize's search) holds a variant to: a largest mean drop against FP32 on a
+ * ground-truth metric, or a least mean fidelity to FP32's output (dB) for models, e.g. GAN upscalers, that score
+ * below bicubic against ground truth, where the drop says little about what quantization broke.
+ */
+export type QualityBudget = { metric: DropMetric; maxDrop: number } | { metric: 'fidelity'; minFidelity: number };
 
 /**
  * Quality of one output against the ground truth (PSNR in dB, SSIM in [-1, 1]) and, for candidates, against
@@ -91,6 +100,7 @@ export interface ValidationReport {
     cropBorder: number;
     runtime: 'node' | 'web';
     threads: number | null;
+    /** Validation tile size in input px; 0 = whole images (a model tiles cannot reproduce). */
     tileSize: number;
   };
   /** Ground-truth images (after cropping to a multiple of the scale). */
