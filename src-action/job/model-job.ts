@@ -126,7 +126,7 @@ async function runWatched(input: ModelJobInput, ctx: ModelJobContext, dir: strin
     made[staticIndex]!.note = `int8-static misses the gate (${budgetText(opts.gate)}); ${searchSkipped}`;
     log.info(made[staticIndex]!.note!);
   } else if (staticResult && !staticResult.gate?.passed) {
-    // Accuracy-aware: keep the layers that hurt most in float until the drop fits the budget (or nothing does).
+    // Accuracy-aware: keep the layers that hurt most in float until the gate holds (or nothing does).
     log.info(`int8-static misses the gate (${budgetText(opts.gate)}): searching for layers to keep float`);
     watch.step('fallback search');
     const budget = await quantizeWithinBudget(resolved, {
