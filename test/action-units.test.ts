@@ -9,6 +9,7 @@ import { cacheKey, withBuild } from '../src-action/job/cache.ts';
 import { SRQ_VERSION } from '../src-core/version.ts';
 import { JobInputError, parseLimit, parsePositive, parseQualityBudget, parseVariants, splitList } from '../src-action/job/options.ts';
 import { budgetText, dropGateWarning, withinBudget } from '../src-core/validate/gate.ts';
+import { slowerLines } from '../src-core/report/summary.ts';
 import { chooseRuntime, readAssets, unpackGroup } from '../src-action/ort-runtime.ts';
 import { buildManifest, type ValidatedModel } from '../src-core/manifest.ts';
 import type { CandidateResult, ValidationReport } from '../src-core/validate/schema.ts';
@@ -138,6 +139,16 @@ describe('options', () => {
     const gan = { ...report, bicubic: { ...report.bicubic, mean: { ...report.bicubic.mean, psnrY: 31.2 } } };
     expect(dropGateWarning(gan, { metric: 'psnr-y' })).toMatch(/^FP32 scores below bicubic against the ground truth \(PSNR-Y 30\.00 vs 31\.20 dB\).*gate it on fidelity/);
     expect(dropGateWarning(gan, { metric: 'fidelity' })).toBeUndefined();
+  });
+
+  it('names INT8 files that ran slower than FP32 in validation, never FP16 (made for GPUs)', () => {
+    const slow = { ...candidate('m.int8-dynamic.onnx', 0, true), variant: 'int8-dynamic', latency: { seconds: 2.5, msPerMegapixel: 1 } } as CandidateResult;
+    const fp16 = { ...candidate('m.fp16.onnx', 0, true), variant: 'fp16', latency: { seconds: 2.5, msPerMegapixel: 1 } } as CandidateResult;
+    const { report } = validated([candidate('m.int8.onnx', 0, true), slow, fp16], ['int8-static', 'int8-dynamic', 'fp16']);
+    // FP32 takes 2 s: the static file (1 s) is faster, the dynamic one (2.5 s) 0.80×; FP16's CPU time is not judged.
+    expect(slowerLines(report)).toEqual([
+      "m.int8-dynamic.onnx ran at 0.80× FP32's speed in validation (onnxruntime-node): slower than the model it replaces, so its gain is size only; serve FP32 where speed matters",
+    ]);
   });
 
   it('keys the cache by model name, content, options and srq version, within the cache\'s rules', () => {

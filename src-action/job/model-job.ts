@@ -16,6 +16,7 @@ import { quantizeStatic, type StaticQuantizeResult } from '../../src-core/quanti
 import { budgetMetadata, rankingLine, stepLine, verdictLine } from '../../src-core/report/budget.ts';
 import { renderHtml } from '../../src-core/report/html.ts';
 import { renderMarkdown } from '../../src-core/report/markdown.ts';
+import { slowerLines } from '../../src-core/report/summary.ts';
 import { createRunner } from '../../src-core/runtime/create-runner.node.ts';
 import type { RunnerOptions } from '../../src-core/runtime/runner.ts';
 import type { WasmMemory } from '../../src-core/runtime/wasm-memory.ts';
@@ -184,6 +185,7 @@ async function runWatched(input: ModelJobInput, ctx: ModelJobContext, dir: strin
     const message = gateCoverage(validation.report, i, coverage, m.variant === 'int8-static' ? opts.minCoverage ?? DEFAULT_MIN_COVERAGE : undefined);
     if (message) log.info(`${m.variant}: ${message}`);
   }
+  for (const line of slowerLines(validation.report)) log.warning(line, input.path);
   watch.step('wasm memory');
   const memory = await measureServedMemory(made, validation.report, log, memoryBudget);
   return writeResults(input, made, validation, description, opts, dir, memory);

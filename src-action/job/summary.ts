@@ -2,7 +2,7 @@
 // summary, the PR comment and summary.md show: one row per model × variant with pass/fail marks, what changed
 // since the base, and each model's full validation report folded away. Numbers are formatted by src-core/report.
 import { percent } from '../../src-core/quantize/coverage.ts';
-import { formatBytes, formatDb, formatValue, failureLines } from '../../src-core/report/summary.ts';
+import { formatBytes, formatDb, formatValue, failureLines, slowerLines } from '../../src-core/report/summary.ts';
 import { renderMarkdown } from '../../src-core/report/markdown.ts';
 import { budgetText, dropGateWarning, dropMetricOf, gatedValue, METRIC_LABEL } from '../../src-core/validate/gate.ts';
 import type { CandidateResult } from '../../src-core/validate/schema.ts';
@@ -163,9 +163,9 @@ function render(result: RunResult, details: boolean, artifact: SummaryOptions['a
   if (failures.length) lines.push('**Failed:**', '', ...failures.map((f) => `- ${f}`), '');
   const warnings = result.models.flatMap(({ outcome: o }) => {
     const w = dropGateWarning(o.report, o.gate);
-    return w ? [`- ${o.name}: ${w}.`] : [];
+    return [...(w ? [`- ${o.name}: ${w}.`] : []), ...slowerLines(o.report).map((line) => `- ${line}.`)];
   });
-  if (warnings.length) lines.push('**⚠️ Gate:**', '', ...warnings, '');
+  if (warnings.length) lines.push('**⚠️ Warnings:**', '', ...warnings, '');
   const notes = result.models.flatMap(({ outcome: o }) => o.variants.filter((v) => v.note).map((v) => `- ${o.name} ${v.quantization}: ${v.note}`));
   if (notes.length) lines.push('**Accuracy-aware INT8:**', '', ...notes, '');
   const hits = report.models.filter((m) => m.cache === 'hit').map((m) => m.name);

@@ -88,6 +88,17 @@ export function failureLines(report: ValidationReport): string[] {
   return [...gateFailureLines(report), ...coverage];
 }
 
+/**
+ * INT8 candidates that ran slower than FP32 in validation, as sentences (FP16 is made for GPU hosts: its CPU time
+ * says nothing). Below 0.9×: one timed pass is noisy, and a file that is a tenth slower is already no gain.
+ */
+export function slowerLines(report: ValidationReport): string[] {
+  const runtime = report.setup.runtime === 'node' ? 'onnxruntime-node' : 'onnxruntime-web';
+  return report.candidates
+    .filter((c) => c.variant.startsWith('int8') && report.reference.latency.seconds / c.latency.seconds < 0.9)
+    .map((c) => `${modelName(c.path)} ran at ${(report.reference.latency.seconds / c.latency.seconds).toFixed(2)}× FP32's speed in validation (${runtime}): slower than the model it replaces, so its gain is size only; serve FP32 where speed matters`);
+}
+
 function gateFailureLines(report: ValidationReport): string[] {
   const metric = report.gate?.limits.metric;
   if (!metric) return [];
