@@ -147,7 +147,7 @@ describe('options', () => {
     const { report } = validated([candidate('m.int8.onnx', 0, true), slow, fp16], ['int8-static', 'int8-dynamic', 'fp16']);
     // FP32 takes 2 s: the static file (1 s) is faster, the dynamic one (2.5 s) 0.80×; FP16's CPU time is not judged.
     expect(slowerLines(report)).toEqual([
-      "m.int8-dynamic.onnx ran at 0.80× FP32's speed in validation (onnxruntime-node): slower than the model it replaces, so its gain is size only; serve FP32 where speed matters",
+      "m.int8-dynamic.onnx ran at 0.80× FP32's speed in validation (ORT-node): slower than the model it replaces, so its gain is size only; serve FP32 where speed matters",
     ]);
   });
 

@@ -93,7 +93,7 @@ export function failureLines(report: ValidationReport): string[] {
  * says nothing). Below 0.9×: one timed pass is noisy, and a file that is a tenth slower is already no gain.
  */
 export function slowerLines(report: ValidationReport): string[] {
-  const runtime = report.setup.runtime === 'node' ? 'onnxruntime-node' : 'onnxruntime-web';
+  const runtime = report.setup.runtime === 'node' ? 'ORT-node' : 'ORT-web (wasm)';
   return report.candidates
     .filter((c) => c.variant.startsWith('int8') && report.reference.latency.seconds / c.latency.seconds < 0.9)
     .map((c) => `${modelName(c.path)} ran at ${(report.reference.latency.seconds / c.latency.seconds).toFixed(2)}× FP32's speed in validation (${runtime}): slower than the model it replaces, so its gain is size only; serve FP32 where speed matters`);
