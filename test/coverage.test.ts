@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { Graph } from '../src-core/onnx/graph.ts';
 import { decodeModel, encodeModel, setMetadata } from '../src-core/onnx/model.ts';
 import { readModelFile } from '../src-core/onnx/model-file.ts';
-import { tensorDims } from '../src-core/onnx/tensor.ts';
+import { DataType, tensorDims } from '../src-core/onnx/tensor.ts';
 import type { ModelProto, NodeProto } from '../src-core/onnx/types.ts';
 import { buildManifest, type ManifestEntry } from '../src-core/manifest.ts';
 import { atQdqOpset } from '../src-core/quantize/checks.ts';
@@ -18,7 +18,7 @@ import { readInputs } from '../src-action/inputs.ts';
 import { failureLines } from '../src-core/report/summary.ts';
 import type { ValidationReport } from '../src-core/validate/schema.ts';
 import { COVERAGE_INPUT, int8Coverage } from '../src-core/quantize/coverage.node.ts';
-import { applyPlan } from '../src-core/quantize/rewrite.ts';
+import { applyPlan, exactInt32 } from '../src-core/quantize/rewrite.ts';
 import { planQuantization, settleRanges } from '../src-core/quantize/static.ts';
 import { expectOneLineError, srq } from './helpers/cli.ts';
 
@@ -63,18 +63,34 @@ describe('int8 coverage', () => {
     const c = await int8Coverage(readFileSync(out));
     expect(c.int8MacShare).toBeCloseTo(1 - share, 12);
     expect(c.floatLayers).toEqual([{ name: 'SR_subpixel', op: 'Conv', macShare: expect.closeTo(share, 12), why: 'left float by --exclude' }]);
-    expect(coverageLine(c)).toBe('int8 coverage: 91.8% of MACs (11/12 convs), Q/DQ left: 1/1');
+    // The second DQ gives the float conv its exact bias (so that ORT leaves it float).
+    expect(coverageLine(c)).toBe('int8 coverage: 91.8% of MACs (11/12 convs), Q/DQ left: 1/2');
     expect(r.stdout).toContain(coverageLine(c));
   });
 
-  it('says when ORT runs a conv in int8 that srq left float (excluded between Q/DQ pairs)', async () => {
+  it('a conv srq leaves float between Q/DQ pairs stays float in ORT, its bias exact', async () => {
+    // ORT's WeightBiasQuantization would quantize a float conv's weights (one int8 scale per tensor) between Q/DQ;
+    // srq gives such a conv its bias through an exact DequantizeLinear, which stops it. Before, ORT ran UPN1 and UPN2
+    // in int8 (coverage 100%) with coarser weights than srq's.
     const out = join(work, 'between.onnx');
-    const r = quantize(out, '--exclude', 'UPN1,UPN2');
+    const r = quantize(out, '--exclude', 'UPN1,UPN2', '--min-coverage', '50');
     expect(r.code, r.stderr).toBe(0);
     const c = await int8Coverage(readFileSync(out));
-    expect(c.int8MacShare).toBe(1);
-    expect(c.quantizedByOrt).toEqual(['UPN1', 'UPN2']);
-    expect(r.stdout).toMatch(/^ORT runs in int8 2 layers srq left float \(it quantizes their float weights between Q\/DQ pairs\): UPN1, UPN2$/m);
+    expect(c.quantizedByOrt).toEqual([]);
+    expect(c.floatLayers.map((l) => [l.name, l.why])).toEqual([['UPN1', 'left float by --exclude'], ['UPN2', 'left float by --exclude']]);
+    expect(r.stdout).not.toMatch(/ORT runs in int8/);
+    const model = decodeModel(readFileSync(out));
+    const graph = new Graph(model.graph!);
+    for (const name of ['UPN1', 'UPN2']) {
+      const conv = graph.nodes.find((n) => n.name === name)!;
+      expect(graph.initializer(conv.input![1]!)?.dataType).toBe(DataType.FLOAT);
+      expect(graph.producer(conv.input![2]!)?.opType).toBe('DequantizeLinear');
+    }
+    // The int32 bias at a power-of-two scale gives every float32 value back exactly.
+    const values = Float32Array.from([0, 1, -1, 0.1, -3.3e-7, 123456.78, 2 ** -120, -(2 ** 20), ...Array.from({ length: 200 }, (_, i) => Math.sin(i * 7.1) * 10 ** ((i % 12) - 6))]);
+    const { data, scales } = exactInt32(values);
+    expect(Float32Array.from(data, (q, i) => q * scales[i]!)).toEqual(values);
+    expect(data.every((q) => Math.abs(q) <= 2 ** 30)).toBe(true);
   });
 
   it('a QDQ ConvTranspose (waifu2x upconv_7) stays float in ORT: its share is missing and the reason names the kernel', async () => {
@@ -128,7 +144,7 @@ describe('--min-coverage', () => {
     const out = join(work, 'low.onnx');
     const r = quantize(out, ...exclude, '--min-coverage', '50');
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toMatch(/^int8 coverage: 52\.1% of MACs \(10\/12 convs\), Q\/DQ left: 3\/3$/m);
+    expect(r.stdout).toMatch(/^int8 coverage: 52\.1% of MACs \(10\/12 convs\), Q\/DQ left: 3\/4$/m);
     // The same float layers, now as the search's choice (the metadata srq quantize --max-drop writes).
     const model = decodeModel(readFileSync(out));
     model.metadataProps = model.metadataProps!.filter((p) => p.key !== 'srq.exclude');

@@ -4,7 +4,8 @@
 import { describe, expect, it } from 'vitest';
 import { attr, makeGraph, makeModel, makeNode, makeValueInfo } from '../src-core/onnx/build.ts';
 import { encodeModel, getMetadata } from '../src-core/onnx/model.ts';
-import { DataType } from '../src-core/onnx/tensor.ts';
+import { DataType, tensorToFloat32 } from '../src-core/onnx/tensor.ts';
+import { Graph } from '../src-core/onnx/graph.ts';
 import type { ModelProto, NodeProto } from '../src-core/onnx/types.ts';
 import { readImages } from '../src-core/image/image-files.node.ts';
 import { cutCalibrationTiles, rasterToTensor, seededRandom } from '../src-core/quantize/calibration-tiles.ts';
@@ -12,7 +13,7 @@ import { Histogram, mseRange, percentileRange } from '../src-core/quantize/histo
 import { computeQParams, fakeQuantize } from '../src-core/quantize/params.ts';
 import type { Range } from '../src-core/quantize/rewrite.ts';
 import { quantizeStatic } from '../src-core/quantize/static.ts';
-import { consistentShift, convMeans, type ConvGeometry } from '../src-core/quantize/bias-correction.ts';
+import { consistentShift, convMeans, dequantizedConstant, type ConvGeometry } from '../src-core/quantize/bias-correction.ts';
 import { createNodeRunner } from '../src-core/runtime/ort-node.ts';
 import { sqnr } from './helpers/signal.ts';
 import { Weights } from './helpers/weights.ts';
@@ -137,6 +138,24 @@ describe('bias correction', () => {
     // and the output gets far worse.
     expect(shiftAfter).toBeLessThan(shiftBefore / 2);
     expect(sqnrAfter).toBeGreaterThan(sqnrBefore + 0.08);
+  });
+
+  it('corrects a conv kept float whose input is quantized: its input\'s clipping and rounding shift it too', async () => {
+    const createRunner = (b: Uint8Array) => runner(b);
+    const q = await quantizeStatic(net(), { tiles: calibration, createRunner, gptq: false, exclude: ['c2'] });
+    expect(q.biasCorrection?.convs).toBe(3);
+    // Bias names as the float graph has them after equalization.
+    const floatGraph = new Graph(q.floatModel.graph!);
+    const biasName = floatGraph.nodes.find((n) => n.name === 'c2')!.input![2]!;
+    const shift = q.biasShifts!.get(biasName)!;
+    expect(Math.max(...shift.map(Math.abs))).toBeGreaterThan(0);
+    // The float conv's bias in the model: the corrected float values, exactly (an int32 DequantizeLinear).
+    const graph = new Graph(q.model.graph!);
+    const c2 = graph.nodes.find((n) => n.name === 'c2')!;
+    expect(graph.initializer(c2.input![1]!)?.dataType).toBe(DataType.FLOAT);
+    const bias = dequantizedConstant(graph, c2.input![2]!)!.values;
+    const original = tensorToFloat32(floatGraph.initializer(biasName)!);
+    expect([...bias]).toEqual([...Float32Array.from(original, (v, c) => v - shift[c]!)]);
   });
 
   it('measures the same shifts in parts of one conv per session as in one session (the memory budget\'s knob)', async () => {

@@ -18,7 +18,7 @@ export interface OptimizeReport {
   affineBeforeConvFolded: number;
   subpixelConvs: number;
   clampsMoved: number;
-  /** PRelu → y' + (v/u)·|y'| with |y'| = LeakyRelu(y', −1) (prelu.ts); static INT8 only. */
+  /** PRelu → u·y + v·|y| with |y| = LeakyRelu(y, −1) (prelu.ts); static INT8 only. */
   prelusRewritten: number;
 }
 
@@ -51,6 +51,6 @@ export function optimizeGraph(model: ModelProto, opts: OptimizeOptions = {}): Op
     affineBeforeConvFolded: folds.affineBefore,
     subpixelConvs,
     clampsMoved,
-    prelusRewritten: opts.staticInt8 && !opts.keepPrelus ? rewritePrelus(model, 'mul-add') : 0,
+    prelusRewritten: opts.staticInt8 && !opts.keepPrelus ? rewritePrelus(model, 'mul-add').length : 0,
   };
 }

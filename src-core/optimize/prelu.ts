@@ -14,7 +14,8 @@
 //   3.12× (mul-add 2.14×), node×1 3.29× (3.21×), but web×1 1.51× (1.96×) and web×2 1.71× (1.97×): wasm's QLinearConv
 //   has no fast depthwise path. The INT8 file is the edge's (wasm), so 'mul-add' stays the default.
 // Only for static INT8: in float these cost more than the PRelu they replace. The job keeps PReLUs whole instead
-// (quantizeStatic's wholePrelus) when the rewritten file misses its gate: 1.3 dB closer to FP32 on x4fast.
+// (quantizeStatic's wholePrelus) when the rewritten file misses its gate: 1.3 dB closer to FP32 on x4fast; the
+// accuracy-aware search keeps single PReLUs whole (its layer for a PRelu is the four ops that replaced it).
 // Measured on Real-ESRGAN x4fast (33 PRelus, slopes −1.6…1.9), ORT-node 1.30, 2 threads, 256² tile: FP32 542 ms;
 // INT8 as is 410 ms (1.32×), 'mul-add' 201 ms (2.69×), 'concat' 309 ms (1.77×), 'relu-neg' 448 ms (1.22×).
 // ORT-web (wasm, 2 threads, same tile): FP32 5800 ms; as is 1.91×, 'mul-add' 1.98×, 'concat' 1.23×, 'relu-neg' 1.67×.
@@ -32,8 +33,27 @@ import { floatConstant, perChannel, soleConsumer } from './constants.ts';
 
 export type PreluMode = 'concat' | 'mul-add' | 'relu-neg' | 'depthwise';
 
-export function rewritePrelus(model: ModelProto, mode: PreluMode = 'mul-add'): number {
-  return rewriteEach(model, 'PRelu', (graph, node) => rewrite(graph, node, mode));
+/** One PRelu's int8 form: the PRelu's name (its output's when unnamed) and the nodes that replaced it. */
+export interface PreluRewrite { prelu: string; nodes: string[] }
+
+/** Rewrites every PRelu it can, except those named in `keepWhole`; returns what each became. */
+export function rewritePrelus(model: ModelProto, mode: PreluMode = 'mul-add', keepWhole: ReadonlySet<string> = new Set()): PreluRewrite[] {
+  const rewrites: PreluRewrite[] = [];
+  rewriteEach(model, 'PRelu', (graph, node) => {
+    const prelu = preluName(node);
+    if (keepWhole.has(prelu)) {
+      node.name ||= prelu; // so that it can be named, e.g. kept float
+      return false;
+    }
+    const nodes = rewrite(graph, node, mode);
+    if (nodes) rewrites.push({ prelu, nodes: nodes.map((n) => n.name!) });
+    return nodes !== undefined;
+  });
+  return rewrites;
+}
+
+export function preluName(node: NodeProto): string {
+  return node.name || node.output?.[0] || '';
 }
 
 /** Channel count of y when its producer is a Conv with an initializer weight (PRelu's slope broadcast needs it). */
@@ -44,15 +64,16 @@ function channelsOf(graph: Graph, y: string): number | undefined {
   return w ? tensorDims(w)[0] : undefined;
 }
 
-function rewrite(graph: Graph, prelu: NodeProto, mode: PreluMode): boolean {
+/** The nodes that replaced the PRelu, or undefined when it stays (slope or channels unknown, form not applicable). */
+function rewrite(graph: Graph, prelu: NodeProto, mode: PreluMode): NodeProto[] | undefined {
   const [y, slopeName] = prelu.input ?? [];
   const out = prelu.output?.[0];
-  if (!y || !slopeName || !out) return false;
+  if (!y || !slopeName || !out) return undefined;
   const channels = channelsOf(graph, y);
   const slope = floatConstant(graph, slopeName);
   const alpha = channels && slope ? perChannel(slope, 4, channels) : undefined;
-  if (!alpha) return false;
-  const base = prelu.name || out;
+  if (!alpha) return undefined;
+  const base = preluName(prelu);
   const C = channels!;
   const u = alpha.map((a) => (1 + a) / 2);
   const v = alpha.map((a) => (1 - a) / 2);
@@ -65,11 +86,11 @@ function rewrite(graph: Graph, prelu: NodeProto, mode: PreluMode): boolean {
   };
   if (mode === 'concat') {
     const conv = soleConsumer(graph, out);
-    if (!conv || conv.opType !== 'Conv' || conv.input?.[0] !== out || getIntAttr(conv, 'group', 1) !== 1) return false;
+    if (!conv || conv.opType !== 'Conv' || conv.input?.[0] !== out || getIntAttr(conv, 'group', 1) !== 1) return undefined;
     const wt = graph.initializer(conv.input[1] ?? '');
-    if (!wt || wt.dataType !== DataType.FLOAT) return false;
+    if (!wt || wt.dataType !== DataType.FLOAT) return undefined;
     const dims = tensorDims(wt);
-    if (dims[1] !== C) return false;
+    if (dims[1] !== C) return undefined;
     const w = tensorToFloat32(wt);
     const [co] = dims as [number];
     const spatial = w.length / (co * C);
@@ -91,7 +112,7 @@ function rewrite(graph: Graph, prelu: NodeProto, mode: PreluMode): boolean {
     graph.removeNode(prelu);
     graph.addNode(a);
     graph.addNode(cat);
-    return true;
+    return [a, cat];
   }
   if (mode === 'mul-add' || mode === 'depthwise') {
     const a = abs();
@@ -108,7 +129,7 @@ function rewrite(graph: Graph, prelu: NodeProto, mode: PreluMode): boolean {
     ];
     graph.removeNode(prelu);
     for (const n of nodes) graph.addNode(n);
-    return true;
+    return nodes;
   }
   // relu-neg
   const pos = graph.uniqueName(`${base}_relu`);
@@ -124,5 +145,5 @@ function rewrite(graph: Graph, prelu: NodeProto, mode: PreluMode): boolean {
   ];
   graph.removeNode(prelu);
   for (const n of nodes) graph.addNode(n);
-  return true;
+  return nodes;
 }

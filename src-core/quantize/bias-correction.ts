@@ -42,8 +42,12 @@ export function biasTargets(graph: GraphProto, plan: QuantPlan): BiasTarget[] {
     n.output![0]!,
     n.opType === 'Relu' ? { min: 0, max: Infinity } : { min: bound(n.input?.[1], -Infinity), max: bound(n.input?.[2], Infinity) },
   ]));
+  // A conv kept float whose input is quantized (by an int8 neighbour) shifts too: its input's clipping and rounding.
+  const corrected = (n: NodeProto) => (plan.quantizedNodes.has(n)
+    ? plan.biases.has(n.input![2]!)
+    : plan.isQuantized(n.input?.[0] ?? '') && g.initializer(n.input![2]!)?.dataType === DataType.FLOAT);
   return g.nodes
-    .filter((n) => n.opType === 'Conv' && plan.quantizedNodes.has(n) && n.input?.[2] && plan.biases.has(n.input[2])
+    .filter((n) => n.opType === 'Conv' && n.input?.[2] && corrected(n)
       && tensorDims(g.initializer(n.input[1] ?? '') ?? {}).length === 4 && getIntsAttr(n, 'strides', [1, 1]).every((v) => v === 1))
     .map((node) => {
       const inputClamp = clamps.get(node.input![0]!);

@@ -187,6 +187,25 @@ export function applyPlan(
     graph.addNode(makeNode('DequantizeLinear', [q, s, z], [name], {}, added('DQ')));
   }
 
+  // 7. Convs left float that read a quantized tensor stay float. Between Q/DQ, ORT's WeightBiasQuantization would
+  //    quantize a float conv's weights itself (int8, one scale per tensor: coarser than any int8 layer srq makes) unless
+  //    its bias is not an initializer; so the bias comes through an exact DequantizeLinear.
+  for (const node of graph.nodes) {
+    if (node.opType !== 'Conv' || plan.quantizedNodes.has(node) || !plan.isQuantized(node.input?.[0] ?? '')) continue;
+    const weight = graph.initializer(node.input?.[1] ?? '');
+    if (weight?.dataType !== DataType.FLOAT) continue;
+    const bias = node.input?.[2] ? graph.initializer(node.input[2]) : undefined;
+    if (node.input?.[2] && !bias) continue; // already computed by a node
+    const values = bias ? tensorToFloat32(bias) : new Float32Array(tensorDims(weight)[0]!);
+    const { data, scales } = exactInt32(values);
+    const added = newNames();
+    const [q, s, out] = [added('int'), added('scale'), added('float_bias')];
+    graph.addInitializer(makeTensor(q, DataType.INT32, [values.length], data));
+    graph.addInitializer(makeTensor(s, DataType.FLOAT, [scales.length], scales));
+    graph.addNode(makeNode('DequantizeLinear', [q, s], [out], { axis: attr.int(0) }, added('DQ')));
+    node.input = [node.input![0]!, node.input![1]!, out];
+  }
+
   // Folded Clips leave their bound initializers behind.
   graph.removeUnused();
   graph.sort();
@@ -200,4 +219,20 @@ function qdqNamer(graph: Graph): () => (part: string) => string {
     const base = `q${++count}`;
     return (part) => graph.uniqueName(`${base}.${part}`);
   };
+}
+
+/**
+ * Float values as int32 with a power-of-two scale per value, exact: |v| ≤ 2^e, scale 2^(e−30), so v/scale is v's
+ * 24-bit mantissa shifted (an integer below 2^30) and int·scale gives v back.
+ */
+export function exactInt32(values: Float32Array): { data: Int32Array; scales: Float32Array } {
+  const data = new Int32Array(values.length);
+  const scales = new Float32Array(values.length).fill(1);
+  values.forEach((v, i) => {
+    if (v === 0 || !Number.isFinite(v)) return;
+    const scale = 2 ** Math.max(-126, Math.ceil(Math.log2(Math.abs(v))) - 30);
+    scales[i] = scale;
+    data[i] = Math.round(v / scale);
+  });
+  return { data, scales };
 }

@@ -4,7 +4,7 @@ import { Graph } from '../onnx/graph.ts';
 import { setMetadata, cloneModel } from '../onnx/model.ts';
 import type { ModelProto, NodeProto } from '../onnx/types.ts';
 import { optimizeGraph } from '../optimize/index.ts';
-import { rewritePrelus } from '../optimize/prelu.ts';
+import { preluName, rewritePrelus, type PreluRewrite } from '../optimize/prelu.ts';
 import { equalizeActivations, type Equalization } from './equalize.ts';
 import { SRQ_VERSION } from '../version.ts';
 import { calibrate, DEFAULT_CALIBRATION_METHOD, type CalibrationMethod, type CalibrationResult, type RunnerFactory } from './calibrate.ts';
@@ -54,10 +54,11 @@ export interface StaticQuantizeOptions {
   /** Its weights from an earlier run on the same model and tiles (its `gptqWeights`). */
   gptqWeights?: ReadonlyMap<string, RoundedWeight>;
   /**
-   * Keep each PRelu whole (DQ → float PRelu → Q) instead of its int8 rewrite (optimize/prelu.ts). Default off: the
-   * rewrite runs about twice as fast; whole PRelus are 1.3 dB closer to FP32 on Real-ESRGAN x4fast.
+   * Keep PRelus whole (DQ → float PRelu → Q) instead of their int8 rewrite (optimize/prelu.ts): every one (true) or
+   * those named (the accuracy-aware search's choice). Default none: the rewrite runs about twice as fast; whole
+   * PRelus are 1.3 dB closer to FP32 on Real-ESRGAN x4fast.
    */
-  wholePrelus?: boolean;
+  wholePrelus?: boolean | readonly string[];
 }
 
 export interface StaticQuantizeResult {
@@ -77,8 +78,12 @@ export interface StaticQuantizeResult {
   gptqWeights?: ReadonlyMap<string, RoundedWeight>;
   /** Each corrected conv's measured mean shift, by bias name (for `biasShifts` of later runs). */
   biasShifts?: ReadonlyMap<string, Float64Array>;
-  /** PRelus rewritten into int8 element-wise ops (0 with `wholePrelus`, or when the model has none). */
+  /** PRelus rewritten into int8 element-wise ops (0 with `wholePrelus: true`, or when the model has none). */
   prelusRewritten: number;
+  /** Each rewritten PRelu and the nodes that replaced it (the search's unit for keeping that PRelu whole). */
+  preluRewrites: PreluRewrite[];
+  /** PRelus kept whole (by name), as `wholePrelus` asked. */
+  wholePrelus: string[];
 }
 
 /** Which nodes to quantize and how, by the rule registry, skipping excluded nodes and non-default domains. */
@@ -156,7 +161,10 @@ export async function quantizeStatic(source: ModelProto, opts: StaticQuantizeOpt
     ? undefined
     : await equalizeActivations(float, opts.tiles, opts.createRunner, opts.onProgress, opts.equalizationRanges);
   const equalized = equalization?.convs ?? 0;
-  const prelusRewritten = opts.wholePrelus ? 0 : rewritePrelus(float);
+  const prelusBefore = preluNames(float);
+  const preluRewrites = opts.wholePrelus === true ? [] : rewritePrelus(float, 'mul-add', new Set(opts.wholePrelus || []));
+  const rewrittenNames = new Set(preluRewrites.map((r) => r.prelu));
+  const wholePrelus = opts.wholePrelus ? prelusBefore.filter((p) => !rewrittenNames.has(p)) : [];
   // Planning turns float Constant nodes into initializers: exact, so the float graph may take it too.
   const plan = planQuantization(float, opts.exclude);
   if (plan.quantizedNodes.size === 0) throw new QuantizeError(`${name} has no operator srq can quantize (supported: ${[...ruleRegistry.keys()].join(', ')})`);
@@ -208,9 +216,13 @@ export async function quantizeStatic(source: ModelProto, opts: StaticQuantizeOpt
   if (biasCorrection) setMetadata(out, 'srq.bias_correction', `${biasCorrection.convs} convs`);
   if (equalized > 0) setMetadata(out, 'srq.equalization', `${equalized} convs`);
   if (gptqWeights && gptqWeights.size > 0) setMetadata(out, 'srq.gptq', `${gptqWeights.size} convs`);
-  if (opts.wholePrelus) setMetadata(out, 'srq.prelu', 'whole');
+  if (wholePrelus.length > 0) setMetadata(out, 'srq.prelu', preluRewrites.length === 0 ? 'whole' : `whole: ${wholePrelus.join(',')}`);
   return {
-    model: out, floatModel: float, plan: result.plan, params: result.params, calibration, prelusRewritten, ...(equalization ? { equalization } : {}),
+    model: out, floatModel: float, plan: result.plan, params: result.params, calibration, prelusRewritten: preluRewrites.length, preluRewrites, wholePrelus, ...(equalization ? { equalization } : {}),
     ...(opsetUpgrade ? { opsetUpgrade } : {}), ...(gptqWeights ? { gptqWeights } : {}), ...(biasCorrection && shifts ? { biasCorrection, biasShifts: shifts } : {}),
   };
+}
+
+function preluNames(model: ModelProto): string[] {
+  return (model.graph?.node ?? []).filter((n) => n.opType === 'PRelu' && (!n.domain || n.domain === 'ai.onnx')).map(preluName);
 }
