@@ -278,6 +278,7 @@ async function planModel(
     convs,
     convsPerPart: memory.convsPerPart,
     layers: nodes.filter((n) => ruleRegistry.has(n.opType ?? '') && n.opType !== 'Relu' && n.opType !== 'Clip').length,
+    prelus: nodes.filter((n) => n.opType === 'PRelu').length,
     variants: opts.variants,
     description: resolved.description,
     tileSize: opts.tileSize,

@@ -45,6 +45,8 @@ export interface PlanInput {
   /** Convs bias correction measures per session (the memory plan's; default 48). */
   convsPerPart?: number;
   layers: number;
+  /** PRelus static INT8 rewrites: a miss first makes static INT8 again with them whole (model-job.ts). */
+  prelus?: number;
   variants: readonly Variant[];
   description: ModelDescription;
   tileSize: number;
@@ -56,7 +58,10 @@ export interface PlanInput {
 export interface TimePlan {
   /** Seconds per step that always runs. */
   steps: { step: string; seconds: number }[];
-  /** Seconds of the fallback search, which runs only when static INT8 misses the drop budget. */
+  /**
+   * Seconds of the fallback search, which runs only when static INT8 misses the budget; for a PReLU model with the
+   * retry that keeps its PReLUs whole first (static INT8 made and validated again).
+   */
   search: number;
   /** Sum of steps (without the search). */
   seconds: number;
@@ -91,6 +96,10 @@ export function planTime(p: PlanInput): TimePlan {
     // The simulated runs (about twice an FP32 run: the layer mask keeps ORT from packing weights and fusing), the
     // rest of calibration (a quarter of the tiles), two real rounds and validation again.
     search = 2 * simulated * searchRuns * t + 0.25 * p.calibrationTiles * CALIBRATION_PASSES[p.method] * t + 2 * searchRuns * 1.5 * t + validationRuns * (1 + variantsCost) * t;
+  }
+  if (p.variants.includes('int8-static') && (p.prelus ?? 0) > 0) {
+    const staticSteps = steps.filter((x) => x.step !== 'validation').reduce((n, x) => n + x.seconds, 0);
+    search += staticSteps + validationRuns * (1 + variantsCost) * t;
   }
   return { steps, search, seconds: steps.reduce((s, x) => s + x.seconds, 0) };
 }
