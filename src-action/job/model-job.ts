@@ -124,9 +124,9 @@ async function runWatched(input: ModelJobInput, ctx: ModelJobContext, dir: strin
   // PReLUs are rewritten into int8 element-wise ops for speed, at a cost in accuracy: before any layer goes float,
   // static INT8 that misses the gate tries them whole (DQ → float PRelu → Q), every conv still int8. Real-ESRGAN
   // x4fast: fidelity 38.7 → 40.0 dB, PSNR-Y drop 0.193 → 0.090 dB, about 1.4× FP32 instead of 1.8× (whole photos).
-  if (staticInt8 && staticInt8.prelusRewritten > 0 && validation.report.candidates[staticIndex]?.gate?.passed === false) {
+  if (staticInt8 && staticInt8.preluRewrites.length > 0 && validation.report.candidates[staticIndex]?.gate?.passed === false) {
     const missed = withinBudget(opts.gate, validation.report.candidates[staticIndex]!).value;
-    log.info(`int8-static misses the gate (${budgetText(opts.gate)}): trying its ${staticInt8.prelusRewritten} PReLUs whole (DQ → PRelu → Q) before keeping layers float`);
+    log.info(`int8-static misses the gate (${budgetText(opts.gate)}): trying its ${staticInt8.preluRewrites.length} PReLUs whole (DQ → PRelu → Q) before keeping layers float`);
     watch.step('int8-static');
     const whole = await makeVariant('int8-static', resolved, input.path, ctx, factory, watch, memoryPlan.convsPerPart, { wholePrelus: true });
     const tried = made.map((m, i) => (i === staticIndex ? { ...m, model: whole.model, bytes: encodeModel(whole.model) } : m));

@@ -78,9 +78,10 @@ export interface StaticQuantizeResult {
   gptqWeights?: ReadonlyMap<string, RoundedWeight>;
   /** Each corrected conv's measured mean shift, by bias name (for `biasShifts` of later runs). */
   biasShifts?: ReadonlyMap<string, Float64Array>;
-  /** PRelus rewritten into int8 element-wise ops (0 with `wholePrelus: true`, or when the model has none). */
-  prelusRewritten: number;
-  /** Each rewritten PRelu and the nodes that replaced it (the search's unit for keeping that PRelu whole). */
+  /**
+   * Each PRelu rewritten into int8 element-wise ops and the nodes that replaced it (the search's unit for keeping
+   * that PRelu whole); none with `wholePrelus: true`, or when the model has no PRelu.
+   */
   preluRewrites: PreluRewrite[];
   /** PRelus kept whole (by name), as `wholePrelus` asked. */
   wholePrelus: string[];
@@ -218,7 +219,7 @@ export async function quantizeStatic(source: ModelProto, opts: StaticQuantizeOpt
   if (gptqWeights && gptqWeights.size > 0) setMetadata(out, 'srq.gptq', `${gptqWeights.size} convs`);
   if (wholePrelus.length > 0) setMetadata(out, 'srq.prelu', preluRewrites.length === 0 ? 'whole' : `whole: ${wholePrelus.join(',')}`);
   return {
-    model: out, floatModel: float, plan: result.plan, params: result.params, calibration, prelusRewritten: preluRewrites.length, preluRewrites, wholePrelus, ...(equalization ? { equalization } : {}),
+    model: out, floatModel: float, plan: result.plan, params: result.params, calibration, preluRewrites, wholePrelus, ...(equalization ? { equalization } : {}),
     ...(opsetUpgrade ? { opsetUpgrade } : {}), ...(gptqWeights ? { gptqWeights } : {}), ...(biasCorrection && shifts ? { biasCorrection, biasShifts: shifts } : {}),
   };
 }

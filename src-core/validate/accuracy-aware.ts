@@ -86,8 +86,6 @@ export interface BudgetStep {
   keptFloat: string[];
   /** Every node those layers keep float (with their folded activations; a PRelu by its own name): `exclude`. */
   floatNodes: string[];
-  /** The PRelus among them, kept whole in float instead of their int8 rewrite: `wholePrelus`. */
-  wholePrelus: string[];
   /** How many layers could be kept float. */
   layers: number;
   /** Mean drop on the budget's drop metric (PSNR-Y for a fidelity budget), and the worst image's. */
@@ -152,7 +150,6 @@ export async function quantizeWithinBudget(resolved: ResolvedModel, opts: Budget
       round: steps.length + 1,
       keptFloat: keptFloat.map((l) => l.layer),
       floatNodes: floatNodesOf(keptFloat),
-      wholePrelus: wholePrelusOf(keptFloat),
       layers: layers.length,
       ...scores,
       meets: fidelityAim !== undefined ? scores.fidelity >= fidelityAim : budget.metric !== 'fidelity' && scores.drop <= budget.maxDrop,
