@@ -1,8 +1,9 @@
-// PNG responses' deflate on Node and Deno (which has node:zlib too). Up-filtered rows (png-native.ts) deflated with
-// zlib's run-length strategy at level 1, cut into one part per core (up to 4) that zlib deflates at once on its
+// PNG responses' deflate on Node and Deno (which has node:zlib too). Paeth-filtered rows (png-encode.ts) deflated
+// with zlib's run-length strategy at level 1, cut into one part per core (up to 4) that zlib deflates at once on its
 // thread pool; the raw parts, each but the last ended by a sync flush (a byte-aligned empty block, no final bit),
-// concatenate into one valid stream, as pigz does. On a 1024² upscaled photo (2 cores, medians of 15): 19 ms for
-// 1.05 MB, where the whole unfiltered rows at level 1 took 44 ms for 1.41 MB and CompressionStream 150–170 ms.
+// concatenate into one valid stream, as pigz does. On 1024² upscaled photos (`bench/codecs.mjs`, 2 cores): 33–44 ms
+// for 785–835 KB, Up-filtered rows 35–40 ms for 1020–1092 KB, srq's own JS deflate (Workers') 42–46 ms for
+// 770–824 KB; zlib's work runs off the event loop.
 import { availableParallelism } from 'node:os';
 import { promisify } from 'node:util';
 import * as zlib from 'node:zlib';
@@ -59,4 +60,4 @@ async function parallelDeflate(bytes: Uint8Array): Promise<Uint8Array> {
 // zlib.crc32 arrived in Node 20.15 (and Deno has it); the PNG encoder's table-driven JS one is the fallback.
 const nativeCrc32 = (zlib as { crc32?: (bytes: Uint8Array) => number }).crc32;
 
-export const fastDeflate: Deflate = { filter: 'up', deflate: parallelDeflate, ...(nativeCrc32 ? { crc32: (b: Uint8Array) => nativeCrc32(b) } : {}) };
+export const fastDeflate: Deflate = { filter: 'paeth', deflate: parallelDeflate, ...(nativeCrc32 ? { crc32: (b: Uint8Array) => nativeCrc32(b) } : {}) };

@@ -1,7 +1,7 @@
-import { decode as decodePngData, encode as encodePngData } from 'fast-png';
+// PNG decoding (fast-png) to srq's 8-bit RGB or RGBA rasters; encoding is png-encode.ts.
+import { decode as decodePngData } from 'fast-png';
 import type { DecodedPng } from 'fast-png';
-import { ImageDecodeError, ImageEncodeError } from './errors.ts';
-import { assertRaster } from './raster.ts';
+import { ImageDecodeError } from './errors.ts';
 import type { RasterImage } from './raster.ts';
 
 const COLOR_TYPE_INDEXED = 3;
@@ -26,16 +26,6 @@ export function decodePng(bytes: Uint8Array): RasterImage {
   if (indexed && !png.palette) throw new ImageDecodeError('PNG is corrupt: palette image without a PLTE chunk');
   const image = indexed ? expandPalette(raw, png.palette!, png.width, png.height) : toRgbOrRgba(raw, png);
   return dropOpaqueAlpha(image);
-}
-
-/** Encodes 1, 3 or 4 channels losslessly as an 8-bit PNG. */
-export function encodePng(img: RasterImage): Uint8Array {
-  assertRaster(img);
-  try {
-    return encodePngData({ width: img.width, height: img.height, data: img.data, channels: img.channels, depth: 8 });
-  } catch (error) {
-    throw new ImageEncodeError(`PNG encoding failed (${errorText(error)})`);
-  }
 }
 
 /** One raw sample per array element (sub-byte depths unpacked, not yet scaled to 8 bits). */

@@ -1,7 +1,7 @@
 // A validation report as one self-contained HTML page (every image inlined as a data: URI, no external files):
 // verdict, summary table, failures, and per image the crops of ground truth / reference / each candidate / the
 // candidate's amplified difference side by side, with the per-image numbers. Runtime-agnostic.
-import { encodePng } from '../image/png.ts';
+import { encodePng } from '../image/png-encode.ts';
 import type { RasterImage } from '../image/raster.ts';
 import { DIFFERENCE_GAIN, type ImageCrops } from '../validate/crops.ts';
 import { gatedValue, METRIC_LABEL } from '../validate/gate.ts';

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { decodeImage } from '../../src-core/image/decode.ts';
-import { encodePng } from '../../src-core/image/png.ts';
+import { encodePng } from '../../src-core/image/png-encode.ts';
 import { cropImage, toRgb } from '../../src-core/image/raster.ts';
 import { srq } from './cli.ts';
 
