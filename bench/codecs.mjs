@@ -34,7 +34,7 @@ export async function codecs() {
   const { fastDeflate } = await import(`${root}/build/src-edge/deflate.node.js`); // the edge's Node/Deno deflate
   const sharpJpeg = await (await import(`${root}/build/src-edge/jpeg-sharp.node.js`)).loadSharpJpeg();
   const levelOne = { filter: 'none', deflate: async (bytes) => deflateSync(bytes, { level: 1 }) }; // srq's before
-  const paethParts = { ...fastDeflate, filter: 'paeth' };
+  const upParts = { ...fastDeflate, filter: 'up' };
   const compressionStream = {
     filter: 'none',
     deflate: async (bytes) => new Uint8Array(await new Response(new Blob([bytes]).stream().pipeThrough(new CompressionStream('deflate'))).arrayBuffer()),
@@ -49,10 +49,10 @@ export async function codecs() {
   const moz = async (o, opts) => new Uint8Array(await encodeMozJpeg(rgba(o), { quality: 90, ...opts }));
   const base = { baseline: true, progressive: false, optimize_coding: true, auto_subsample: false };
   const encoders = {
-    'PNG, node:zlib RLE on Up rows, parallel parts (edge on Node, Deno)': (o) => img.encodePngNative(o, fastDeflate),
-    'PNG, node:zlib RLE on Paeth rows, parallel parts': (o) => img.encodePngNative(o, paethParts),
+    'PNG, node:zlib RLE on Paeth rows, parallel parts (edge on Node, Deno)': (o) => img.encodePngNative(o, fastDeflate),
+    'PNG, node:zlib RLE on Up rows, parallel parts (Node, Deno before)': (o) => img.encodePngNative(o, upParts),
     'PNG, node:zlib level 1 unfiltered (srq before)': (o) => img.encodePngNative(o, levelOne),
-    'PNG, srq deflate on Paeth rows (edge on Workers)': (o) => img.encodePngNative(o),
+    'PNG, srq deflate on Paeth rows (edge on Workers; srq upscale, reports)': (o) => img.encodePng(o),
     'PNG, CompressionStream unfiltered (Workers before)': (o) => img.encodePngNative(o, compressionStream),
     'JPEG q90, sharp (edge on Node, Deno)': (o) => sharpJpeg.encode(o, 90),
     'JPEG q90, MozJPEG wasm baseline 4:2:0 (edge on Workers)': (o) => img.encodeJpeg(o, loadJpegWasm, 90),

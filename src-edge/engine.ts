@@ -30,7 +30,7 @@ export interface EdgeRuntime {
   /** FP16 on a GPU; absent where the runtime has no GPU path. */
   createGpuRunner?(model: Uint8Array, gpu: GpuInfo): Promise<Runner>;
   probeGpu(): Promise<HostCapabilities>;
-  /** A faster zlib deflate for PNG responses than CompressionStream (node:zlib on Node and Deno); absent = that. */
+  /** Native deflate for PNG responses, off the event loop (node:zlib on Node and Deno); absent = srq's JS deflate. */
   deflate?: Deflate;
   /** The JPEG encoder's compiled wasm (read from node_modules on Node and Deno, imported on Workers). */
   jpegWasm: JpegWasm;
