@@ -8,29 +8,13 @@ import { availableParallelism } from 'node:os';
 import { promisify } from 'node:util';
 import * as zlib from 'node:zlib';
 import type { Deflate } from '../src-core/image/index.ts';
+import { adler32 } from '../src-core/image/png-deflate.ts';
 
 const { constants } = zlib;
 const deflateRawAsync = promisify(zlib.deflateRaw);
 const OPTIONS = { level: 1, strategy: constants.Z_RLE };
 /** Below this a part is not worth a thread hop. */
 const MIN_PART = 256 * 1024;
-
-/** RFC 1950's checksum of the uncompressed bytes (zlib computes it only for a stream it deflates whole). */
-function adler32(bytes: Uint8Array): number {
-  let a = 1;
-  let b = 0;
-  for (let i = 0; i < bytes.length; ) {
-    // 5552 bytes is the most that can be summed before b may pass 2^32.
-    const end = Math.min(i + 5552, bytes.length);
-    for (; i < end; i++) {
-      a += bytes[i]!;
-      b += a;
-    }
-    a %= 65521;
-    b %= 65521;
-  }
-  return ((b << 16) | a) >>> 0;
-}
 
 async function parallelDeflate(bytes: Uint8Array): Promise<Uint8Array> {
   const parts = Math.max(1, Math.min(availableParallelism(), 4, Math.floor(bytes.length / MIN_PART)));
@@ -43,7 +27,7 @@ async function parallelDeflate(bytes: Uint8Array): Promise<Uint8Array> {
       }),
     ),
   );
-  const checksum = adler32(bytes); // on this thread while the parts deflate on zlib's
+  const checksum = adler32(bytes); // on this thread while the parts deflate on zlib's (which computes it only for a whole stream)
   const chunks = await deflated;
   const out = new Uint8Array(2 + chunks.reduce((n, c) => n + c.length, 0) + 4);
   out[0] = 0x78; // deflate, 32 KB window

@@ -91,7 +91,7 @@ export function huffmanLengths(freq: ArrayLike<number>, limit: number): Uint8Arr
     parent[x] = parent[y] = next;
   }
   const depth = new Uint8Array(2 * m);
-  const count = new Int32Array(Math.max(limit, 64) + 1);
+  const count = new Int32Array(limit + 1);
   for (let i = 2 * m - 3; i >= 0; i--) depth[i] = depth[parent[i]!]! + 1;
   for (let i = 0; i < m; i++) count[Math.min(depth[i]!, limit)]++;
   // Clamping leaves to `limit` over-fills the code (Kraft sum above 1, counted here in units of 2^−limit). Each
