@@ -2,7 +2,7 @@
 // with zlib's run-length strategy at level 1, cut into one part per core (up to 4) that zlib deflates at once on its
 // thread pool; the raw parts, each but the last ended by a sync flush (a byte-aligned empty block, no final bit),
 // concatenate into one valid stream, as pigz does. On 1024² upscaled photos (`bench/codecs.mjs`, 2 cores): 33–44 ms
-// for 785–835 KB, Up-filtered rows 35–40 ms for 1020–1092 KB, srq's own JS deflate (Workers') 42–46 ms for
+// for 785–835 KB, Up-filtered rows 35–40 ms for 1020–1092 KB, srq's own JS deflate (Workers') 37–46 ms for
 // 770–824 KB; zlib's work runs off the event loop.
 import { availableParallelism } from 'node:os';
 import { promisify } from 'node:util';

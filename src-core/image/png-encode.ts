@@ -1,8 +1,8 @@
 // PNG encoding: rows filtered, then deflated by srq's own encoder (png-deflate.ts: Paeth rows, literals and byte
 // runs, one pass, plain JS on every runtime) or by a runtime's native zlib when it passes one with the filter it
 // wants (the edge's Node and Deno entries: node:zlib's run-length strategy in parallel parts; deflate.node.ts).
-// On 1024² upscaled photos (bench/codecs.mjs) srq's encoder took 42–46 ms for 770–824 KB where `CompressionStream`
-// (zlib level 6, unfiltered rows: Workers' encoder before) took 96–100 ms for 1547–1799 KB; on a 1024² bicubic
+// On 1024² upscaled photos (bench/codecs.mjs) srq's encoder took 37–46 ms for 770–824 KB where `CompressionStream`
+// (zlib level 6, unfiltered rows: Workers' encoder before) took 96–107 ms for 1547–1799 KB; on a 1024² bicubic
 // upscale fast-png's encoder (pako, unfiltered; srq's encodePng before) took 171 ms for 2.02 MB, srq's 45 ms for 1.38.
 import { ImageEncodeError } from './errors.ts';
 import { deflateRows, paethRows } from './png-deflate.ts';
