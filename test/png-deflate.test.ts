@@ -22,6 +22,8 @@ describe('deflateRows', () => {
   it('inflates back exactly through zlib on literals, runs of every length and block boundaries', () => {
     expect(roundTrip(Uint8Array.of(7))).toEqual(Uint8Array.of(7));
     expect(roundTrip(new Uint8Array(0))).toEqual(new Uint8Array(0));
+    // A block that opens with a run: its first byte has nothing before it to repeat.
+    for (const v of [0, 7, 255]) expect(roundTrip(new Uint8Array(300).fill(v))).toEqual(new Uint8Array(300).fill(v));
     for (let run = 1; run <= 600; run++) {
       const bytes = new Uint8Array(run + 2).fill(9);
       bytes[0] = 1;
