@@ -66,10 +66,18 @@ const cases: Record<string, Case> = {
     quantized: ['Gemm', 'Reshape'],
     outputShape: [128, 8],
   },
-  Add: { body: (w) => [conv(w, 'c', 'stem', 'c_out', 8, 8), makeNode('Add', ['c_out', 'stem'], ['y'], {}, 'add')], quantized: ['Add'] },
-  // After an Add, not a conv: a constant Mul after a conv is folded into it (src-core/optimize/fold-into-conv.ts).
+  // Read by a conv: an Add or Mul that writes the graph output stays float (quantize-residual-sums.test.ts).
+  Add: {
+    body: (w) => [conv(w, 'c', 'stem', 'c_out', 8, 8), makeNode('Add', ['c_out', 'stem'], ['s'], {}, 'add'), conv(w, 'd', 's', 'y', 8, 8)],
+    quantized: ['Add'],
+  },
+  // After an Add, not a conv, and not before one: a constant Mul next to a conv is folded into it
+  // (src-core/optimize/fold-into-conv.ts).
   Mul: {
-    body: (w) => [makeNode('Add', ['stem', 'stem'], ['s2'], {}, 'add'), makeNode('Mul', ['s2', w.add('gain', [1, 8, 1, 1], 1)], ['y'], {}, 'mul')],
+    body: (w) => [
+      makeNode('Add', ['stem', 'stem'], ['s2'], {}, 'add'), makeNode('Mul', ['s2', w.add('gain', [1, 8, 1, 1], 1)], ['m'], {}, 'mul'),
+      makeNode('Sigmoid', ['m'], ['g'], {}, 'sig'), conv(w, 'c', 'g', 'y', 8, 8),
+    ],
     quantized: ['Mul'],
   },
   Concat: { body: (w) => [conv(w, 'c', 'stem', 'c_out', 8, 4), makeNode('Concat', ['stem', 'c_out'], ['y'], { axis: attr.int(1) }, 'cat')], quantized: ['Concat'] },
@@ -105,7 +113,7 @@ const cases: Record<string, Case> = {
     quantized: ['AveragePool'],
   },
   GlobalAveragePool: {
-    body: (w) => [makeNode('GlobalAveragePool', ['stem'], ['p'], {}, 'gap'), makeNode('Mul', ['stem', 'p'], ['y'], {}, 'attention')],
+    body: (w) => [makeNode('GlobalAveragePool', ['stem'], ['p'], {}, 'gap'), makeNode('Mul', ['stem', 'p'], ['a'], {}, 'attention'), conv(w, 'c', 'a', 'y', 8, 8)],
     quantized: ['GlobalAveragePool', 'Mul'],
   },
   MaxPool: {

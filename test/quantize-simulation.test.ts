@@ -84,7 +84,8 @@ describe('a rewritten PRelu as one layer of the search', () => {
     const simulated = (await sim.runOutputs(probe.data, probe.dims, [sim.outputName], { [LAYER_MASK]: { data: mask, dims: [layers.length] } }))[sim.outputName]!.data;
     const real = (await (await factory(encodeModel(whole.model))).run(probe.data, probe.dims)).data;
     const fp32 = (await (await factory(encodeModel(q.floatModel))).run(probe.data, probe.dims)).data;
-    // Measured: 0.03 of the INT8 error (the kernels' rounding).
-    expect(rmse(simulated, real) / rmse(real, fp32)).toBeLessThan(0.06);
+    // Measured: 0.066 of the INT8 error, 6.3e-5 RMS (the kernels' rounding; 0.057 and 8.7e-5 when the output sum was
+    // quantized too, which made the INT8 error 1.6× larger).
+    expect(rmse(simulated, real) / rmse(real, fp32)).toBeLessThan(0.08);
   }, 120_000);
 });

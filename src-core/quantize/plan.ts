@@ -45,6 +45,8 @@ export class QuantPlan {
   readonly clipBounds = new Map<string, { min: number; max: number }>();
   /** Nodes some rule quantized, for reports. */
   readonly quantizedNodes = new Set<NodeProto>();
+  /** Adds and Muls that write a graph output, left float: no int8 op reads them, quantizing would only round them. */
+  readonly floatSums = new Set<NodeProto>();
   /** Warnings for the caller (also filled in by applyPlan). */
   readonly warnings: QuantWarning[] = [];
   /** Biases that needed a larger scale than s_input·s_weight (filled in by applyPlan). */

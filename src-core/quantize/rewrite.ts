@@ -78,23 +78,32 @@ export function applyPlan(
     return { names, p: params.get(root)! };
   };
 
-  // 3. Activations (own range or shared).
+  // 3. Activations (own range or shared). Quantized ops read the DQ copy. A float op reads the value itself when a
+  //    float op (or the graph input) wrote it: the Q/DQ pair is there for int8 readers, and a float reader would only
+  //    take its rounding (residual sums kept float read the stream this way). An int8 producer writes int8: everyone
+  //    reads its DQ.
   const graphInputs = new Set(graph.inputs.map((v) => v.name));
   for (const tensor of [...plan.activations, ...plan.shared.keys()]) {
     const { names, p } = rootParams(plan.root(tensor));
     params.set(tensor, p);
     const name = newNames();
     const quantized = name('int');
+    const producer = graph.producer(tensor);
+    const floatWritten = !producer || !plan.quantizedNodes.has(producer);
+    const readers = graph.consumers(tensor);
     if (graphInputs.has(tensor)) {
       const dequantized = name('dequantized');
-      graph.replaceUses(tensor, dequantized);
+      for (const r of readers) if (plan.quantizedNodes.has(r)) r.input = r.input!.map((x) => (x === tensor ? dequantized : x));
+      graph.invalidate();
       graph.addNode(makeNode('QuantizeLinear', [tensor, names.scale, names.zeroPoint], [quantized], {}, name('Q')));
       graph.addNode(makeNode('DequantizeLinear', [quantized, names.scale, names.zeroPoint], [dequantized], {}, name('DQ')));
     } else {
-      const producer = graph.producer(tensor);
       if (!producer) throw new QuantizeError(`tensor ${tensor} has no producer`);
       const prequant = name('float');
       producer.output = producer.output!.map((o) => (o === tensor ? prequant : o));
+      if (floatWritten) {
+        for (const r of readers) if (!plan.quantizedNodes.has(r)) r.input = r.input!.map((x) => (x === tensor ? prequant : x));
+      }
       graph.invalidate();
       graph.addNode(makeNode('QuantizeLinear', [prequant, names.scale, names.zeroPoint], [quantized], {}, name('Q')));
       graph.addNode(makeNode('DequantizeLinear', [quantized, names.scale, names.zeroPoint], [tensor], {}, name('DQ')));

@@ -2,8 +2,8 @@
 // any choice of layers kept float by one run of one session, instead of quantizing and loading a model per choice.
 // Values pass through x + m·(q(x) − x), where q(x) is the INT8 model's own value (its Q/DQ parameters, int8 weights
 // and corrected int32 bias) and m comes from one graph input, the layer mask (1 = int8, 0 = float, per layer):
-// a weight or bias follows the layer that reads it, an activation is quantized while any layer that writes or reads
-// it is int8 (as in the real model, where an int8 op reads and writes quantized tensors whatever its neighbours are).
+// a weight or bias follows the layer that reads it; an activation is seen quantized by an int8 reader, and by a float
+// reader when its producer is int8 (as in the real model, where an int8 op writes int8 whatever its neighbours are).
 // All ones match the INT8 model up to its kernels' rounding; all zeros are the float graph.
 // What it leaves out: a real model with some layers float is planned again (a tensor may then get its own range
 // where it shared one, and bias corrections were measured with every layer int8), so the search confirms its
@@ -12,7 +12,7 @@ import { makeNode, makeValueInfo } from '../onnx/build.ts';
 import { Graph } from '../onnx/graph.ts';
 import { cloneModel } from '../onnx/model.ts';
 import { DataType, makeTensor, tensorDims, tensorToFloat32 } from '../onnx/tensor.ts';
-import type { ModelProto } from '../onnx/types.ts';
+import type { ModelProto, NodeProto } from '../onnx/types.ts';
 import { dequantizedConstant } from './bias-correction.ts';
 import type { StaticQuantizeResult } from './static.ts';
 
@@ -93,11 +93,9 @@ export function simulationModel(q: StaticQuantizeResult, layers: readonly { node
       return blendedConstants.get(key)!;
     });
   }
-  // An activation is quantized while any layer that touches it is int8, as in the real model: a quantized op writes
-  // its output quantized and reads its inputs quantized, whatever its neighbours are. Every reader sees that value.
+  /** 1 − Π(1 − m) over the owners' masks: 1 as soon as one owner is int8. */
   const anyOf = (owners: readonly number[]) => {
     if (owners.length === 1) return maskOf(owners[0]!);
-    // 1 − Π(1 − m): 1 as soon as one owner is int8.
     const one = g.uniqueName('srq_one');
     g.addInitializer(makeTensor(one, DataType.FLOAT, [], new Float32Array([1])));
     let product = '';
@@ -115,11 +113,20 @@ export function simulationModel(q: StaticQuantizeResult, layers: readonly { node
     g.addNode(makeNode('Sub', [one, product], [any]));
     return any;
   };
+  // Which value each reader sees, as in the real model (rewrite.ts): an int8 reader reads the quantized copy; a
+  // float reader reads it only when the producer is int8 (its output is int8), else the float value itself. With
+  // masks: reader r sees x + (m_producer ∨ m_r)·(q(x) − x), where a node outside every layer is 1 when the plan
+  // quantizes it and 0 when it is float. A graph output is quantized while any layer that touches it is int8.
+  const quantizedNames = new Set([...q.plan.quantizedNodes].map((n) => n.name).filter(Boolean));
+  /** A node's mask: a layer's, or a constant (true = always int8, false = always float). */
+  const ownerOf = (n: NodeProto | undefined): number | boolean => {
+    const layer = layerOf.get(n?.name ?? '');
+    return layer ?? (!!n?.name && quantizedNames.has(n.name));
+  };
   const activations = [...new Set([...q.plan.activations, ...q.plan.shared.keys()])].filter((x) => quantizerOf(x));
   for (const x of activations) {
     const producer = g.producer(x);
     const readers = g.consumers(x);
-    const owners = [...new Set([producer, ...readers].map((n) => layerOf.get(n?.name ?? '')).filter((l) => l !== undefined))];
     const isOutput = g.isGraphOutput(x);
     let source = x;
     if (isOutput) {
@@ -129,9 +136,22 @@ export function simulationModel(q: StaticQuantizeResult, layers: readonly { node
       g.invalidate();
     }
     const xq = fakeQuant(x, source)!;
-    const out = owners.length === 0 ? xq : blend(source, xq, anyOf(owners));
-    if (isOutput) g.addNode(makeNode('Identity', [out], [x]));
-    else for (const r of readers) r.input = r.input!.map((i) => (i === x ? out : i));
+    const seen = new Map<string, string>();
+    /** The value seen where these owners decide: x, q(x), or their blend (one per set of owners). */
+    const valueFor = (owners: (number | boolean)[]) => {
+      if (owners.includes(true)) return xq;
+      const layers = [...new Set(owners.filter((o): o is number => typeof o === 'number'))].sort((a, b) => a - b);
+      if (layers.length === 0) return source;
+      const key = layers.join(',');
+      if (!seen.has(key)) seen.set(key, blend(source, xq, anyOf(layers)));
+      return seen.get(key)!;
+    };
+    const producerOwner = ownerOf(producer);
+    if (isOutput) g.addNode(makeNode('Identity', [valueFor([producerOwner, ...readers.map(ownerOf)])], [x]));
+    for (const r of readers) {
+      const v = valueFor([producerOwner, ownerOf(r)]);
+      r.input = r.input!.map((i) => (i === x ? v : i));
+    }
     g.invalidate();
   }
   g.sort();

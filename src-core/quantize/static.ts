@@ -166,6 +166,7 @@ export async function quantizeStatic(source: ModelProto, opts: StaticQuantizeOpt
   const preluRewrites = opts.wholePrelus === true ? [] : rewritePrelus(float, 'mul-add', new Set(opts.wholePrelus || []));
   const rewrittenNames = new Set(preluRewrites.map((r) => r.prelu));
   const wholePrelus = opts.wholePrelus ? prelusBefore.filter((p) => !rewrittenNames.has(p)) : [];
+  nameNodes(float);
   // Planning turns float Constant nodes into initializers: exact, so the float graph may take it too.
   const plan = planQuantization(float, opts.exclude);
   if (plan.quantizedNodes.size === 0) throw new QuantizeError(`${name} has no operator srq can quantize (supported: ${[...ruleRegistry.keys()].join(', ')})`);
@@ -222,6 +223,12 @@ export async function quantizeStatic(source: ModelProto, opts: StaticQuantizeOpt
     model: out, floatModel: float, plan: result.plan, params: result.params, calibration, preluRewrites, wholePrelus, ...(equalization ? { equalization } : {}),
     ...(opsetUpgrade ? { opsetUpgrade } : {}), ...(gptqWeights ? { gptqWeights } : {}), ...(biasCorrection && shifts ? { biasCorrection, biasShifts: shifts } : {}),
   };
+}
+
+/** Every node gets a name: the accuracy-aware search's layers and the simulation find a node by its name. */
+function nameNodes(model: ModelProto): void {
+  const graph = new Graph(model.graph!);
+  for (const node of graph.nodes) if (!node.name) node.name = graph.uniqueName(`${node.opType ?? 'node'}_${node.output?.[0] ?? ''}`);
 }
 
 function preluNames(model: ModelProto): string[] {
