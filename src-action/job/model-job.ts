@@ -12,6 +12,7 @@ import type { ModelProto } from '../../src-core/onnx/types.ts';
 import { coverageLine, DEFAULT_MIN_COVERAGE, gateCoverage } from '../../src-core/quantize/coverage.ts';
 import { quantizeDynamic } from '../../src-core/quantize/dynamic.ts';
 import { convertToFp16 } from '../../src-core/quantize/fp16.ts';
+import { residualSumNames } from '../../src-core/quantize/residual-sums.ts';
 import { quantizeStatic, type StaticQuantizeOptions, type StaticQuantizeResult } from '../../src-core/quantize/static.ts';
 import { budgetMetadata, rankingLine, stepLine, verdictLine } from '../../src-core/report/budget.ts';
 import { renderHtml } from '../../src-core/report/html.ts';
@@ -121,26 +122,39 @@ async function runWatched(input: ModelJobInput, ctx: ModelJobContext, dir: strin
   const gateWarning = dropGateWarning(validation.report, opts.gate);
   if (gateWarning) log.warning(`${input.path}: ${gateWarning}`, input.path);
   const staticIndex = made.findIndex((m) => m.variant === 'int8-static');
-  // PReLUs are rewritten into int8 element-wise ops for speed, at a cost in accuracy: before any layer goes float,
-  // static INT8 that misses the gate tries them whole (DQ → float PRelu → Q), every conv still int8. Real-ESRGAN
-  // x4fast: fidelity 38.7 → 40.0 dB, PSNR-Y drop 0.193 → 0.090 dB, about 1.4× FP32 instead of 1.8× (whole photos).
-  if (staticInt8 && staticInt8.preluRewrites.length > 0 && validation.report.candidates[staticIndex]?.gate?.passed === false) {
+  // Before any conv goes float, static INT8 that misses the gate tries its cheap float form: PReLUs whole (rewritten
+  // into int8 element-wise ops for speed: DQ → float PRelu → Q instead) and residual sums float (residual-sums.ts), every
+  // conv still int8, from round 1's ranges and weights (no calibration again); bias shifts are measured again, as the
+  // float sums change what each conv reads (x4plus with round 1's shifts: drop 0.127 → 0.125). Real-ESRGAN x4fast (PReLUs):
+  // fidelity 38.7 → 40.0 dB, PSNR-Y drop 0.193 → 0.090 dB, about 1.4× FP32 instead of 1.8×; x4plus (sums): drop
+  // 0.127 → 0.088 dB, fidelity 34.58 → 34.92 dB.
+  const sums = staticInt8 ? residualSumNames(staticInt8.floatModel) : [];
+  if (staticInt8 && (staticInt8.preluRewrites.length > 0 || sums.length > 0) && validation.report.candidates[staticIndex]?.gate?.passed === false) {
     const missed = withinBudget(opts.gate, validation.report.candidates[staticIndex]!).value;
-    log.info(`int8-static misses the gate (${budgetText(opts.gate)}): trying its ${staticInt8.preluRewrites.length} PReLUs whole (DQ → PRelu → Q) before keeping layers float`);
+    const what = [
+      ...(staticInt8.preluRewrites.length > 0 ? [`${staticInt8.preluRewrites.length} PReLUs whole (DQ → PRelu → Q)`] : []),
+      ...(sums.length > 0 ? [`${sums.length} residual sums float`] : []),
+    ].join(' and ');
+    log.info(`int8-static misses the gate (${budgetText(opts.gate)}): trying its ${what} before keeping layers float`);
     watch.step('int8-static');
-    const whole = await makeVariant('int8-static', resolved, input.path, ctx, factory, watch, memoryPlan.convsPerPart, { wholePrelus: true });
-    const tried = made.map((m, i) => (i === staticIndex ? { ...m, model: whole.model, bytes: encodeModel(whole.model) } : m));
+    const cheap = await makeVariant('int8-static', resolved, input.path, ctx, factory, watch, memoryPlan.convsPerPart, {
+      wholePrelus: true, exclude: sums, ranges: staticInt8.calibration.ranges,
+      ...(staticInt8.equalization ? { equalizationRanges: staticInt8.equalization.ranges } : {}),
+      ...(staticInt8.gptqWeights ? { gptqWeights: staticInt8.gptqWeights } : {}),
+    });
+    const tried = made.map((m, i) => (i === staticIndex ? { ...m, model: cheap.model, bytes: encodeModel(cheap.model) } : m));
     watch.step('validation');
     const retry = await validate(input, resolved, tried, ctx, factory);
     const value = withinBudget(opts.gate, retry.report.candidates[staticIndex]!).value;
     const change = `${opts.gate.metric} ${missed.toFixed(3)} → ${value.toFixed(3)}`;
-    if (retry.report.candidates[staticIndex]!.gate?.passed) {
+    const passed = retry.report.candidates[staticIndex]!.gate?.passed;
+    if (passed) {
       made.splice(0, made.length, ...tried);
-      made[staticIndex]!.note = `PReLUs kept whole (DQ → PRelu → Q; every conv int8): ${change} on the evaluation photos, within the gate; the faster rewritten form missed it`;
+      made[staticIndex]!.note = `${what} (every conv int8): ${change} on the evaluation photos, within the gate; the all-int8 form missed it`;
       validation = retry;
-      staticInt8 = whole.quantized;
+      staticInt8 = cheap.quantized;
     }
-    log.info(`whole PReLUs: ${change}${retry.report.candidates[staticIndex]!.gate?.passed ? ', within the gate' : ': still outside the gate, so the search starts from the rewritten form'}`);
+    log.info(`${what}: ${change}${passed ? ', within the gate' : ': still outside the gate, so the search starts from the all-int8 form'}`);
   }
   const staticResult = validation.report.candidates[staticIndex];
   const searchSkipped = staticResult && !staticResult.gate?.passed ? searchOverBudget(plan, (performance.now() - started) / 1000, budgetMinutes) : undefined;
@@ -278,7 +292,7 @@ async function planModel(
     convs,
     convsPerPart: memory.convsPerPart,
     layers: nodes.filter((n) => ruleRegistry.has(n.opType ?? '') && n.opType !== 'Relu' && n.opType !== 'Clip').length,
-    prelus: nodes.filter((n) => n.opType === 'PRelu').length,
+    cheapForm: nodes.some((n) => n.opType === 'PRelu') || residualSumNames(resolved.model).length > 0,
     variants: opts.variants,
     description: resolved.description,
     tileSize: opts.tileSize,
@@ -304,7 +318,7 @@ async function makeVariant(
   factory: (bytes: Uint8Array, hints?: RunnerOptions) => ReturnType<typeof createRunner>,
   watch: MemoryWatch,
   biasConvsPerSession: number,
-  staticOptions: Pick<StaticQuantizeOptions, 'wholePrelus'> = {},
+  staticOptions: Pick<StaticQuantizeOptions, 'wholePrelus' | 'exclude' | 'ranges' | 'equalizationRanges' | 'gptqWeights'> = {},
 ): Promise<{ model: ModelProto; quantized?: StaticQuantizeResult }> {
   if (variant === 'int8-dynamic') return { model: quantizeDynamic(model, { name }).model };
   if (variant === 'fp16') return { model: convertToFp16(model, { name }).model };

@@ -45,8 +45,11 @@ export interface PlanInput {
   /** Convs bias correction measures per session (the memory plan's; default 48). */
   convsPerPart?: number;
   layers: number;
-  /** PRelus static INT8 rewrites: a miss first makes static INT8 again with them whole (model-job.ts). */
-  prelus?: number;
+  /**
+   * The model has PRelus static INT8 rewrites or residual sums: a miss first tries them whole and float, quantized
+   * again from round 1's ranges and weights (bias correction measured again) and validated again (model-job.ts).
+   */
+  cheapForm?: boolean;
   variants: readonly Variant[];
   description: ModelDescription;
   tileSize: number;
@@ -59,8 +62,8 @@ export interface TimePlan {
   /** Seconds per step that always runs. */
   steps: { step: string; seconds: number }[];
   /**
-   * Seconds of the fallback search, which runs only when static INT8 misses the budget; for a PReLU model with the
-   * retry that keeps its PReLUs whole first (static INT8 made and validated again).
+   * Seconds of the fallback search, which runs only when static INT8 misses the budget; with the retry of the
+   * model's cheap float form first (PReLUs whole, residual sums float: bias correction and validation again).
    */
   search: number;
   /** Sum of steps (without the search). */
@@ -97,9 +100,8 @@ export function planTime(p: PlanInput): TimePlan {
     // rest of calibration (a quarter of the tiles), two real rounds and validation again.
     search = 2 * simulated * searchRuns * t + 0.25 * p.calibrationTiles * CALIBRATION_PASSES[p.method] * t + 2 * searchRuns * 1.5 * t + validationRuns * (1 + variantsCost) * t;
   }
-  if (p.variants.includes('int8-static') && (p.prelus ?? 0) > 0) {
-    const staticSteps = steps.filter((x) => x.step !== 'validation').reduce((n, x) => n + x.seconds, 0);
-    search += staticSteps + validationRuns * (1 + variantsCost) * t;
+  if (p.variants.includes('int8-static') && p.cheapForm) {
+    search += (steps.find((x) => x.step === 'bias correction')?.seconds ?? 0) + validationRuns * (1 + variantsCost) * t;
   }
   return { steps, search, seconds: steps.reduce((s, x) => s + x.seconds, 0) };
 }

@@ -8,10 +8,12 @@
 //   RRDBNet-6b (corpus)       all sums float: 47.76 → 49.41 dB fidelity
 //   esrgan-medium-x4          49.94 → 50.80 dB, but 25% slower: float Add 68 ms + DQ 41 + Q 23 against QLinearAdd's 16
 //   esrgan-slim-x4            52.16 → 52.17 dB
-// So they stay int8 by default, and the accuracy-aware search keeps them float before any conv (its cheap tier, with
-// PReLUs kept whole): a sum float costs element-wise passes, a conv float its int8 kernel.
-import type { Graph } from '../onnx/graph.ts';
-import type { NodeProto } from '../onnx/types.ts';
+//   Real-ESRGAN x4plus        34.58 → 34.92 dB, PSNR-Y drop 0.127 → 0.088 dB
+// So they stay int8 by default, and when static INT8 misses its gate the job tries them float (with PReLUs whole)
+// before the accuracy-aware search keeps any conv float (model-job.ts): a sum float costs element-wise passes, a conv
+// float its int8 kernel.
+import { Graph } from '../onnx/graph.ts';
+import type { ModelProto, NodeProto } from '../onnx/types.ts';
 
 const isDefaultDomain = (n: NodeProto) => !n.domain || n.domain === 'ai.onnx';
 
@@ -39,4 +41,12 @@ export function residualSums(graph: Graph, isConstant: (tensor: string) => boole
     if (readers.length > 0 && readers.every((r) => sums.has(r))) sums.add(node);
   }
   return sums;
+}
+
+/** Names of the residual sums of a static INT8 result's float graph that are not graph outputs (those stay float). */
+export function residualSumNames(floatModel: ModelProto): string[] {
+  const graph = new Graph(floatModel.graph!);
+  return [...residualSums(graph, (t) => graph.initializer(t) !== undefined)]
+    .filter((n) => !graph.isGraphOutput(n.output![0]!))
+    .map((n) => n.name ?? '');
 }

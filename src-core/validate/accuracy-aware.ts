@@ -25,7 +25,6 @@ import type { PreluRewrite } from '../optimize/prelu.ts';
 import { calibrate, DEFAULT_CALIBRATION_METHOD } from '../quantize/calibrate.ts';
 import { rasterToTensor } from '../quantize/calibration-tiles.ts';
 import { floatTensors } from '../quantize/float-tensors.ts';
-import { residualSums } from '../quantize/residual-sums.ts';
 import type { Range } from '../quantize/rewrite.ts';
 import { quantizeStatic, type StaticQuantizeOptions, type StaticQuantizeResult } from '../quantize/static.ts';
 import { prepareInferenceModel } from '../inference-model.ts';
@@ -134,10 +133,6 @@ export async function quantizeWithinBudget(resolved: ResolvedModel, opts: Budget
   // A rewritten PRelu is one layer: kept float, it is the PRelu itself again, excluded like any float node (what the
   // simulation computes with its four int8 ops float), not those four ops in float.
   const prelus = new Set(first.preluRewrites.map((r) => r.prelu));
-  const floatGraph = new Graph(first.floatModel.graph!);
-  const sums = [...residualSums(floatGraph, (t) => floatGraph.initializer(t) !== undefined)].map((n) => n.name ?? '');
-  /** Layers whose float form keeps every conv int8 (element-wise work only): the search's first tier. */
-  const cheap = new Set([...prelus, ...sums]);
   const floatNodesOf = (kept: readonly LayerSensitivity[]) => kept.flatMap((l) => (prelus.has(l.layer) ? [l.layer] : l.nodes));
   const wholePrelusOf = (kept: readonly LayerSensitivity[]) => kept.filter((l) => prelus.has(l.layer)).map((l) => l.layer);
   let ranges: Map<string, Range> | undefined;
@@ -229,11 +224,12 @@ export async function quantizeWithinBudget(resolved: ResolvedModel, opts: Budget
       // The share of round 1's error (power) the budget allows: from the fidelity gain aimed at, or the drop's ratio.
       const keep = fidelityAim !== undefined ? 10 ** (-(fidelityAim - round1.fidelity) / 10) : (budget as { maxDrop: number }).maxDrop / firstStep.drop;
       const ranked = await sim.rank(Math.max(0, 1 - keep));
-      // Rewritten PRelus and residual sums first (most harmful first), then the other layers: a PRelu kept whole or a
-      // sum kept float costs element-wise passes in float and keeps every conv int8, where a conv kept float gives up
-      // its int8 kernel. On Real-ESRGAN x4fast with --min-fidelity 40, by error alone the search kept 20 of 34 convs
-      // float (39.8% of MACs int8).
-      ranking.push(...ranked.ranking.filter((l) => cheap.has(l.layer)), ...ranked.ranking.filter((l) => !cheap.has(l.layer)));
+      // Rewritten PRelus first (most harmful first), then the other layers: a PRelu kept whole costs an element-wise
+      // pass in float and keeps every conv int8, where a conv kept float gives up its int8 kernel. On Real-ESRGAN
+      // x4fast with --min-fidelity 40, by error alone the search kept 20 of 34 convs float (39.8% of MACs int8).
+      // (Residual sums are not moved up: a sum's error alone counts its inputs' rounding, which keeping the sum float
+      // does not remove while its neighbours are int8. The job tries all of them float before the search instead.)
+      ranking.push(...ranked.ranking.filter((l) => prelus.has(l.layer)), ...ranked.ranking.filter((l) => !prelus.has(l.layer)));
       opts.onRanking?.(ranking);
       const index = new Map(layers.map((l, i) => [l.layer, i]));
       const simulated = new Map<number, SimulatedScore>([[0, ranked.allInt8]]);
