@@ -227,8 +227,18 @@ export async function quantizeStatic(source: ModelProto, opts: StaticQuantizeOpt
 
 /** Every node gets a name: the accuracy-aware search's layers and the simulation find a node by its name. */
 function nameNodes(model: ModelProto): void {
-  const graph = new Graph(model.graph!);
-  for (const node of graph.nodes) if (!node.name) node.name = graph.uniqueName(`${node.opType ?? 'node'}_${node.output?.[0] ?? ''}`);
+  const nodes = model.graph?.node ?? [];
+  if (nodes.every((n) => n.name)) return;
+  // One set of the names in use, not Graph.uniqueName's per call: a large export may name none of its nodes.
+  const used = new Set(nodes.flatMap((n) => [n.name ?? '', ...(n.output ?? [])]));
+  for (const node of nodes) {
+    if (node.name) continue;
+    const base = `${node.opType ?? 'node'}_${node.output?.[0] ?? ''}`;
+    let name = base;
+    for (let i = 1; used.has(name); i++) name = `${base}_${i}`;
+    node.name = name;
+    used.add(name);
+  }
 }
 
 function preluNames(model: ModelProto): string[] {
