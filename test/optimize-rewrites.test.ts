@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { attr, makeGraph, makeModel, makeNode, makeValueInfo } from '../src-core/onnx/build.ts';
 import { opHistogram } from '../src-core/onnx/graph.ts';
-import { cloneModel, encodeModel } from '../src-core/onnx/model.ts';
+import { cloneModel, encodeModel, getMetadata } from '../src-core/onnx/model.ts';
 import { readModelFile } from '../src-core/onnx/model-file.ts';
 import { DataType, makeTensor } from '../src-core/onnx/tensor.ts';
 import type { AttributeProto, ModelProto, NodeProto, TensorProto } from '../src-core/onnx/types.ts';
@@ -231,7 +231,7 @@ describe('PRelu for static INT8', () => {
     w.list.push(makeTensor('slope', DataType.FLOAT, [slopes.length, 1, 1], Float32Array.from(slopes)));
     return model([conv(w, 'c1', 'x', 'a', 6, slopes.length), makeNode('PRelu', ['a', 'slope'], ['p'], {}, 'prelu'), conv(w, 'c2', 'p', 'y', slopes.length, 4)], w, 6);
   };
-  for (const mode of ['mul-add', 'concat', 'relu-neg', 'depthwise'] as const) {
+  for (const mode of ['mul-add', 'pair-conv', 'concat', 'relu-neg', 'depthwise'] as const) {
     for (const [label, slopes] of [['slopes in (−1, 1)', [0.25, -0.3, 0.9, 0.01, 0, -0.99]], ['slopes past ±1', [0.25, -1.5, 0.1, 2, 0.5, -1]]] as const) {
       it(`${mode}, ${label}: no PRelu, exact`, async () => {
         const original = build([...slopes]);
@@ -273,5 +273,33 @@ describe('PRelu for static INT8', () => {
     expect(counts.quantizeNodes).toBe(1);
     expect(counts.dequantizeNodes).toBe(2);
     expect(counts.ops.Add).toBe(1);
+  }, 120_000);
+
+  it('Real-ESRGAN x4fast as pair convs: every op int8, |y| exact at y\'s range, so each Concat copies bytes', async () => {
+    const original = readModelFile('test/fixtures/corpus/realesr-x4fast-pytorch.onnx');
+    const tiles = cutCalibrationTiles(readImages(['images/astronaut.png']), { count: 4, tileSize: 32, seed: 1 });
+    const q = await quantizeStatic(original, { tiles, preluMode: 'pair-conv', createRunner: (b) => createNodeRunner(b, { threads: 1 }) });
+    const counts = await optimizedKernelCounts(encodeModel(q.model));
+    expect(counts.ops.PRelu).toBeUndefined();
+    expect(counts.int8Convs).toBe(34 + 33);
+    expect(counts.floatConvs).toBe(0);
+    expect(counts.ops['com.microsoft.QLinearLeakyRelu']).toBe(33);
+    expect(counts.ops['com.microsoft.QLinearConcat']).toBe(33);
+    expect([counts.quantizeNodes, counts.dequantizeNodes]).toEqual([1, 2]);
+    // Each pair Concat's inputs (y and |y|) are quantized like its output: ORT's QLinearConcat copies them.
+    const g = q.model.graph!;
+    const producer = new Map(g.node!.flatMap((n) => n.output!.map((o) => [o, n] as const)));
+    const scalar = (name: string) => {
+      const t = g.initializer!.find((i) => i.name === name)!;
+      return t.floatData?.length ? t.floatData[0] : t.rawData!.length === 4 ? new DataView(t.rawData!.buffer, t.rawData!.byteOffset).getFloat32(0, true) : t.rawData![0];
+    };
+    const qParams = (n: NodeProto) => [scalar(n.input![1]!), scalar(n.input![2]!)];
+    const concats = g.node!.filter((n) => n.opType === 'Concat');
+    expect(concats).toHaveLength(33);
+    for (const c of concats) {
+      const out = g.node!.find((n) => n.opType === 'QuantizeLinear' && n.input![0] === c.output![0])!;
+      for (const i of c.input!) expect(qParams(producer.get(i)!)).toEqual(qParams(out));
+    }
+    expect(getMetadata(q.model, 'srq.prelu')).toBe('pair-conv');
   }, 120_000);
 });

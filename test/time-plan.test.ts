@@ -27,10 +27,10 @@ describe('time plan', () => {
     expect(planTime({ ...input, method: 'minmax', biasCorrection: false }).steps.map((s) => s.step)).toEqual(['calibration', 'validation']);
     // GPTQ: 351 conv inputs = 11 sessions of 32, each on 2 tiles, and 0.4 s of factorisation per conv (x4plus: 226 s measured).
     expect(planTime({ ...input, gptq: true }).steps.find((s) => s.step === 'GPTQ')!.seconds).toBeCloseTo(22 * 3.4 + 351 * 0.4);
-    // A miss of a model with PReLUs or residual sums first tries them whole and float, from round 1's ranges and
-    // weights: bias correction and validation once more.
+    // A miss of a model with PReLUs or residual sums first tries its cheaper forms (PReLUs as pair convs, then whole),
+    // from round 1's ranges and weights: bias correction and validation once more for each.
     const again = ['bias correction', 'validation'].reduce((n, s) => n + plan.steps.find((x) => x.step === s)!.seconds, 0);
-    expect(planTime({ ...input, cheapForm: true }).search).toBeCloseTo(plan.search + again);
+    expect(planTime({ ...input, cheapForms: 2 }).search).toBeCloseTo(plan.search + 2 * again);
     expect(planLine(plan, 60)).toMatch(/^time plan: calibration ≈ 4:43, bias correction ≈ 1:49, validation ≈ 0:10 \(≈ 6:42 in all; fallback search, if static INT8 misses the budget, ≈ \d+:\d\d more\); time budget 60 min$/);
   });
 

@@ -122,39 +122,34 @@ async function runWatched(input: ModelJobInput, ctx: ModelJobContext, dir: strin
   const gateWarning = dropGateWarning(validation.report, opts.gate);
   if (gateWarning) log.warning(`${input.path}: ${gateWarning}`, input.path);
   const staticIndex = made.findIndex((m) => m.variant === 'int8-static');
-  // Before any conv goes float, static INT8 that misses the gate tries its cheap float form: PReLUs whole (rewritten
-  // into int8 element-wise ops for speed: DQ → float PRelu → Q instead) and residual sums float (residual-sums.ts), every
-  // conv still int8, from round 1's ranges and weights (no calibration again); bias shifts are measured again, as the
-  // float sums change what each conv reads (x4plus with round 1's shifts: drop 0.127 → 0.125). Real-ESRGAN x4fast (PReLUs):
-  // fidelity 38.9 → 40.1 dB, PSNR-Y drop 0.189 → 0.080 dB, about 1.4× FP32 instead of 1.8×; x4plus, sums float
-  // quantized from scratch: drop 0.127 → 0.088 dB, fidelity 34.58 → 34.92 dB.
+  // Before any conv goes float, static INT8 that misses the gate tries its cheaper forms (cheapForms), every conv
+  // still int8, from round 1's ranges and GPTQ weights (no calibration again but of tensors round 1 lacked); bias
+  // shifts are measured again, as each form changes what the convs read (x4plus with round 1's shifts: drop 0.127 →
+  // 0.125). The first form within the gate is kept.
   const sums = staticInt8 ? residualSumNames(staticInt8.floatModel) : [];
-  if (staticInt8 && (staticInt8.preluRewrites.length > 0 || sums.length > 0) && validation.report.candidates[staticIndex]?.gate?.passed === false) {
+  const forms = staticInt8 ? cheapForms(staticInt8.preluRewrites.length, sums, opts.runtime) : [];
+  for (const form of validation.report.candidates[staticIndex]?.gate?.passed === false ? forms : []) {
     const missed = withinBudget(opts.gate, validation.report.candidates[staticIndex]!).value;
-    const what = [
-      ...(staticInt8.preluRewrites.length > 0 ? [`${staticInt8.preluRewrites.length} PReLUs whole (DQ → PRelu → Q)`] : []),
-      ...(sums.length > 0 ? [`${sums.length} residual sums float`] : []),
-    ].join(' and ');
-    log.info(`int8-static misses the gate (${budgetText(opts.gate)}): trying its ${what} before keeping layers float`);
+    log.info(`int8-static misses the gate (${budgetText(opts.gate)}): trying its ${form.what} before keeping layers float`);
     watch.step('int8-static');
     const cheap = await makeVariant('int8-static', resolved, input.path, ctx, factory, watch, memoryPlan.convsPerPart, {
-      wholePrelus: true, exclude: sums, ranges: staticInt8.calibration.ranges,
-      ...(staticInt8.equalization ? { equalizationRanges: staticInt8.equalization.ranges } : {}),
-      ...(staticInt8.gptqWeights ? { gptqWeights: staticInt8.gptqWeights } : {}),
+      ...form.options, ranges: staticInt8!.calibration.ranges,
+      ...(staticInt8!.equalization ? { equalizationRanges: staticInt8!.equalization.ranges } : {}),
+      ...(staticInt8!.gptqWeights ? { gptqWeights: staticInt8!.gptqWeights } : {}),
     });
     const tried = made.map((m, i) => (i === staticIndex ? { ...m, model: cheap.model, bytes: encodeModel(cheap.model) } : m));
     watch.step('validation');
     const retry = await validate(input, resolved, tried, ctx, factory);
-    const value = withinBudget(opts.gate, retry.report.candidates[staticIndex]!).value;
-    const change = `${opts.gate.metric} ${missed.toFixed(3)} → ${value.toFixed(3)}`;
+    const change = `${opts.gate.metric} ${missed.toFixed(3)} → ${withinBudget(opts.gate, retry.report.candidates[staticIndex]!).value.toFixed(3)}`;
     const passed = retry.report.candidates[staticIndex]!.gate?.passed;
+    log.info(`${form.what}: ${change}${passed ? ', within the gate' : form === forms.at(-1) ? ': still outside the gate, so the search starts from the all-int8 form' : ': still outside the gate'}`);
     if (passed) {
       made.splice(0, made.length, ...tried);
-      made[staticIndex]!.note = `${what} (every conv int8): ${change} on the evaluation photos, within the gate; the all-int8 form missed it`;
+      made[staticIndex]!.note = `${form.what} (every conv int8): ${change} on the evaluation photos, within the gate; the all-int8 form missed it`;
       validation = retry;
       staticInt8 = cheap.quantized;
+      break;
     }
-    log.info(`${what}: ${change}${passed ? ', within the gate' : ': still outside the gate, so the search starts from the all-int8 form'}`);
   }
   const staticResult = validation.report.candidates[staticIndex];
   const searchSkipped = staticResult && !staticResult.gate?.passed ? searchOverBudget(plan, (performance.now() - started) / 1000, budgetMinutes) : undefined;
@@ -292,7 +287,7 @@ async function planModel(
     convs,
     convsPerPart: memory.convsPerPart,
     layers: nodes.filter((n) => ruleRegistry.has(n.opType ?? '') && n.opType !== 'Relu' && n.opType !== 'Clip').length,
-    cheapForm: nodes.some((n) => n.opType === 'PRelu') || residualSumNames(resolved.model).length > 0,
+    cheapForms: cheapForms(nodes.filter((n) => n.opType === 'PRelu').length, residualSumNames(resolved.model), opts.runtime).length,
     variants: opts.variants,
     description: resolved.description,
     tileSize: opts.tileSize,
@@ -300,6 +295,29 @@ async function planModel(
     search: ctx.searchImages().map(({ image }) => image),
   });
   return { time, memory };
+}
+
+/** One form static INT8 tries when its all-int8 file misses the gate: what it changes, and how it is made. */
+interface CheapForm {
+  what: string;
+  options: Pick<StaticQuantizeOptions, 'wholePrelus' | 'preluMode' | 'exclude'>;
+}
+
+/**
+ * The forms to try, fastest first on the runtime the job validates on, each with the residual sums float
+ * (residual-sums.ts). PReLUs (rewritten into int8 element-wise ops for speed, optimize/prelu.ts) become pair convs
+ * (one rounding instead of three, every op in an int8 kernel: the fastest exact form on onnxruntime-node, the
+ * slowest on wasm, so only there), then whole (DQ → float PRelu → Q). Real-ESRGAN x4fast, held out: all-int8 drop
+ * 0.189 dB, pair convs 0.080 (2.48× FP32 in validation), whole 0.074–0.080 (about 1.7×); x4plus, sums float: 0.127 →
+ * 0.056 (README, *PReLU models, residual sums*).
+ */
+export function cheapForms(prelus: number, sums: readonly string[], runtime: 'node' | 'web'): CheapForm[] {
+  const floatSums = sums.length > 0 ? ` and ${sums.length} residual sums float` : '';
+  if (prelus === 0) return sums.length > 0 ? [{ what: `${sums.length} residual sums float`, options: { exclude: sums } }] : [];
+  return [
+    ...(runtime === 'node' ? [{ what: `${prelus} PReLUs as pair convs (Concat(y, |y|) → 1×1 conv)${floatSums}`, options: { preluMode: 'pair-conv' as const, exclude: sums } }] : []),
+    { what: `${prelus} PReLUs whole (DQ → PRelu → Q)${floatSums}`, options: { wholePrelus: true, exclude: sums } },
+  ];
 }
 
 /** A model whose plan does not fit its time or memory budget (refused before any work). */
@@ -318,7 +336,7 @@ async function makeVariant(
   factory: (bytes: Uint8Array, hints?: RunnerOptions) => ReturnType<typeof createRunner>,
   watch: MemoryWatch,
   biasConvsPerSession: number,
-  staticOptions: Pick<StaticQuantizeOptions, 'wholePrelus' | 'exclude' | 'ranges' | 'equalizationRanges' | 'gptqWeights'> = {},
+  staticOptions: Pick<StaticQuantizeOptions, 'wholePrelus' | 'preluMode' | 'exclude' | 'ranges' | 'equalizationRanges' | 'gptqWeights'> = {},
 ): Promise<{ model: ModelProto; quantized?: StaticQuantizeResult }> {
   if (variant === 'int8-dynamic') return { model: quantizeDynamic(model, { name }).model };
   if (variant === 'fp16') return { model: convertToFp16(model, { name }).model };

@@ -46,10 +46,11 @@ export interface PlanInput {
   convsPerPart?: number;
   layers: number;
   /**
-   * The model has PRelus static INT8 rewrites or residual sums: a miss first tries them whole and float, quantized
-   * again from round 1's ranges and weights (bias correction measured again) and validated again (model-job.ts).
+   * How many cheaper forms a static INT8 miss tries before the search (model-job.ts cheapForms: PReLUs as pair convs
+   * or whole, residual sums float), each quantized again from round 1's ranges and weights (bias correction measured
+   * again) and validated again.
    */
-  cheapForm?: boolean;
+  cheapForms?: number;
   variants: readonly Variant[];
   description: ModelDescription;
   tileSize: number;
@@ -100,8 +101,8 @@ export function planTime(p: PlanInput): TimePlan {
     // rest of calibration (a quarter of the tiles), two real rounds and validation again.
     search = 2 * simulated * searchRuns * t + 0.25 * p.calibrationTiles * CALIBRATION_PASSES[p.method] * t + 2 * searchRuns * 1.5 * t + validationRuns * (1 + variantsCost) * t;
   }
-  if (p.variants.includes('int8-static') && p.cheapForm) {
-    search += (steps.find((x) => x.step === 'bias correction')?.seconds ?? 0) + validationRuns * (1 + variantsCost) * t;
+  if (p.variants.includes('int8-static') && p.cheapForms) {
+    search += p.cheapForms * ((steps.find((x) => x.step === 'bias correction')?.seconds ?? 0) + validationRuns * (1 + variantsCost) * t);
   }
   return { steps, search, seconds: steps.reduce((s, x) => s + x.seconds, 0) };
 }

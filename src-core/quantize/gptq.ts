@@ -133,7 +133,7 @@ interface Block { indices: number[]; h: Float32Array }
  * Int8 weights of each conv GPTQ can round, by weight name: H over each block of its inputs (blocksOf) from sampled
  * input patches of the float model on the first tiles (gptqTileRuns), then roundWithHessian at the scales nearest
  * rounding would use (channelScales). A session's statistics are dropped once its convs are rounded: only the int8
- * weights are kept (x4plus's full H would take 4 GB).
+ * weights are kept (x4plus's full H would take 4 GB). Convs whose weights are `already` rounded are skipped.
  */
 export async function roundWeightsFromData(
   model: ModelProto,
@@ -141,8 +141,9 @@ export async function roundWeightsFromData(
   tiles: readonly RasterImage[],
   createRunner: RunnerFactory,
   onProgress?: (message: string) => void,
+  already: ReadonlyMap<string, RoundedWeight> = new Map(),
 ): Promise<Map<string, RoundedWeight>> {
-  const targets = targetsOf(model, plan);
+  const targets = targetsOf(model, plan).filter((t) => !already.has(t.weight));
   const rounded = new Map<string, RoundedWeight>();
   if (targets.length === 0) return rounded;
   const g = new Graph(model.graph!);

@@ -59,6 +59,8 @@ export interface StaticQuantizeOptions {
    * PRelus are 1.3 dB closer to FP32 on Real-ESRGAN x4fast.
    */
   wholePrelus?: boolean | readonly string[];
+  /** The int8 form of the PRelus not kept whole (optimize/prelu.ts); default 'mul-add', the fastest on wasm. */
+  preluMode?: 'mul-add' | 'pair-conv';
 }
 
 export interface StaticQuantizeResult {
@@ -163,7 +165,8 @@ export async function quantizeStatic(source: ModelProto, opts: StaticQuantizeOpt
     : await equalizeActivations(float, opts.tiles, opts.createRunner, opts.onProgress, opts.equalizationRanges);
   const equalized = equalization?.convs ?? 0;
   const prelusBefore = preluNames(float);
-  const preluRewrites = opts.wholePrelus === true ? [] : rewritePrelus(float, 'mul-add', new Set(opts.wholePrelus || []));
+  const preluMode = opts.preluMode ?? 'mul-add';
+  const preluRewrites = opts.wholePrelus === true ? [] : rewritePrelus(float, preluMode, new Set(opts.wholePrelus || []));
   const rewrittenNames = new Set(preluRewrites.map((r) => r.prelu));
   const wholePrelus = opts.wholePrelus ? prelusBefore.filter((p) => !rewrittenNames.has(p)) : [];
   nameNodes(float);
@@ -182,7 +185,8 @@ export async function quantizeStatic(source: ModelProto, opts: StaticQuantizeOpt
   const calibration: CalibrationResult = { ...measured, ranges: new Map([...(opts.ranges ?? []), ...measured.ranges]) };
   const ranges = settleRanges(float, plan, calibration.ranges);
   // GPTQ's weights do not depend on ranges or exclusions: a later round's plan takes the ones it still quantizes.
-  const gptqWeights = opts.gptq === false ? undefined : opts.gptqWeights ?? await roundWeightsFromData(float, plan, opts.tiles, opts.createRunner, opts.onProgress);
+  // Given weights are reused; convs they lack (a PRelu's pair-conv mix when round 1 had none) are rounded now.
+  const gptqWeights = opts.gptq === false ? undefined : await withGptqWeights(float, plan, opts);
   // The QDQ model of a float graph at these ranges: a copy, planned again (the plan depends on structure only).
   const rewrite = (graph: ModelProto) => {
     const model = cloneModel(graph);
@@ -219,6 +223,7 @@ export async function quantizeStatic(source: ModelProto, opts: StaticQuantizeOpt
   if (equalized > 0) setMetadata(out, 'srq.equalization', `${equalized} convs`);
   if (gptqWeights && gptqWeights.size > 0) setMetadata(out, 'srq.gptq', `${gptqWeights.size} convs`);
   if (wholePrelus.length > 0) setMetadata(out, 'srq.prelu', preluRewrites.length === 0 ? 'whole' : `whole: ${wholePrelus.join(',')}`);
+  else if (preluRewrites.length > 0 && preluMode !== 'mul-add') setMetadata(out, 'srq.prelu', preluMode);
   return {
     model: out, floatModel: float, plan: result.plan, params: result.params, calibration, preluRewrites, wholePrelus, ...(equalization ? { equalization } : {}),
     ...(opsetUpgrade ? { opsetUpgrade } : {}), ...(gptqWeights ? { gptqWeights } : {}), ...(biasCorrection && shifts ? { biasCorrection, biasShifts: shifts } : {}),
@@ -226,6 +231,13 @@ export async function quantizeStatic(source: ModelProto, opts: StaticQuantizeOpt
 }
 
 /** Every node gets a name: the accuracy-aware search's layers and the simulation find a node by its name. */
+/** GPTQ weights for the planned convs: those given (an earlier run's) and, rounded now, any they lack. */
+async function withGptqWeights(float: ModelProto, plan: QuantPlan, opts: StaticQuantizeOptions): Promise<ReadonlyMap<string, RoundedWeight>> {
+  const given = opts.gptqWeights ?? new Map<string, RoundedWeight>();
+  const added = await roundWeightsFromData(float, plan, opts.tiles, opts.createRunner, opts.onProgress, given);
+  return added.size === 0 ? given : new Map([...given, ...added]);
+}
+
 function nameNodes(model: ModelProto): void {
   const nodes = model.graph?.node ?? [];
   if (nodes.every((n) => n.name)) return;
