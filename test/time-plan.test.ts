@@ -1,7 +1,9 @@
 // The job's time plan (src-action/job/time-plan.ts): step estimates from one tile's time, the refusal of a model
-// that cannot fit its budget (with what it needs), and the skip of a search that would not fit what is left.
+// that cannot fit its budget (with what it needs), the skip of a search that would not fit what is left, and the
+// cheaper forms a static INT8 miss tries before the search (whose cost the plan counts).
 import { describe, expect, it } from 'vitest';
 import type { ModelDescription } from '../src-core/model/description.ts';
+import { cheapForms } from '../src-action/job/model-job.ts';
 import { overBudget, planLine, planTime, searchOverBudget, type PlanInput } from '../src-action/job/time-plan.ts';
 
 const description = { scale: 4, border: 0, overlap: 10 } as ModelDescription;
@@ -44,5 +46,20 @@ describe('time plan', () => {
     const plan = planTime(input);
     expect(searchOverBudget(plan, 600, 60)).toBeUndefined();
     expect(searchOverBudget(plan, 600, 11)).toMatch(/^the fallback search needs ≈ \d+:\d\d and the 11 min time budget has 1:00 left; raise time-budget to \d+ to let it run$/);
+  });
+});
+
+describe('cheaper forms a static INT8 miss tries (model-job.ts)', () => {
+  it('on onnxruntime-node PReLUs as pair convs, then whole; on wasm whole only (pair convs are its slowest form); sums float with each', () => {
+    const sums = ['Add_1', 'Add_2'];
+    const node = cheapForms(33, sums, 'node');
+    expect(node.map((f) => f.what)).toEqual([
+      '33 PReLUs as pair convs (Concat(y, |y|) → 1×1 conv) and 2 residual sums float',
+      '33 PReLUs whole (DQ → PRelu → Q) and 2 residual sums float',
+    ]);
+    expect(node.map((f) => f.options)).toEqual([{ preluMode: 'pair-conv', exclude: sums }, { wholePrelus: true, exclude: sums }]);
+    expect(cheapForms(33, [], 'web')).toEqual([{ what: '33 PReLUs whole (DQ → PRelu → Q)', options: { wholePrelus: true, exclude: [] } }]);
+    expect(cheapForms(0, sums, 'node')).toEqual([{ what: '2 residual sums float', options: { exclude: sums } }]);
+    expect(cheapForms(0, [], 'node')).toEqual([]);
   });
 });
