@@ -30,9 +30,14 @@ describe('time plan', () => {
     // GPTQ: 351 conv inputs = 11 sessions of 32, each on 2 tiles, and 0.4 s of factorisation per conv (x4plus: 226 s measured).
     expect(planTime({ ...input, gptq: true }).steps.find((s) => s.step === 'GPTQ')!.seconds).toBeCloseTo(22 * 3.4 + 351 * 0.4);
     // A miss of a model with PReLUs or residual sums first tries its cheaper forms (PReLUs as pair convs, then whole),
-    // from round 1's ranges and weights: bias correction and validation once more for each.
-    const again = ['bias correction', 'validation'].reduce((n, s) => n + plan.steps.find((x) => x.step === s)!.seconds, 0);
-    expect(planTime({ ...input, cheapForms: 2 }).search).toBeCloseTo(plan.search + 2 * again);
+    // from round 1's ranges and weights: bias correction and validation once more for each, and calibration and GPTQ
+    // for the pair convs' new tensors and convs.
+    const seconds = (p: typeof plan, steps: string[]) => steps.reduce((n, s) => n + (p.steps.find((x) => x.step === s)?.seconds ?? 0), 0);
+    const again = seconds(plan, ['bias correction', 'validation']);
+    expect(planTime({ ...input, cheapForms: [{ calibrates: false }] }).search).toBeCloseTo(plan.search + again);
+    const gptq = planTime({ ...input, gptq: true });
+    expect(planTime({ ...input, gptq: true, cheapForms: [{ calibrates: true }, { calibrates: false }] }).search)
+      .toBeCloseTo(gptq.search + 2 * seconds(gptq, ['bias correction', 'validation']) + seconds(gptq, ['calibration', 'GPTQ']));
     expect(planLine(plan, 60)).toMatch(/^time plan: calibration ≈ 4:43, bias correction ≈ 1:49, validation ≈ 0:10 \(≈ 6:42 in all; fallback search, if static INT8 misses the budget, ≈ \d+:\d\d more\); time budget 60 min$/);
   });
 
@@ -58,8 +63,9 @@ describe('cheaper forms a static INT8 miss tries (model-job.ts)', () => {
       '33 PReLUs whole (DQ → PRelu → Q) and 2 residual sums float',
     ]);
     expect(node.map((f) => f.options)).toEqual([{ preluMode: 'pair-conv', exclude: sums }, { wholePrelus: true, exclude: sums }]);
-    expect(cheapForms(33, [], 'web')).toEqual([{ what: '33 PReLUs whole (DQ → PRelu → Q)', options: { wholePrelus: true, exclude: [] } }]);
-    expect(cheapForms(0, sums, 'node')).toEqual([{ what: '2 residual sums float', options: { exclude: sums } }]);
+    expect(node.map((f) => f.calibrates)).toEqual([true, false]);
+    expect(cheapForms(33, [], 'web')).toEqual([{ what: '33 PReLUs whole (DQ → PRelu → Q)', options: { wholePrelus: true, exclude: [] }, calibrates: false }]);
+    expect(cheapForms(0, sums, 'node')).toEqual([{ what: '2 residual sums float', options: { exclude: sums }, calibrates: false }]);
     expect(cheapForms(0, [], 'node')).toEqual([]);
   });
 });

@@ -287,7 +287,7 @@ async function planModel(
     convs,
     convsPerPart: memory.convsPerPart,
     layers: nodes.filter((n) => ruleRegistry.has(n.opType ?? '') && n.opType !== 'Relu' && n.opType !== 'Clip').length,
-    cheapForms: cheapForms(nodes.filter((n) => n.opType === 'PRelu').length, residualSumNames(resolved.model), opts.runtime).length,
+    cheapForms: cheapForms(nodes.filter((n) => n.opType === 'PRelu').length, residualSumNames(resolved.model), opts.runtime),
     variants: opts.variants,
     description: resolved.description,
     tileSize: opts.tileSize,
@@ -301,6 +301,8 @@ async function planModel(
 interface CheapForm {
   what: string;
   options: Pick<StaticQuantizeOptions, 'wholePrelus' | 'preluMode' | 'exclude'>;
+  /** It has tensors to calibrate and convs to round that round 1 lacked (the time plan counts them). */
+  calibrates: boolean;
 }
 
 /**
@@ -313,10 +315,10 @@ interface CheapForm {
  */
 export function cheapForms(prelus: number, sums: readonly string[], runtime: 'node' | 'web'): CheapForm[] {
   const floatSums = sums.length > 0 ? ` and ${sums.length} residual sums float` : '';
-  if (prelus === 0) return sums.length > 0 ? [{ what: `${sums.length} residual sums float`, options: { exclude: sums } }] : [];
+  if (prelus === 0) return sums.length > 0 ? [{ what: `${sums.length} residual sums float`, options: { exclude: sums }, calibrates: false }] : [];
   return [
-    ...(runtime === 'node' ? [{ what: `${prelus} PReLUs as pair convs (Concat(y, |y|) → 1×1 conv)${floatSums}`, options: { preluMode: 'pair-conv' as const, exclude: sums } }] : []),
-    { what: `${prelus} PReLUs whole (DQ → PRelu → Q)${floatSums}`, options: { wholePrelus: true, exclude: sums } },
+    ...(runtime === 'node' ? [{ what: `${prelus} PReLUs as pair convs (Concat(y, |y|) → 1×1 conv)${floatSums}`, options: { preluMode: 'pair-conv' as const, exclude: sums }, calibrates: true }] : []),
+    { what: `${prelus} PReLUs whole (DQ → PRelu → Q)${floatSums}`, options: { wholePrelus: true, exclude: sums }, calibrates: false },
   ];
 }
 

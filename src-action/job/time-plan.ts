@@ -46,11 +46,12 @@ export interface PlanInput {
   convsPerPart?: number;
   layers: number;
   /**
-   * How many cheaper forms a static INT8 miss tries before the search (model-job.ts cheapForms: PReLUs as pair convs
-   * or whole, residual sums float), each quantized again from round 1's ranges and weights (bias correction measured
-   * again) and validated again.
+   * The cheaper forms a static INT8 miss tries before the search (model-job.ts cheapForms: PReLUs as pair convs or
+   * whole, residual sums float), each quantized again from round 1's ranges and weights (bias correction measured
+   * again) and validated again; a form with tensors and convs round 1 lacked (`calibrates`: the pair convs) also runs
+   * calibration and GPTQ for them (counted as whole steps: each calibration pass runs the whole model).
    */
-  cheapForms?: number;
+  cheapForms?: readonly { calibrates: boolean }[];
   variants: readonly Variant[];
   description: ModelDescription;
   tileSize: number;
@@ -101,8 +102,11 @@ export function planTime(p: PlanInput): TimePlan {
     // rest of calibration (a quarter of the tiles), two real rounds and validation again.
     search = 2 * simulated * searchRuns * t + 0.25 * p.calibrationTiles * CALIBRATION_PASSES[p.method] * t + 2 * searchRuns * 1.5 * t + validationRuns * (1 + variantsCost) * t;
   }
-  if (p.variants.includes('int8-static') && p.cheapForms) {
-    search += p.cheapForms * ((steps.find((x) => x.step === 'bias correction')?.seconds ?? 0) + validationRuns * (1 + variantsCost) * t);
+  if (p.variants.includes('int8-static')) {
+    const seconds = (step: string) => steps.find((x) => x.step === step)?.seconds ?? 0;
+    for (const form of p.cheapForms ?? []) {
+      search += seconds('bias correction') + validationRuns * (1 + variantsCost) * t + (form.calibrates ? seconds('calibration') + seconds('GPTQ') : 0);
+    }
   }
   return { steps, search, seconds: steps.reduce((s, x) => s + x.seconds, 0) };
 }
