@@ -102,6 +102,19 @@ describe('GPTQ weight rounding', () => {
     expect(fOn).toBeGreaterThan(fOff + 0.8);
   }, 180_000);
 
+  it('given weights (an earlier round\'s) are reused, and convs they lack (pair convs\' mixes) are rounded now', async () => {
+    const model = readModelFile(X4FAST);
+    const first = await quantizeStatic(model, { tiles, createRunner: factory });
+    const pair = await quantizeStatic(model, {
+      tiles, createRunner: factory, preluMode: 'pair-conv', ranges: first.calibration.ranges, gptqWeights: first.gptqWeights!,
+    });
+    expect(first.gptqWeights!.size).toBe(34);
+    // The 34 convs' weights are round 1's own; the 33 mixes (1×1, 128 inputs) are new.
+    expect(pair.gptqWeights!.size).toBe(67);
+    for (const [name, w] of first.gptqWeights!) expect(pair.gptqWeights!.get(name)).toBe(w);
+    expect(getMetadata(pair.model, 'srq.gptq')).toBe('67 convs');
+  }, 180_000);
+
   // Measured (16 tiles of 64², defaults otherwise; fidelity to FP32 on the 12 held-out crops): esrgan-slim-x4
   // 52.46 → 52.79 dB, waifu2x 47.90 → 48.15 dB. (x4fast with every layer int8 gained 0.0–0.7 dB here depending on
   // the tiles and crops: its activations carry most of its error; the weights-only test above isolates GPTQ's part.)
