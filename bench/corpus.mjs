@@ -3,6 +3,8 @@
 // targets. Per model: `srq quantize` with the defaults (its int8 coverage line: share of conv/matmul MACs ORT runs
 // in int8 kernels, Q/DQ left), the file size against the FP32 file, and `srq bench` of FP32 (after srq's exact
 // rewrites, as srq serves it) against INT8 on one 256² tile: ORT-node with 2 threads and ORT-web with 1 thread.
+// A model with PReLUs gets a row for each of their other int8 forms too (`--prelu pair-conv`, `--prelu whole`: what
+// the job tries when the default misses its gate).
 // Quality is `npm run bench:quality`'s job. Each step is a child process; about 20 minutes on a 2-core machine.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
@@ -38,22 +40,27 @@ if (missing.length) {
 console.log('| model | int8 coverage (MACs) | Q/DQ left | size | node×2: FP32 → INT8 ms | web×1: FP32 → INT8 ms |');
 console.log('| --- | ---: | ---: | ---: | ---: | ---: |');
 for (const model of models) {
-  const temp = mkdtempSync(join(tmpdir(), 'srq-bench-corpus-'));
   const name = basename(model, '.onnx');
-  try {
-    const int8 = join(temp, `${name}.int8.onnx`);
-    // --min-coverage 0: the bench reports coverage rather than failing on it.
-    const log = srq(['quantize', model, '-o', int8, '--min-coverage', '0']);
-    const coverage = /int8 coverage: ([\d.]+%) of MACs \(([^)]*)\), Q\/DQ left: (\d+\/\d+)/.exec(log);
-    const size = statSync(int8).size / statSync(model).size;
-    const node = speedup(model, int8, 'node', 2, temp);
-    const web = speedup(model, int8, 'web', 1, temp);
-    const ms = (s) => `${s.fp32Ms.toFixed(0)} → ${s.int8Ms.toFixed(0)} (${s.speedup.toFixed(2)}×)`;
-    console.log(`| ${name} | ${coverage?.[1] ?? '?'} (${coverage?.[2] ?? '?'}) | ${coverage?.[3] ?? '?'} | ${(100 * size).toFixed(0)}% | ${ms(node)} | ${ms(web)} |`);
-  } catch (e) {
-    console.log(`| ${name} | failed: ${e.message} | | | | |`);
-  } finally {
-    rmSync(temp, { recursive: true, force: true });
+  const info = spawnSync(process.execPath, [join(root, 'bin/srq.js'), 'info', model, '--json'], { cwd: root, encoding: 'utf8' });
+  const prelus = info.status === 0 ? JSON.parse(info.stdout).ops?.PRelu ?? 0 : 0;
+  for (const prelu of prelus > 0 ? ['mul-add', 'pair-conv', 'whole'] : ['mul-add']) {
+    const label = prelu === 'mul-add' ? name : `${name} (--prelu ${prelu})`;
+    const temp = mkdtempSync(join(tmpdir(), 'srq-bench-corpus-'));
+    try {
+      const int8 = join(temp, `${name}.int8.onnx`);
+      // --min-coverage 0: the bench reports coverage rather than failing on it.
+      const log = srq(['quantize', model, '-o', int8, '--min-coverage', '0', '--prelu', prelu]);
+      const coverage = /int8 coverage: ([\d.]+%) of MACs \(([^)]*)\), Q\/DQ left: (\d+\/\d+)/.exec(log);
+      const size = statSync(int8).size / statSync(model).size;
+      const node = speedup(model, int8, 'node', 2, temp);
+      const web = speedup(model, int8, 'web', 1, temp);
+      const ms = (s) => `${s.fp32Ms.toFixed(0)} → ${s.int8Ms.toFixed(0)} (${s.speedup.toFixed(2)}×)`;
+      console.log(`| ${label} | ${coverage?.[1] ?? '?'} (${coverage?.[2] ?? '?'}) | ${coverage?.[3] ?? '?'} | ${(100 * size).toFixed(0)}% | ${ms(node)} | ${ms(web)} |`);
+    } catch (e) {
+      console.log(`| ${label} | failed: ${e.message} | | | | |`);
+    } finally {
+      rmSync(temp, { recursive: true, force: true });
+    }
   }
 }
 console.log('\nFP32 = the model after srq\'s exact rewrites (as srq serves it); one 256² tile of a photo, median of 5 runs.');

@@ -47,6 +47,9 @@ const help = `usage: srq quantize <model.onnx> -o <out.onnx> [options]
   --seed N                  where the tiles are cut (default 1; same seed, same model)
   --activations u8|s8       activation type (default u8: what ORT's x86 and wasm int8 kernels want)
   --exclude <names>         node names or op types to keep float (comma-separated, repeatable)
+  --prelu mul-add|pair-conv|whole   int8-static: how PReLUs run (default mul-add: int8 element-wise ops, the
+                            smallest file; pair-conv: Concat(y, |y|) → 1×1 conv, fastest on ORT-node, ≈ 1 dB
+                            closer to FP32; whole: DQ → float PRelu → Q, fastest on wasm, as close)
   --report <file.json>      per-tensor error report (SQNR in dB vs the float model, worst first;
                             null where the tensor is exact)
   --min-coverage P          int8-static: least share (%) of conv/matmul MACs ORT must run in int8 kernels
@@ -80,6 +83,7 @@ export async function quantizeCommand(argv: string[]): Promise<number> {
     seed: { type: 'string' },
     activations: { type: 'string' },
     exclude: { type: 'string', multiple: true },
+    prelu: { type: 'string' },
     report: { type: 'string' },
     runtime: { type: 'string' },
     threads: { type: 'string' },
@@ -103,6 +107,8 @@ export async function quantizeCommand(argv: string[]): Promise<number> {
   const runtime = oneOf('runtime', values.runtime, ['node', 'web'] as const, 'node');
   const threads = values.threads !== undefined ? intFlag('threads', values.threads, 1) : undefined;
   const exclude = (values.exclude ?? []).flatMap((e) => e.split(',')).map((e) => e.trim()).filter(Boolean);
+  const prelu = oneOf('prelu', values.prelu, ['mul-add', 'pair-conv', 'whole'] as const, 'mul-add');
+  if (values.prelu !== undefined && mode !== 'int8-static') throw new UsageError(`--prelu needs --mode int8-static (${mode} keeps PReLUs as they are)`);
   const searched = values['max-drop'] !== undefined || values['min-fidelity'] !== undefined;
   if (!searched && (values.eval || values.metric)) throw new UsageError('--eval and --metric belong to accuracy-aware quantization: add --max-drop <dB> (or --min-fidelity <dB>)');
   const budget = searched
@@ -140,6 +146,7 @@ export async function quantizeCommand(argv: string[]): Promise<number> {
       gptq: !values['no-gptq'],
       activationType: oneOf('activations', values.activations, ['u8', 's8'] as const, 'u8'),
       exclude,
+      ...(prelu === 'whole' ? { wholePrelus: true } : { preluMode: prelu }),
       createRunner: runnerFactory,
       onProgress: progress,
       name: input,

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DataType } from '../src-core/onnx/index.ts';
 import { makeGraph, makeModel, makeNode, makeValueInfo } from '../src-core/onnx/build.ts';
-import { encodeModel } from '../src-core/onnx/model.ts';
+import { decodeModel, encodeModel, getMetadata } from '../src-core/onnx/model.ts';
 import { expectOneLineError, srq } from './helpers/cli.ts';
 import { opset6Shuffle } from './helpers/small-sr-models.ts';
 
@@ -49,6 +49,21 @@ describe('srq quantize', () => {
     for (let i = 1; i < db.length; i++) expect(db[i]!).toBeGreaterThanOrEqual(db[i - 1]!);
     expect(tensors.find((t) => t.tensor === 'input')?.sqnrDb).toBeNull();
     expect(srq(['info', out, '--optimized']).stdout).toMatch(/int8 convs 12 of 12; Q\/DQ left: 1 Q, 1 DQ/);
+  });
+
+  it('--prelu picks the PReLUs\' int8 form: element-wise ops, pair convs or whole', () => {
+    const srvgg = 'test/fixtures/corpus/srvgg-x2-interp-size.onnx';
+    const forms = { 'mul-add': [undefined, 0], 'pair-conv': ['pair-conv', 0], whole: ['whole', 7] } as const;
+    for (const [form, [metadata, prelus]] of Object.entries(forms)) {
+      const out = join(work, `srvgg-${form}.onnx`);
+      const r = srq(['quantize', srvgg, '-o', out, '--calib-tiles', '4', '--calib', 'images/chelsea.png', '--prelu', form]);
+      expect(r.code, r.stderr).toBe(0);
+      const m = decodeModel(readFileSync(out));
+      expect(getMetadata(m, 'srq.prelu')).toBe(metadata);
+      expect(m.graph!.node!.filter((n) => n.opType === 'PRelu')).toHaveLength(prelus);
+      // Every conv int8 in each form (pair convs add a 1×1 conv per PReLU).
+      expect(r.stdout).toMatch(form === 'pair-conv' ? /int8 coverage: 100\.0% of MACs \(15\/15 convs\)/ : /int8 coverage: 100\.0% of MACs \(8\/8 convs\)/);
+    }
   });
 
   describe('bad input: exit 2, one line, nothing written', () => {
@@ -99,6 +114,8 @@ describe('srq quantize', () => {
       ['missing -o', () => ['quantize', model], /needs -o/],
       ['--exclude naming nothing in the model', () => ['quantize', model, '-o', out, '--exclude', 'Conv,LayerNorm'], /--exclude LayerNorm: no node or op type of that name/],
       ['unknown mode', () => ['quantize', model, '-o', out, '--mode', 'int4'], /--mode must be one of int8-static, int8-dynamic, fp16/],
+      ['unknown PReLU form', () => ['quantize', model, '-o', out, '--prelu', 'fast'], /--prelu must be one of mul-add, pair-conv, whole/],
+      ['PReLU form without static INT8', () => ['quantize', model, '-o', out, '--mode', 'fp16', '--prelu', 'whole'], /--prelu needs --mode int8-static \(fp16 keeps PReLUs as they are\)/],
       ['unknown flag', () => ['quantize', model, '-o', out, '--fast'], /Unknown option '--fast'/],
     ];
     for (const [name, args, message] of cases) {
