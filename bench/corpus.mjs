@@ -22,13 +22,12 @@ function srq(args) {
   return `${r.stdout}\n${r.stderr}`;
 }
 
-/** Speed-up of the second file over the first on one runtime and thread count (srq bench, median of its runs). */
-function speedup(fp32, int8, runtime, threads, temp) {
+/** Each file's median time against the first's on one runtime and thread count (srq bench: the files take turns). */
+function speedups(fp32, files, runtime, threads, temp) {
   const json = join(temp, `bench-${runtime}-${threads}.json`);
-  srq(['bench', fp32, int8, '--runtimes', runtime, '--threads', String(threads), '--tile', '256', '--runs', '5', '--json', json]);
-  const report = JSON.parse(readFileSync(json, 'utf8'));
-  const [base, own] = report.results;
-  return { fp32Ms: base.medianMs, int8Ms: own.medianMs, speedup: base.medianMs / own.medianMs };
+  srq(['bench', fp32, ...files, '--runtimes', runtime, '--threads', String(threads), '--tile', '256', '--runs', '5', '--json', json]);
+  const [base, ...own] = JSON.parse(readFileSync(json, 'utf8')).results;
+  return own.map((o) => ({ fp32Ms: base.medianMs, int8Ms: o.medianMs, speedup: base.medianMs / o.medianMs }));
 }
 
 const models = process.argv.slice(2).length ? process.argv.slice(2) : realWorldCorpus(root);
@@ -43,24 +42,26 @@ for (const model of models) {
   const name = basename(model, '.onnx');
   const info = spawnSync(process.execPath, [join(root, 'bin/srq.js'), 'info', model, '--json'], { cwd: root, encoding: 'utf8' });
   const prelus = info.status === 0 ? JSON.parse(info.stdout).ops?.PRelu ?? 0 : 0;
-  for (const prelu of prelus > 0 ? ['mul-add', 'pair-conv', 'whole'] : ['mul-add']) {
-    const label = prelu === 'mul-add' ? name : `${name} (--prelu ${prelu})`;
-    const temp = mkdtempSync(join(tmpdir(), 'srq-bench-corpus-'));
-    try {
-      const int8 = join(temp, `${name}.int8.onnx`);
-      // --min-coverage 0: the bench reports coverage rather than failing on it.
-      const log = srq(['quantize', model, '-o', int8, '--min-coverage', '0', '--prelu', prelu]);
-      const coverage = /int8 coverage: ([\d.]+%) of MACs \(([^)]*)\), Q\/DQ left: (\d+\/\d+)/.exec(log);
-      const size = statSync(int8).size / statSync(model).size;
-      const node = speedup(model, int8, 'node', 2, temp);
-      const web = speedup(model, int8, 'web', 1, temp);
-      const ms = (s) => `${s.fp32Ms.toFixed(0)} → ${s.int8Ms.toFixed(0)} (${s.speedup.toFixed(2)}×)`;
-      console.log(`| ${label} | ${coverage?.[1] ?? '?'} (${coverage?.[2] ?? '?'}) | ${coverage?.[3] ?? '?'} | ${(100 * size).toFixed(0)}% | ${ms(node)} | ${ms(web)} |`);
-    } catch (e) {
-      console.log(`| ${label} | failed: ${e.message} | | | | |`);
-    } finally {
-      rmSync(temp, { recursive: true, force: true });
+  const forms = prelus > 0 ? ['mul-add', 'pair-conv', 'whole'] : ['mul-add'];
+  const labels = forms.map((f) => (f === 'mul-add' ? name : `${name} (--prelu ${f})`));
+  const temp = mkdtempSync(join(tmpdir(), 'srq-bench-corpus-'));
+  try {
+    const files = forms.map((f) => join(temp, `${name}.${f}.int8.onnx`));
+    // --min-coverage 0: the bench reports coverage rather than failing on it.
+    const logs = forms.map((f, i) => srq(['quantize', model, '-o', files[i], '--min-coverage', '0', '--prelu', f]));
+    // The forms take turns with FP32 in one run per runtime: their times compare within a row and across rows.
+    const node = speedups(model, files, 'node', 2, temp);
+    const web = speedups(model, files, 'web', 1, temp);
+    const ms = (s) => `${s.fp32Ms.toFixed(0)} → ${s.int8Ms.toFixed(0)} (${s.speedup.toFixed(2)}×)`;
+    for (const [i, label] of labels.entries()) {
+      const coverage = /int8 coverage: ([\d.]+%) of MACs \(([^)]*)\), Q\/DQ left: (\d+\/\d+)/.exec(logs[i]);
+      const size = statSync(files[i]).size / statSync(model).size;
+      console.log(`| ${label} | ${coverage?.[1] ?? '?'} (${coverage?.[2] ?? '?'}) | ${coverage?.[3] ?? '?'} | ${(100 * size).toFixed(0)}% | ${ms(node[i])} | ${ms(web[i])} |`);
     }
+  } catch (e) {
+    console.log(`| ${labels[0]} | failed: ${e.message} | | | | |`);
+  } finally {
+    rmSync(temp, { recursive: true, force: true });
   }
 }
 console.log('\nFP32 = the model after srq\'s exact rewrites (as srq serves it); one 256² tile of a photo, median of 5 runs.');

@@ -12,9 +12,9 @@
 //   0.097 dB). |y| shares y's int8 range (concat-ranges.ts), so it is exact and the Concat copies bytes: the only
 //   roundings are y's and the conv's output, as with the PRelu whole, with every op in an int8 kernel. Costs 2C·C
 //   multiply-adds a pixel (+22% on a 3×3 C→C conv) and that weight in the file. Real-ESRGAN x4fast, this no-VNNI
-//   machine, idle, 256² tile against the FP32 file: node×2 2.30× (mul-add 1.94×, whole 1.71×), web×1 1.40× (mul-add
-//   1.69×, whole 1.74×); held out (`srq quantize`, `srq validate`): 39.84 dB, drop 0.097 (mul-add 38.90 / 0.189,
-//   whole 40.15 / 0.074); size 33% of FP32 (27%, 26%).
+//   machine, idle, `npm run bench:corpus` (256² tile): node×2 2.65× (mul-add 2.39×, whole 1.39×), web×1 1.45×
+//   (mul-add 1.60×, whole 1.58×); held out (`srq quantize`, `srq validate`): 39.84 dB, drop 0.097 (mul-add 38.90 /
+//   0.189, whole 40.15 / 0.074); size 33% of FP32 (27%, 26%).
 // - 'relu-neg': Relu(y) − α·Relu(−y) (Neg has no int8 kernel; measured for comparison).
 // - 'depthwise': 'mul-add' with each per-channel Mul as a 1×1 depthwise Conv (QLinearConv, group = C). ORT-node runs
 //   a Mul by a [1, C, 1, 1] constant on one thread (its general broadcast loop: 29% of x4fast's INT8 run at 2 threads,
