@@ -5,7 +5,7 @@
 // rewrites, as srq serves it) against INT8 on one 256² tile: ORT-node with 2 threads and ORT-web with 1 thread.
 // A model with PReLUs gets a row for each of their other int8 forms too (`--prelu pair-conv`, `--prelu whole`: what
 // the job tries when the default misses its gate).
-// Quality is `npm run bench:quality`'s job. Each step is a child process; about 20 minutes on a 2-core machine.
+// Quality is `npm run bench:quality`'s job. Each step is a child process; about 30 minutes on a 2-core machine.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -48,8 +48,8 @@ const help = `usage: srq quantize <model.onnx> -o <out.onnx> [options]
   --activations u8|s8       activation type (default u8: what ORT's x86 and wasm int8 kernels want)
   --exclude <names>         node names or op types to keep float (comma-separated, repeatable)
   --prelu mul-add|pair-conv|whole   int8-static: how PReLUs run (default mul-add: int8 element-wise ops, the
-                            smallest file; pair-conv: Concat(y, |y|) → 1×1 conv, fastest on ORT-node, ≈ 1 dB
-                            closer to FP32; whole: DQ → float PRelu → Q, fastest on wasm, as close)
+                            smallest file; pair-conv: Concat(y, |y|) → 1×1 conv, closer to FP32 and on x4fast the
+                            fastest on ORT-node; whole: DQ → float PRelu → Q, as close, and as fast as mul-add on wasm)
   --report <file.json>      per-tensor error report (SQNR in dB vs the float model, worst first;
                             null where the tensor is exact)
   --min-coverage P          int8-static: least share (%) of conv/matmul MACs ORT must run in int8 kernels
