@@ -13,7 +13,7 @@ import { convertToFp16 } from '../src-core/quantize/fp16.ts';
 import { checkCoverage, coverageLine, DEFAULT_MIN_COVERAGE } from '../src-core/quantize/coverage.ts';
 import { int8Coverage } from '../src-core/quantize/coverage.node.ts';
 import { tensorErrorReport } from '../src-core/quantize/report.ts';
-import { quantizeStatic } from '../src-core/quantize/static.ts';
+import { defaultPreluForm, preluFormOptions, quantizeStatic } from '../src-core/quantize/static.ts';
 import { DEFAULT_CALIBRATION_METHOD } from '../src-core/quantize/calibrate.ts';
 import { budgetMetadata, rankingLine, stepLine, verdictLine } from '../src-core/report/budget.ts';
 import { createRunner } from '../src-core/runtime/create-runner.node.ts';
@@ -47,9 +47,10 @@ const help = `usage: srq quantize <model.onnx> -o <out.onnx> [options]
   --seed N                  where the tiles are cut (default 1; same seed, same model)
   --activations u8|s8       activation type (default u8: what ORT's x86 and wasm int8 kernels want)
   --exclude <names>         node names or op types to keep float (comma-separated, repeatable)
-  --prelu mul-add|pair-conv|whole   int8-static: how PReLUs run (default mul-add: int8 element-wise ops, the
-                            smallest file; pair-conv: Concat(y, |y|) → 1×1 conv, closer to FP32 and on x4fast the
-                            fastest on ORT-node; whole: DQ → float PRelu → Q, as close, and as fast as mul-add on wasm)
+  --prelu mul-add|pair-conv|whole   int8-static: how PReLUs run (default: pair-conv with --runtime node, whole
+                            with web). pair-conv: Concat(y, |y|) → 1×1 conv, every op int8, on x4fast the fastest on
+                            ORT-node; whole: DQ → float PRelu → Q, as close to FP32 and as fast as mul-add on wasm;
+                            mul-add: int8 element-wise ops, 1 dB further from FP32 on x4fast
   --report <file.json>      per-tensor error report (SQNR in dB vs the float model, worst first;
                             null where the tensor is exact)
   --min-coverage P          int8-static: least share (%) of conv/matmul MACs ORT must run in int8 kernels
@@ -107,7 +108,7 @@ export async function quantizeCommand(argv: string[]): Promise<number> {
   const runtime = oneOf('runtime', values.runtime, ['node', 'web'] as const, 'node');
   const threads = values.threads !== undefined ? intFlag('threads', values.threads, 1) : undefined;
   const exclude = (values.exclude ?? []).flatMap((e) => e.split(',')).map((e) => e.trim()).filter(Boolean);
-  const prelu = oneOf('prelu', values.prelu, ['mul-add', 'pair-conv', 'whole'] as const, 'mul-add');
+  const prelu = oneOf('prelu', values.prelu, ['mul-add', 'pair-conv', 'whole'] as const, defaultPreluForm(runtime));
   if (values.prelu !== undefined && mode !== 'int8-static') throw new UsageError(`--prelu needs --mode int8-static (${mode} keeps PReLUs as they are)`);
   const searched = values['max-drop'] !== undefined || values['min-fidelity'] !== undefined;
   if (!searched && (values.eval || values.metric)) throw new UsageError('--eval and --metric belong to accuracy-aware quantization: add --max-drop <dB> (or --min-fidelity <dB>)');
@@ -146,7 +147,7 @@ export async function quantizeCommand(argv: string[]): Promise<number> {
       gptq: !values['no-gptq'],
       activationType: oneOf('activations', values.activations, ['u8', 's8'] as const, 'u8'),
       exclude,
-      ...(prelu === 'whole' ? { wholePrelus: true } : { preluMode: prelu }),
+      ...preluFormOptions(prelu),
       createRunner: runnerFactory,
       onProgress: progress,
       name: input,

@@ -51,7 +51,7 @@ describe('srq quantize', () => {
     expect(srq(['info', out, '--optimized']).stdout).toMatch(/int8 convs 12 of 12; Q\/DQ left: 1 Q, 1 DQ/);
   });
 
-  it('--prelu picks the PReLUs\' int8 form: element-wise ops, pair convs or whole', () => {
+  it('--prelu picks the PReLUs\' int8 form: element-wise ops, pair convs or whole; by default the runtime\'s', () => {
     const srvgg = 'test/fixtures/corpus/srvgg-x2-interp-size.onnx';
     const forms = { 'mul-add': [undefined, 0], 'pair-conv': ['pair-conv', 0], whole: ['whole', 7] } as const;
     for (const [form, [metadata, prelus]] of Object.entries(forms)) {
@@ -63,6 +63,13 @@ describe('srq quantize', () => {
       expect(m.graph!.node!.filter((n) => n.opType === 'PRelu')).toHaveLength(prelus);
       // Every conv int8 in each form (pair convs add a 1×1 conv per PReLU).
       expect(r.stdout).toMatch(form === 'pair-conv' ? /int8 coverage: 100\.0% of MACs \(15\/15 convs\)/ : /int8 coverage: 100\.0% of MACs \(8\/8 convs\)/);
+    }
+    // Without --prelu the form follows --runtime: pair convs on onnxruntime-node, whole on wasm.
+    for (const [runtime, metadata] of [['node', 'pair-conv'], ['web', 'whole']] as const) {
+      const out = join(work, `srvgg-default-${runtime}.onnx`);
+      const r = srq(['quantize', srvgg, '-o', out, '--calib-tiles', '4', '--calib', 'images/chelsea.png', '--runtime', runtime]);
+      expect(r.code, r.stderr).toBe(0);
+      expect(getMetadata(decodeModel(readFileSync(out)), 'srq.prelu')).toBe(metadata);
     }
   });
 

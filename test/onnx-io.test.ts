@@ -4,6 +4,8 @@ import {
   attr, DataType, decodeModel, encodeModel, getMetadata, Graph, makeGraph, makeModel, makeNode, makeTensor,
   makeValueInfo, OnnxFormatError, opHistogram, opsetVersion, setMetadata, tensorDims, tensorToArray, toNumber,
 } from '../src-core/onnx/index.ts';
+import type { ModelProto } from '../src-core/onnx/index.ts';
+import { ModelProtoType } from '../src-core/onnx/schema.ts';
 import { seededRandom } from '../src-core/quantize/calibration-tiles.ts';
 
 /** conv3x3 -> relu -> conv3x3 -> add(skip) -> Resize x2: the shape of a tiny SR net. */
@@ -88,6 +90,47 @@ describe('ONNX model I/O', () => {
     expect(g.uniqueName('c1')).toBe('c1_1');
     setMetadata(model, 'srq.scale', '3');
     expect(getMetadata(model, 'srq.scale')).toBe('3');
+  });
+
+  it('stores mostly-zero int8 weights sparse, reads sparse initializers (either index form) back dense, ORT output equal', async () => {
+    // y = x + DequantizeLinear(w): w is 1024 int8 values with 64 non-zeros (a pair conv's weights look like this).
+    const w = new Int8Array(32 * 32);
+    for (let i = 0; i < 32; i++) { w[i * 32 + i] = i - 16; w[i * 32 + ((i + 7) % 32)] = 3; }
+    const dense = new Int8Array(32 * 32).map((_, i) => (i % 5) - 2); // 60% non-zero: stays dense
+    const model = makeModel(makeGraph({
+      name: 'sparse', inputs: [makeValueInfo('x', DataType.FLOAT, [32, 32])], outputs: [makeValueInfo('y', DataType.FLOAT, [32, 32])],
+      nodes: [
+        makeNode('DequantizeLinear', ['w', 'scale'], ['wf'], {}, 'dq'), makeNode('DequantizeLinear', ['d', 'scale'], ['df'], {}, 'dq2'),
+        makeNode('Add', ['x', 'wf'], ['s'], {}, 'add'), makeNode('Add', ['s', 'df'], ['y'], {}, 'add2'),
+      ],
+      initializers: [
+        makeTensor('w', DataType.INT8, [32, 32], w), makeTensor('d', DataType.INT8, [32, 32], dense),
+        makeTensor('scale', DataType.FLOAT, [], new Float32Array([0.5])),
+      ],
+    }));
+    const bytes = encodeModel(model);
+    const stored = ModelProtoType.decode(bytes) as unknown as ModelProto;
+    expect(stored.graph!.sparseInitializer!.map((s) => s.values!.name)).toEqual(['w']);
+    expect(stored.graph!.initializer!.map((t) => t.name)).toEqual(['d', 'scale']);
+    expect(model.graph!.initializer!.length).toBe(3); // encoding leaves the model as it was
+    // 64 values (1 byte) and their linear indices (8 bytes) instead of 1024 bytes.
+    expect(bytes.length).toBeLessThan(ModelProtoType.encode(ModelProtoType.fromObject(model)).finish().length - 400);
+
+    const back = decodeModel(bytes).graph!;
+    expect(back.sparseInitializer ?? []).toEqual([]);
+    expect(tensorToArray(back.initializer!.find((t) => t.name === 'w')!)).toEqual(w);
+    const x = Float32Array.from({ length: 1024 }, (_, i) => i / 100);
+    const expected = x.map((v, i) => Math.fround(v + w[i]! * 0.5) + dense[i]! * 0.5); // two float32 adds, as ORT
+    expect((await run(bytes, x, [32, 32])).data).toEqual(expected);
+
+    // Coordinates ([NNZ, rank]) as other tools write them read back the same.
+    const coords = new BigInt64Array(128);
+    let k = 0;
+    for (let i = 0; i < 1024; i++) if (w[i] !== 0) { coords[2 * k] = BigInt(Math.floor(i / 32)); coords[2 * k + 1] = BigInt(i % 32); k++; }
+    const viaCoordinates = ModelProtoType.decode(bytes) as unknown as ModelProto;
+    viaCoordinates.graph!.sparseInitializer![0]!.indices = makeTensor('', DataType.INT64, [64, 2], coords);
+    const reread = decodeModel(ModelProtoType.encode(ModelProtoType.fromObject(viaCoordinates)).finish()).graph!;
+    expect(tensorToArray(reread.initializer!.find((t) => t.name === 'w')!)).toEqual(w);
   });
 
   it('rejects bytes that are not ONNX and truncated models with a clear error', () => {

@@ -71,10 +71,11 @@ describe('GPTQ weight rounding', () => {
     const rounded = { data: Int8Array.from([127, -63, 127, 15]), scales };
     // Nearest would give 127, -64 and 127, 16.
     expect([...quantizeWeightsPerChannel(w, dims, 0, undefined, order, rounded).data]).toEqual([127, -63, 127, 15]);
-    const raised = quantizeWeightsPerChannel(w, dims, 0, Float64Array.from([0, 0.01]), order, rounded);
+    const raised = quantizeWeightsPerChannel(w, dims, 0, Float64Array.from([0, 0.02]), order, rounded);
     expect(raised.raised).toBe(1);
-    // The raised scale is rounded up to just above 0.01: 0.125 becomes 12.49… steps.
-    expect([...raised.data]).toEqual([127, -64, 100, 12]);
+    // The raised scale is rounded up to just above 0.02: 1 and 0.125 become 49.99… and 6.24… steps. Both rows are
+    // sparse (two weights), so their scales are fitted to them (params.ts): 0.5/126 holds 0.5 and −0.25 exactly.
+    expect([...raised.data]).toEqual([126, -63, 50, 6]);
   });
 
   it('x4fast: its weights alone are closer to FP32 on held-out crops than nearest rounding\'s, pairs within ORT\'s int16 sums', async () => {

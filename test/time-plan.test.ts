@@ -29,15 +29,12 @@ describe('time plan', () => {
     expect(planTime({ ...input, method: 'minmax', biasCorrection: false }).steps.map((s) => s.step)).toEqual(['calibration', 'validation']);
     // GPTQ: 351 conv inputs = 11 sessions of 32, each on 2 tiles, and 0.4 s of factorisation per conv (x4plus: 226 s measured).
     expect(planTime({ ...input, gptq: true }).steps.find((s) => s.step === 'GPTQ')!.seconds).toBeCloseTo(22 * 3.4 + 351 * 0.4);
-    // A miss of a model with PReLUs or residual sums first tries its cheaper forms (PReLUs as pair convs, then whole),
-    // from round 1's ranges and weights: bias correction and validation once more for each, and calibration and GPTQ
-    // for the pair convs' new tensors and convs.
+    // A miss of a model with PReLUs or residual sums first tries its cheaper forms (residual sums float, PReLUs whole),
+    // from round 1's ranges and weights: bias correction and validation once more for each.
     const seconds = (p: typeof plan, steps: string[]) => steps.reduce((n, s) => n + (p.steps.find((x) => x.step === s)?.seconds ?? 0), 0);
     const again = seconds(plan, ['bias correction', 'validation']);
-    expect(planTime({ ...input, cheapForms: [{ calibrates: false }] }).search).toBeCloseTo(plan.search + again);
-    const gptq = planTime({ ...input, gptq: true });
-    expect(planTime({ ...input, gptq: true, cheapForms: [{ calibrates: true }, { calibrates: false }] }).search)
-      .toBeCloseTo(gptq.search + 2 * seconds(gptq, ['bias correction', 'validation']) + seconds(gptq, ['calibration', 'GPTQ']));
+    expect(planTime({ ...input, cheapForms: 1 }).search).toBeCloseTo(plan.search + again);
+    expect(planTime({ ...input, cheapForms: 2 }).search).toBeCloseTo(plan.search + 2 * again);
     expect(planLine(plan, 60)).toMatch(/^time plan: calibration ≈ 4:43, bias correction ≈ 1:49, validation ≈ 0:10 \(≈ 6:42 in all; fallback search, if static INT8 misses the budget, ≈ \d+:\d\d more\); time budget 60 min$/);
   });
 
@@ -55,17 +52,18 @@ describe('time plan', () => {
 });
 
 describe('cheaper forms a static INT8 miss tries (model-job.ts)', () => {
-  it('on onnxruntime-node PReLUs as pair convs, then whole; on wasm whole only (pair convs are its slowest form); sums float with each', () => {
+  it('round 1 runs PReLUs in the runtime\'s form (pair convs on node, whole on wasm); then sums float, then PReLUs whole', () => {
     const sums = ['Add_1', 'Add_2'];
     const node = cheapForms(33, sums, 'node');
-    expect(node.map((f) => f.what)).toEqual([
-      '33 PReLUs as pair convs (Concat(y, |y|) → 1×1 conv) and 2 residual sums float',
-      '33 PReLUs whole (DQ → PRelu → Q) and 2 residual sums float',
+    expect(node.map((f) => f.what)).toEqual(['2 residual sums float', '33 PReLUs whole (DQ → PRelu → Q) and 2 residual sums float']);
+    expect(node.map((f) => f.options)).toEqual([
+      { preluMode: 'pair-conv', wholePrelus: false, exclude: sums },
+      { preluMode: 'mul-add', wholePrelus: true, exclude: sums },
     ]);
-    expect(node.map((f) => f.options)).toEqual([{ preluMode: 'pair-conv', exclude: sums }, { wholePrelus: true, exclude: sums }]);
-    expect(node.map((f) => f.calibrates)).toEqual([true, false]);
-    expect(cheapForms(33, [], 'web')).toEqual([{ what: '33 PReLUs whole (DQ → PRelu → Q)', options: { wholePrelus: true, exclude: [] }, calibrates: false }]);
-    expect(cheapForms(0, sums, 'node')).toEqual([{ what: '2 residual sums float', options: { exclude: sums }, calibrates: false }]);
+    expect(cheapForms(33, [], 'node')).toEqual([{ what: '33 PReLUs whole (DQ → PRelu → Q)', options: { preluMode: 'mul-add', wholePrelus: true, exclude: [] } }]);
+    // On wasm round 1 already has them whole.
+    expect(cheapForms(33, sums, 'web')).toEqual([{ what: '2 residual sums float', options: { preluMode: 'mul-add', wholePrelus: true, exclude: sums } }]);
+    expect(cheapForms(33, [], 'web')).toEqual([]);
     expect(cheapForms(0, [], 'node')).toEqual([]);
   });
 });

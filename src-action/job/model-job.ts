@@ -13,7 +13,7 @@ import { coverageLine, DEFAULT_MIN_COVERAGE, gateCoverage } from '../../src-core
 import { quantizeDynamic } from '../../src-core/quantize/dynamic.ts';
 import { convertToFp16 } from '../../src-core/quantize/fp16.ts';
 import { residualSumNames } from '../../src-core/quantize/residual-sums.ts';
-import { quantizeStatic, type StaticQuantizeOptions, type StaticQuantizeResult } from '../../src-core/quantize/static.ts';
+import { defaultPreluForm, preluFormOptions, quantizeStatic, type StaticQuantizeOptions, type StaticQuantizeResult } from '../../src-core/quantize/static.ts';
 import { budgetMetadata, rankingLine, stepLine, verdictLine } from '../../src-core/report/budget.ts';
 import { renderHtml } from '../../src-core/report/html.ts';
 import { renderMarkdown } from '../../src-core/report/markdown.ts';
@@ -123,7 +123,7 @@ async function runWatched(input: ModelJobInput, ctx: ModelJobContext, dir: strin
   if (gateWarning) log.warning(`${input.path}: ${gateWarning}`, input.path);
   const staticIndex = made.findIndex((m) => m.variant === 'int8-static');
   // Before any conv goes float, static INT8 that misses the gate tries its cheaper forms (cheapForms), every conv
-  // still int8, from round 1's ranges and GPTQ weights (no calibration again but of tensors round 1 lacked); bias
+  // still int8, from round 1's ranges and GPTQ weights (no calibration again); bias
   // shifts are measured again, as each form changes what the convs read (x4plus with round 1's shifts: drop 0.127 →
   // 0.125). The first form within the gate is kept.
   const sums = staticInt8 ? residualSumNames(staticInt8.floatModel) : [];
@@ -162,6 +162,7 @@ async function runWatched(input: ModelJobInput, ctx: ModelJobContext, dir: strin
     watch.step('fallback search');
     const budget = await quantizeWithinBudget(resolved, {
       ...(staticInt8 ? { first: staticInt8 } : {}),
+      ...preluFormOptions(defaultPreluForm(opts.runtime)), // round 1's
       heldOut: withinBudget(opts.gate, staticResult).value,
       tiles: ctx.calibrationTiles(),
       method: opts.calibrationMethod,
@@ -287,7 +288,7 @@ async function planModel(
     convs,
     convsPerPart: memory.convsPerPart,
     layers: nodes.filter((n) => ruleRegistry.has(n.opType ?? '') && n.opType !== 'Relu' && n.opType !== 'Clip').length,
-    cheapForms: cheapForms(nodes.filter((n) => n.opType === 'PRelu').length, residualSumNames(resolved.model), opts.runtime),
+    cheapForms: cheapForms(nodes.filter((n) => n.opType === 'PRelu').length, residualSumNames(resolved.model), opts.runtime).length,
     variants: opts.variants,
     description: resolved.description,
     tileSize: opts.tileSize,
@@ -297,29 +298,28 @@ async function planModel(
   return { time, memory };
 }
 
-/** One form static INT8 tries when its all-int8 file misses the gate: what it changes, and how it is made. */
+/** One form static INT8 tries when its round-1 file misses the gate: what it changes, and how it is made. */
 interface CheapForm {
   what: string;
   options: Pick<StaticQuantizeOptions, 'wholePrelus' | 'preluMode' | 'exclude'>;
-  /** It has tensors to calibrate and convs to round that round 1 lacked (the time plan counts them). */
-  calibrates: boolean;
 }
 
 /**
- * The forms to try, fastest first on the runtime the job validates on, each with the residual sums float
- * (residual-sums.ts). PReLUs (rewritten into int8 element-wise ops for speed, optimize/prelu.ts) become pair convs
- * (one rounding instead of three, every op in an int8 kernel: the fastest exact form on onnxruntime-node, the
- * slowest on wasm, so only there), then whole (DQ → float PRelu → Q). Real-ESRGAN x4fast, held out: all-int8 drop
- * 0.189 dB, pair convs 0.080 (2.48× FP32 in validation), whole 0.074–0.080 (about 1.7×); x4plus, sums float: 0.127 →
- * 0.056 (README, *PReLU models, residual sums*).
+ * The forms to try after round 1, each with every conv int8. Round 1 runs PReLUs in the runtime's form
+ * (defaultPreluForm: pair convs on onnxruntime-node, whole on wasm) and residual sums as QLinearAdd. Then: the
+ * residual sums float (residual-sums.ts), and on node the PReLUs whole (DQ → float PRelu → Q), with the sums float
+ * too. Real-ESRGAN x4fast, held out: element-wise ops 0.189 dB, pair convs 0.065–0.097, whole 0.074–0.080 (about
+ * 1.7× FP32 against 2.4×); x4plus, sums float: 0.127 → 0.056 (README, *PReLU models, residual sums*).
  */
 export function cheapForms(prelus: number, sums: readonly string[], runtime: 'node' | 'web'): CheapForm[] {
-  const floatSums = sums.length > 0 ? ` and ${sums.length} residual sums float` : '';
-  if (prelus === 0) return sums.length > 0 ? [{ what: `${sums.length} residual sums float`, options: { exclude: sums }, calibrates: false }] : [];
-  return [
-    ...(runtime === 'node' ? [{ what: `${prelus} PReLUs as pair convs (Concat(y, |y|) → 1×1 conv)${floatSums}`, options: { preluMode: 'pair-conv' as const, exclude: sums }, calibrates: true }] : []),
-    { what: `${prelus} PReLUs whole (DQ → PRelu → Q)${floatSums}`, options: { wholePrelus: true, exclude: sums }, calibrates: false },
-  ];
+  const form = defaultPreluForm(runtime);
+  const forms: CheapForm[] = [];
+  if (sums.length > 0) forms.push({ what: `${sums.length} residual sums float`, options: { ...preluFormOptions(form), exclude: sums } });
+  if (prelus > 0 && form !== 'whole') {
+    const floatSums = sums.length > 0 ? ` and ${sums.length} residual sums float` : '';
+    forms.push({ what: `${prelus} PReLUs whole (DQ → PRelu → Q)${floatSums}`, options: { ...preluFormOptions('whole'), exclude: sums } });
+  }
+  return forms;
 }
 
 /** A model whose plan does not fit its time or memory budget (refused before any work). */
@@ -343,6 +343,7 @@ async function makeVariant(
   if (variant === 'int8-dynamic') return { model: quantizeDynamic(model, { name }).model };
   if (variant === 'fp16') return { model: convertToFp16(model, { name }).model };
   const quantized = await quantizeStatic(model, {
+    ...preluFormOptions(defaultPreluForm(ctx.options.runtime)),
     tiles: ctx.calibrationTiles(),
     method: ctx.options.calibrationMethod,
     biasCorrection: ctx.options.biasCorrection ?? true,

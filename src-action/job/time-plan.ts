@@ -46,12 +46,11 @@ export interface PlanInput {
   convsPerPart?: number;
   layers: number;
   /**
-   * The cheaper forms a static INT8 miss tries before the search (model-job.ts cheapForms: PReLUs as pair convs or
-   * whole, residual sums float), each quantized again from round 1's ranges and weights (bias correction measured
-   * again) and validated again; a form with tensors and convs round 1 lacked (`calibrates`: the pair convs) also runs
-   * calibration and GPTQ for them (counted as whole steps: each calibration pass runs the whole model).
+   * How many cheaper forms a static INT8 miss tries before the search (model-job.ts cheapForms: residual sums float,
+   * PReLUs whole), each quantized again from round 1's ranges and weights (bias correction measured again) and
+   * validated again.
    */
-  cheapForms?: readonly { calibrates: boolean }[];
+  cheapForms?: number;
   variants: readonly Variant[];
   description: ModelDescription;
   tileSize: number;
@@ -104,9 +103,7 @@ export function planTime(p: PlanInput): TimePlan {
   }
   if (p.variants.includes('int8-static')) {
     const seconds = (step: string) => steps.find((x) => x.step === step)?.seconds ?? 0;
-    for (const form of p.cheapForms ?? []) {
-      search += seconds('bias correction') + validationRuns * (1 + variantsCost) * t + (form.calibrates ? seconds('calibration') + seconds('GPTQ') : 0);
-    }
+    search += (p.cheapForms ?? 0) * (seconds('bias correction') + validationRuns * (1 + variantsCost) * t);
   }
   return { steps, search, seconds: steps.reduce((s, x) => s + x.seconds, 0) };
 }

@@ -6,3 +6,4 @@ export * from './build.ts';
 export * from './model.ts';
 export * from './graph.ts';
 export * from './inspect.ts';
+export * from './sparse.ts';

@@ -3,6 +3,7 @@
 import { ModelProtoType, TensorProtoType } from './schema.ts';
 import type { ModelProto, TensorProto } from './types.ts';
 import { toNumber } from './long.ts';
+import { packSparseInitializers, unpackSparseInitializers } from './sparse.ts';
 
 export class OnnxFormatError extends Error {
   override name = 'OnnxFormatError';
@@ -23,11 +24,14 @@ export function decodeModel(bytes: Uint8Array, source = 'input'): ModelProto {
   if (!model.graph || (model.graph.node?.length ?? 0) === 0 || (model.opsetImport?.length ?? 0) === 0) {
     throw new OnnxFormatError(`${source} is not an ONNX model (no graph or no opset); pass a .onnx file`);
   }
+  unpackSparseInitializers(model.graph);
   return model;
 }
 
+/** The model's bytes; int8 weights that are mostly zero are stored sparse (sparse.ts), every other tensor as it is. */
 export function encodeModel(model: ModelProto): Uint8Array {
-  return ModelProtoType.encode(ModelProtoType.fromObject(model)).finish();
+  const stored = model.graph ? { ...model, graph: packSparseInitializers(model.graph) } : model;
+  return ModelProtoType.encode(ModelProtoType.fromObject(stored)).finish();
 }
 
 export function getMetadata(model: ModelProto, key: string): string | undefined {
@@ -55,5 +59,7 @@ export function decodeTensor(bytes: Uint8Array): TensorProto {
 
 /** A deep copy (through the wire format, so int64 values stay Long and bytes stay Uint8Array). */
 export function cloneModel(model: ModelProto): ModelProto {
-  return ModelProtoType.decode(encodeModel(model)) as unknown as ModelProto;
+  const copy = ModelProtoType.decode(encodeModel(model)) as unknown as ModelProto;
+  if (copy.graph) unpackSparseInitializers(copy.graph);
+  return copy;
 }

@@ -77,11 +77,14 @@ export interface NodeProto {
 
 export interface TensorAnnotation { tensorName?: string; quantParameterTensorNames?: StringStringEntryProto[] }
 
+/** A tensor stored as its non-zero values and their indices ([NNZ] linear, or [NNZ, rank] coordinates). */
+export interface SparseTensorProto { values?: TensorProto | null; indices?: TensorProto | null; dims?: Int64[] }
+
 export interface GraphProto {
   node?: NodeProto[];
   name?: string;
   initializer?: TensorProto[];
-  sparseInitializer?: unknown[];
+  sparseInitializer?: SparseTensorProto[];
   docString?: string;
   input?: ValueInfoProto[];
   output?: ValueInfoProto[];

@@ -7,20 +7,23 @@
 // - 'mul-add' (optimizeGraph's): u·y + v·|y| as Mul, LeakyRelu, Mul, Add (QLinearMul / QLinearLeakyRelu /
 //   QLinearAdd). Folding u into the conv (u > 0) saves a Mul but measured no faster and 0.7 dB less fidelity
 //   (it reshapes the conv output's per-tensor int8 range).
-// - 'pair-conv' (the job's first retry on onnxruntime-node): Concat(y, |y|) → a 1×1 conv whose row c reads only y_c
-//   and |y|_c (weights u_c, v_c; a zero bias, so that bias correction takes the mix's mean shift out: drop 0.106 →
-//   0.097 dB). |y| shares y's int8 range (concat-ranges.ts), so it is exact and the Concat copies bytes: the only
-//   roundings are y's and the conv's output, as with the PRelu whole, with every op in an int8 kernel. Costs 2C·C
-//   multiply-adds a pixel (+22% on a 3×3 C→C conv) and that weight in the file. Real-ESRGAN x4fast, this no-VNNI
-//   machine, idle, `npm run bench:corpus` (256² tile): node×2 2.65× (mul-add 2.39×, whole 1.39×), web×1 1.45×
-//   (mul-add 1.60×, whole 1.58×); held out (`srq quantize`, `srq validate`): 39.84 dB, drop 0.097 (mul-add 38.90 /
-//   0.189, whole 40.15 / 0.074); size 33% of FP32 (27%, 26%).
+// - 'pair-conv' (srq quantize's and the job's form on onnxruntime-node, quantize/static.ts defaultPreluForm):
+//   Concat(y, |y|) → a 1×1 conv whose row c reads only y_c and |y|_c (weights u_c, v_c; a zero bias, so that bias
+//   correction takes the mix's mean shift out: drop 0.106 → 0.097 dB). |y| shares y's int8 range (concat-ranges.ts),
+//   so it is exact and the Concat copies bytes: the only roundings are y's and the conv's output, as with the PRelu
+//   whole, with every op in an int8 kernel. Costs 2C·C multiply-adds a pixel (+22% on a 3×3 C→C conv); the weights,
+//   two non-zeros a row, are stored sparse (onnx/sparse.ts) and their scale fitted to both (quantize/params.ts).
+//   Real-ESRGAN x4fast, this no-VNNI machine, idle, `npm run bench:corpus` (256² tile): node×2 2.65× (mul-add 2.39×,
+//   whole 1.39×), web×1 1.45× (mul-add 1.60×, whole 1.58×); held out (`srq quantize`, `srq validate`): 39.89 dB,
+//   drop 0.093 (mul-add 38.90 / 0.189, whole 40.15 / 0.074); size 28% of FP32 (27%, 26%; 33% stored dense).
+//   Tried: Concat(y, Relu(y)) with weights α_c and 1 − α_c, which keeps y's own range (Relu(y) lies within it where
+//   |y| may not): 39.87 dB but drop 0.130.
 // - 'relu-neg': Relu(y) − α·Relu(−y) (Neg has no int8 kernel; measured for comparison).
 // - 'depthwise': 'mul-add' with each per-channel Mul as a 1×1 depthwise Conv (QLinearConv, group = C). ORT-node runs
 //   a Mul by a [1, C, 1, 1] constant on one thread (its general broadcast loop: 29% of x4fast's INT8 run at 2 threads,
 //   as long as at 1), and a depthwise QLinearConv on all. x4fast, 256² tile, one idle run against FP32: node×2
 //   3.12× (mul-add 2.14×), node×1 3.29× (3.21×), but web×1 1.51× (1.96×) and web×2 1.71× (1.97×): wasm's QLinearConv
-//   has no fast depthwise path. The INT8 file is the edge's (wasm), so 'mul-add' stays the default.
+//   has no fast depthwise path.
 // Only for static INT8: in float these cost more than the PRelu they replace. The job keeps PReLUs whole instead
 // (quantizeStatic's wholePrelus) when the rewritten file misses its gate: 1.3 dB closer to FP32 on x4fast; the
 // accuracy-aware search keeps single PReLUs whole (its layer for a PRelu is the four ops that replaced it).

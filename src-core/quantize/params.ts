@@ -55,7 +55,40 @@ export function channelScales(weights: Float32Array, dims: readonly number[], ax
   const scales = Float32Array.from(absMax, (m) => (m > 0 ? m / 127 : 1));
   // ORT's int16 pair sums (weight-rounding.ts): a scale no smaller than the widest same-sign pair needs.
   if (order) widestPairs(weights, order, channels).forEach((w, c) => { if (w / PAIR_LIMIT > scales[c]!) scales[c] = w / PAIR_LIMIT; });
+  fitSparseRows(weights, channels, inner, outer, scales);
   return scales;
+}
+
+/** Rows with at most this many non-zero weights get a scale fitted to them (fitSparseRows). */
+const SPARSE_ROW = 4;
+
+/**
+ * A row with few non-zero weights (a PReLU's pair conv, prelu.ts: u_c on y_c, v_c on |y|_c) loses most of its
+ * precision to max/127: the smaller weight is off by up to max/254. Any scale max/k with the largest weight
+ * exact works as well for the range, so the k in [32, 127] whose rounding leaves the least squared error is
+ * taken (never below the scale already required). Dense rows keep max/127.
+ */
+function fitSparseRows(weights: Float32Array, channels: number, inner: number, outer: number, scales: Float32Array): void {
+  for (let c = 0; c < channels; c++) {
+    const row: number[] = [];
+    for (let o = 0; o < outer && row.length <= SPARSE_ROW; o++) {
+      const base = (o * channels + c) * inner;
+      for (let i = 0; i < inner && row.length <= SPARSE_ROW; i++) if (weights[base + i] !== 0) row.push(weights[base + i]!);
+    }
+    if (row.length === 0 || row.length > SPARSE_ROW) continue;
+    const max = Math.max(...row.map(Math.abs));
+    const error = (s: number) => row.reduce((e, w) => e + (w - s * Math.max(-127, Math.min(127, Math.round(w / s)))) ** 2, 0);
+    let best = scales[c]!;
+    let bestError = error(best);
+    // Largest k first, and only a clear gain moves to a smaller one (float32 scales leave ~1e-14 of noise).
+    for (let k = 127; k >= 32; k--) {
+      const s = Math.fround(max / k);
+      if (s < scales[c]!) continue;
+      const e = error(s);
+      if (e < bestError - 1e-10 * max * max) { best = s; bestError = e; }
+    }
+    scales[c] = best;
+  }
 }
 
 /**

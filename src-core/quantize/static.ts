@@ -59,8 +59,26 @@ export interface StaticQuantizeOptions {
    * PRelus are 1.3 dB closer to FP32 on Real-ESRGAN x4fast.
    */
   wholePrelus?: boolean | readonly string[];
-  /** The int8 form of the PRelus not kept whole (optimize/prelu.ts); default 'mul-add', the fastest on wasm. */
+  /** The int8 form of the PRelus not kept whole (optimize/prelu.ts); default 'mul-add' (the CLI and the job choose by runtime: preluFormOptions). */
   preluMode?: 'mul-add' | 'pair-conv';
+}
+
+/** How static INT8 runs a model's PReLUs (optimize/prelu.ts): int8 element-wise ops, pair convs, or whole. */
+export type PreluForm = 'mul-add' | 'pair-conv' | 'whole';
+
+/**
+ * The PReLU form `srq quantize` and the job use on a runtime. Measured on Real-ESRGAN x4fast (optimize/prelu.ts,
+ * README *PReLU models*), this machine without VNNI: on onnxruntime-node pair convs are the fastest form (2.65× FP32
+ * against 2.39× for element-wise ops, 1.39× whole) and 1 dB closer to FP32; on wasm whole PReLUs are as fast as
+ * element-wise ops (1.58× / 1.60×; pair convs 1.45×) and 1.3 dB closer.
+ */
+export function defaultPreluForm(runtime: 'node' | 'web'): PreluForm {
+  return runtime === 'node' ? 'pair-conv' : 'whole';
+}
+
+/** quantizeStatic's options for a PReLU form (both fields set, so that a form given later replaces an earlier one). */
+export function preluFormOptions(form: PreluForm): Required<Pick<StaticQuantizeOptions, 'preluMode' | 'wholePrelus'>> {
+  return form === 'whole' ? { preluMode: 'mul-add', wholePrelus: true } : { preluMode: form, wholePrelus: false };
 }
 
 export interface StaticQuantizeResult {
