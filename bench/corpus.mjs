@@ -3,8 +3,8 @@
 // targets. Per model: `srq quantize` with the defaults (its int8 coverage line: share of conv/matmul MACs ORT runs
 // in int8 kernels, Q/DQ left), the file size against the FP32 file, and `srq bench` of FP32 (after srq's exact
 // rewrites, as srq serves it) against INT8 on one 256² tile: ORT-node with 2 threads and ORT-web with 1 thread.
-// A model with PReLUs gets a row for each of their other int8 forms too (`--prelu pair-conv`, `--prelu whole`: what
-// the job tries when the default misses its gate).
+// A model with PReLUs gets a row for each of their int8 forms (`--prelu mul-add|pair-conv|whole`; the default is
+// pair-conv on ORT-node and whole on ORT-web, both timed on each runtime here).
 // Quality is `npm run bench:quality`'s job. Each step is a child process; about 30 minutes on a 2-core machine.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
@@ -42,13 +42,13 @@ for (const model of models) {
   const name = basename(model, '.onnx');
   const info = spawnSync(process.execPath, [join(root, 'bin/srq.js'), 'info', model, '--json'], { cwd: root, encoding: 'utf8' });
   const prelus = info.status === 0 ? JSON.parse(info.stdout).ops?.PRelu ?? 0 : 0;
-  const forms = prelus > 0 ? ['mul-add', 'pair-conv', 'whole'] : ['mul-add'];
-  const labels = forms.map((f) => (f === 'mul-add' ? name : `${name} (--prelu ${f})`));
+  const forms = prelus > 0 ? ['mul-add', 'pair-conv', 'whole'] : [undefined];
+  const labels = forms.map((f) => (f ? `${name} (--prelu ${f})` : name));
   const temp = mkdtempSync(join(tmpdir(), 'srq-bench-corpus-'));
   try {
-    const files = forms.map((f) => join(temp, `${name}.${f}.int8.onnx`));
+    const files = forms.map((f) => join(temp, `${name}.${f ?? 'default'}.int8.onnx`));
     // --min-coverage 0: the bench reports coverage rather than failing on it.
-    const logs = forms.map((f, i) => srq(['quantize', model, '-o', files[i], '--min-coverage', '0', '--prelu', f]));
+    const logs = forms.map((f, i) => srq(['quantize', model, '-o', files[i], '--min-coverage', '0', ...(f ? ['--prelu', f] : [])]));
     // The forms take turns with FP32 in one run per runtime: their times compare within a row and across rows.
     const node = speedups(model, files, 'node', 2, temp);
     const web = speedups(model, files, 'web', 1, temp);
