@@ -13,8 +13,8 @@
 //   so it is exact and the Concat copies bytes: the only roundings are y's and the conv's output, as with the PRelu
 //   whole, with every op in an int8 kernel. Costs 2C·C multiply-adds a pixel (+22% on a 3×3 C→C conv); the weights,
 //   two non-zeros a row, are stored sparse (onnx/sparse.ts) and their scale fitted to both (quantize/params.ts).
-//   Real-ESRGAN x4fast, this no-VNNI machine, idle, `npm run bench:corpus` (256² tile): node×2 2.65× (mul-add 2.39×,
-//   whole 1.39×), web×1 1.45× (mul-add 1.60×, whole 1.58×); held out (`srq quantize`, `srq validate`): 39.89 dB,
+//   Real-ESRGAN x4fast, this no-VNNI machine, idle, `npm run bench:corpus` (256² tile), two runs: node×2 2.65–2.77×
+//   (mul-add 2.12–2.39×, whole 1.39–1.49×), web×1 1.45–1.53× (mul-add 1.45–1.60×, whole 1.45–1.58×); held out (`srq quantize`, `srq validate`): 39.89 dB,
 //   drop 0.093 (mul-add 38.90 / 0.189, whole 40.15 / 0.074); size 28% of FP32 (27%, 26%; 33% stored dense).
 //   Tried: Concat(y, Relu(y)) with weights α_c and 1 − α_c, which keeps y's own range (Relu(y) lies within it where
 //   |y| may not): 39.87 dB but drop 0.130.

@@ -68,9 +68,9 @@ export type PreluForm = 'mul-add' | 'pair-conv' | 'whole';
 
 /**
  * The PReLU form `srq quantize` and the job use on a runtime. Measured on Real-ESRGAN x4fast (optimize/prelu.ts,
- * README *PReLU models*), this machine without VNNI: on onnxruntime-node pair convs are the fastest form (2.65× FP32
- * against 2.39× for element-wise ops, 1.39× whole) and 1 dB closer to FP32; on wasm whole PReLUs are as fast as
- * element-wise ops (1.58× / 1.60×; pair convs 1.45×) and 1.3 dB closer.
+ * README *PReLU models*), this machine without VNNI: on onnxruntime-node pair convs are the fastest form (2.65–2.77×
+ * FP32 against 2.12–2.39× for element-wise ops, 1.39–1.49× whole) and 1 dB closer to FP32; on wasm the three are
+ * within noise of each other (1.40–1.74×, each fastest in one of three runs) and whole PReLUs are the closest.
  */
 export function defaultPreluForm(runtime: 'node' | 'web'): PreluForm {
   return runtime === 'node' ? 'pair-conv' : 'whole';
