@@ -34,9 +34,10 @@ function packInt8(t: TensorProto): SparseTensorProto | undefined {
   const dims = tensorDims(t);
   const n = elementCount(dims);
   if (n < MIN_ELEMENTS || t.dataLocation === 1) return undefined;
-  const values = tensorToArray(t) as Int8Array;
+  // Counted on the stored bytes (an int8 zero is a zero byte): no copy of every weight on each encode.
+  const values = t.rawData?.length === n ? new Int8Array(t.rawData.buffer, t.rawData.byteOffset, n) : (tensorToArray(t) as Int8Array);
   let nonZero = 0;
-  for (const v of values) if (v !== 0) nonZero++;
+  for (let i = 0; i < n && nonZero <= n * MAX_NONZERO_SHARE; i++) if (values[i] !== 0) nonZero++;
   if (nonZero > n * MAX_NONZERO_SHARE) return undefined;
   const at = new BigInt64Array(nonZero);
   const kept = new Int8Array(nonZero);
@@ -72,7 +73,7 @@ function densify(s: SparseTensorProto): TensorProto {
     let at = 0;
     if (coordinates) for (let d = 0; d < rank; d++) at += Number(indices[k * rank + d]) * strides[d]!;
     else at = Number(indices[k]);
-    if (at < 0 || at >= out.length) throw new TensorDataError(`sparse initializer ${name}: index ${at} outside dims [${dims.join(', ')}]`);
+    if (at < 0 || at >= out.length) throw new TensorDataError(`sparse initializer ${name}: index ${at} outside dims [${dims.join(', ')}]; the file is damaged: export or quantize the model again`);
     (out as unknown as (number | bigint)[])[at] = values[k]!;
   }
   return makeTensor(name, s.values.dataType ?? 0, dims, out);

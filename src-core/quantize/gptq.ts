@@ -19,7 +19,7 @@ import { convGeometry, resolvedPads } from './bias-correction.ts';
 import type { RunnerFactory } from './calibrate.ts';
 import { rasterToTensor, seededRandom } from './calibration-tiles.ts';
 import type { QuantPlan } from './plan.ts';
-import { channelScales } from './params.ts';
+import { channelScales, roundWeight } from './params.ts';
 import { PAIR_LIMIT, reductionOrder, type ReductionOrder } from './weight-rounding.ts';
 
 /**
@@ -293,7 +293,7 @@ export function roundWithHessian(weights: Float32Array, scales: Float32Array, bl
       const row = o * n;
       for (let x = 0; x < b; x++) {
         const j = block[x]!;
-        let v = Math.max(-127, Math.min(127, Math.round(rows[row + j]! / s)));
+        let v = roundWeight(rows[row + j]!, s);
         // ORT adds reduction indices 2m and 2m + 1 in int16: the later-rounded one gives back steps.
         const partner = j ^ 1;
         if (partner < n && (rounded[partner] || (position.get(partner) ?? b) < x)) {

@@ -59,6 +59,11 @@ export function channelScales(weights: Float32Array, dims: readonly number[], ax
   return scales;
 }
 
+/** A weight at scale s as symmetric int8: nearest, within [-127, 127]. */
+export function roundWeight(w: number, s: number): number {
+  return Math.max(-127, Math.min(127, Math.round(w / s)));
+}
+
 /** Rows with at most this many non-zero weights get a scale fitted to them (fitSparseRows). */
 const SPARSE_ROW = 4;
 
@@ -77,7 +82,7 @@ function fitSparseRows(weights: Float32Array, channels: number, inner: number, o
     }
     if (row.length === 0 || row.length > SPARSE_ROW) continue;
     const max = Math.max(...row.map(Math.abs));
-    const error = (s: number) => row.reduce((e, w) => e + (w - s * Math.max(-127, Math.min(127, Math.round(w / s)))) ** 2, 0);
+    const error = (s: number) => row.reduce((e, w) => e + (w - s * roundWeight(w, s)) ** 2, 0);
     let best = scales[c]!;
     let bestError = error(best);
     // Largest k first, and only a clear gain moves to a smaller one (float32 scales leave ~1e-14 of noise).
@@ -129,7 +134,7 @@ export function quantizeWeightsPerChannel(
     for (let c = 0; c < channels; c++) {
       const base = (o * channels + c) * inner;
       const s = scales[c]!;
-      for (let i = 0; i < inner; i++) data[base + i] = Math.max(-127, Math.min(127, Math.round(weights[base + i]! / s)));
+      for (let i = 0; i < inner; i++) data[base + i] = roundWeight(weights[base + i]!, s);
     }
   }
   if (order) {
