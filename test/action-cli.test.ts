@@ -97,6 +97,10 @@ describe('srq run', () => {
     expect(Math.abs(memory.bytesPerPixel - reference.bytesPerPixel) / reference.bytesPerPixel).toBeLessThan(0.1);
     expect(manifest.models[1]!.memory).toBeUndefined();
     expect(r.stdout).toMatch(/^int8-static: wasm memory [\d.]+ MB \+ \d+ B per window px \(the edge sizes its windows from it\)$/m);
+    // Its 5×5 upsampling conv in row strips: about 40% less wasm memory a window px (measured 2004 → 1176).
+    const strips = /^int8-static: row strips \(UPN1 in 4\) for onnxruntime-web's memory: (\d+) B per window px → (\d+) B per window px, output byte-equal$/m.exec(r.stdout);
+    expect(Number(strips![2]) / Number(strips![1])).toBeLessThan(0.65);
+    expect(getMetadata(decodeModel(readFileSync(join(ws, 'out', 'esrgan-slim-x2.int8.onnx'))), 'srq.row_strips')).toBe('UPN1:4');
     const report = JSON.parse(readFileSync(join(ws, 'out', 'report.json'), 'utf8')) as RunReport;
     expect(report).toMatchObject({ schema: 'srq.run/1', passed: true, base: null, models: [{ name: 'esrgan-slim-x2', cache: 'off' }] });
     expect(readFileSync(join(ws, 'out', 'summary.md'), 'utf8')).toContain('| esrgan-slim-x2 | fp16 |');

@@ -76,6 +76,17 @@ describe('windowSizing and windowFor', () => {
     expect(warmUpSide(workers, 1 << 20) ** 2 * slim.memory!.bytesPerPixel + slim.memory!.baseBytes).toBeLessThanOrEqual(80 * MB);
   });
 
+  it('cuts a 256² photo into 2 strips for medium ×4 on Workers (3 before its upsampling conv ran in row strips)', () => {
+    // Row strips took medium's measure from 2227 to 1854 B a window px: 2 strips of 256×146 (14% more pixels than
+    // the photo) where 3 of 256×110 (29% more) fitted before.
+    const medium = manifest.models.find((m) => m.name === 'esrgan-medium-x4' && m.variant === 'int8')!;
+    expect(medium.memory!.bytesPerPixel).toBeLessThan(1950);
+    const w = windowFor(windowSizing(medium, 'cpu', undefined, 80), medium, 256, 256) as { window: { width: number; height: number } };
+    expect(planTiles(256, 256, w.window, medium.overlap)).toHaveLength(2);
+    const before = windowFor(windowSizing({ ...medium, memory: { baseBytes: 12_866_901, bytesPerPixel: 2227 } }, 'cpu', undefined, 80), medium, 256, 256) as typeof w;
+    expect(planTiles(256, 256, before.window, medium.overlap)).toHaveLength(3);
+  });
+
   it('keeps a fixed square for SRQ_TILE_SIZE, GPU sessions and files without a measure', () => {
     expect(windowFor(windowSizing(slim, 'cpu', 64, 512), slim, 256, 256)).toEqual({ tileSize: 64 });
     // A square too small for the model's context is raised as the tiler raises it (10 px each side + an 8 px core).

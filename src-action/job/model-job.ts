@@ -7,7 +7,7 @@ import type { NamedImage } from '../../src-core/image/image-files.node.ts';
 import type { RasterImage } from '../../src-core/image/raster.ts';
 import { describeLine, resolveModel, type ModelDescription, type ResolvedModel } from '../../src-core/model/description.ts';
 import { EDGE_VARIANT } from '../../src-core/manifest.ts';
-import { encodeModel, setMetadata } from '../../src-core/onnx/model.ts';
+import { decodeModel, encodeModel, setMetadata } from '../../src-core/onnx/model.ts';
 import type { ModelProto } from '../../src-core/onnx/types.ts';
 import { coverageLine, DEFAULT_MIN_COVERAGE, gateCoverage } from '../../src-core/quantize/coverage.ts';
 import { quantizeDynamic } from '../../src-core/quantize/dynamic.ts';
@@ -21,7 +21,7 @@ import { slowerLines } from '../../src-core/report/summary.ts';
 import { createRunner } from '../../src-core/runtime/create-runner.node.ts';
 import type { RunnerOptions } from '../../src-core/runtime/runner.ts';
 import type { WasmMemory } from '../../src-core/runtime/wasm-memory.ts';
-import { measureWasmMemory } from '../../src-core/runtime/wasm-memory.node.ts';
+import { servedForm } from '../../src-core/runtime/served-form.node.ts';
 import { quantizeWithinBudget } from '../../src-core/validate/accuracy-aware.ts';
 import { applyGate, budgetText, dropGateWarning, withinBudget } from '../../src-core/validate/gate.ts';
 import { reportToJson, type ValidationReport } from '../../src-core/validate/schema.ts';
@@ -218,23 +218,34 @@ async function runWatched(input: ModelJobInput, ctx: ModelJobContext, dir: strin
   }
   for (const line of slowerLines(validation.report)) log.warning(line, input.path);
   watch.step('wasm memory');
-  const memory = await measureServedMemory(made, validation.report, log, memoryBudget);
+  const memory = await measureServedMemory(made, validation.report, log, memoryBudget, opts.runtime);
   return writeResults(input, made, validation, description, opts, dir, memory);
 }
 
 /**
  * The wasm memory of the INT8 file the edge will serve (the first that passed its gate, as buildManifest lists it):
- * the edge sizes its windows from it. A failure costs the edge its window sizing (it falls back to 128² tiles),
- * not the job: a warning.
+ * the edge sizes its windows from it. Where row strips lower it (servedForm), that file replaces the variant's:
+ * the same output bytes, so the validation and coverage above hold for it. A failure costs the edge its window
+ * sizing (it falls back to 128² tiles), not the job: a warning.
  */
-async function measureServedMemory(made: readonly Made[], report: ValidationReport, log: JobLog, memoryBudget: number): Promise<{ index: number; memory: WasmMemory } | undefined> {
+async function measureServedMemory(made: Made[], report: ValidationReport, log: JobLog, memoryBudget: number, runtime: 'node' | 'web'): Promise<{ index: number; memory: WasmMemory } | undefined> {
   const index = made.findIndex((m, i) => EDGE_VARIANT[m.variant].variant === 'int8' && report.candidates[i]?.gate?.passed === true);
   if (index < 0) return undefined;
   const { variant, bytes } = made[index]!;
   try {
     // The measuring worker's wasm memory stays within what the budget has left (its own V8 and ORT cost WASM_WORKER_BYTES).
-    const memory = await measureWasmMemory(bytes, { limitBytes: memoryBudget - residentBytes() - WASM_WORKER_BYTES });
-    log.info(`${variant}: wasm memory ${(memory.baseBytes / 2 ** 20).toFixed(1)} MB + ${memory.bytesPerPixel} B per window px (the edge sizes its windows from it)`);
+    const served = await servedForm(bytes, { limitBytes: memoryBudget - residentBytes() - WASM_WORKER_BYTES, runtime });
+    const { memory, before } = served;
+    const perPixel = (m: WasmMemory) => `${m.bytesPerPixel} B per window px`;
+    if (served.rowStrips.length > 0) {
+      made[index] = { ...made[index]!, bytes: served.bytes, model: decodeModel(served.bytes) };
+      report.candidates[index]!.bytes = served.bytes.length;
+      const convs = served.rowStrips.map((c) => `${c.node} in ${c.strips}`).join(', ');
+      log.info(`${variant}: row strips (${convs}) for onnxruntime-web's memory: ${perPixel(before!)} → ${perPixel(memory)}, output byte-equal`);
+    } else if (served.refused) {
+      log.warning(`${variant}: ${served.refused}`);
+    }
+    log.info(`${variant}: wasm memory ${(memory.baseBytes / 2 ** 20).toFixed(1)} MB + ${perPixel(memory)} (the edge sizes its windows from it)`);
     return { index, memory };
   } catch (e) {
     log.warning(`${variant}: wasm memory not measured (${(e as Error).message}); the edge will use 128² tiles for it`);

@@ -109,12 +109,22 @@ export async function int8Coverage(bytes: Uint8Array): Promise<Coverage> {
     if (!dq(n.input![0]!) || !dq(n.input![1]!)) return 'not quantized (srq left its input or weight float)';
     return 'ORT did not fuse its Q/DQ into an int8 kernel';
   };
+  // A conv computed in row strips (row-strips.ts, metadata srq.row_strips) is one layer, under its own name.
+  const stripped = new Set([...list('srq.row_strips')].map((s) => s.replace(/:\d+$/, '')));
+  const layerName = (n: NodeProto) => {
+    const name = n.name ?? n.output![0]!;
+    const base = name.replace(/\.rows\.\d+$/, '');
+    return stripped.has(base) ? base : name;
+  };
   const floatLayers: FloatLayer[] = [];
   const quantizedByOrt: string[] = [];
   let int8Macs = 0;
   layers.forEach((n, i) => {
     if (!isInt8(n)) {
-      floatLayers.push({ name: n.name ?? n.output![0]!, op: n.opType!, macShare: work[i]! / total, why: why(n) });
+      const name = layerName(n);
+      const known = floatLayers.find((l) => l.name === name);
+      if (known) known.macShare += work[i]! / total;
+      else floatLayers.push({ name, op: n.opType!, macShare: work[i]! / total, why: why(n) });
       return;
     }
     int8Macs += work[i]!;
@@ -123,8 +133,8 @@ export async function int8Coverage(bytes: Uint8Array): Promise<Coverage> {
   });
   return {
     int8MacShare: int8Macs / total,
-    int8Layers: layers.length - floatLayers.length,
-    layers: layers.length,
+    int8Layers: new Set(layers.map(layerName)).size - floatLayers.length,
+    layers: new Set(layers.map(layerName)).size,
     unit: layers.every((n) => n.opType?.startsWith('Conv')) ? 'convs' : 'layers',
     floatLayers: floatLayers.sort((a, b) => b.macShare - a.macShare),
     quantizedByOrt,

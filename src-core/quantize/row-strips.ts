@@ -1,0 +1,135 @@
+// Row strips: one int8 conv computed as several, each over a horizontal strip of its input, for onnxruntime-web's
+// memory. Its int8 conv has no indirect kernel in wasm: before the GEMM it unfolds the whole input window (im2col,
+// kernel_h·kernel_w·C_in bytes an output pixel) and keeps an int32 result (4·C_out bytes). On UpscalerJS's ESRGANs
+// the 5×5 upsampling conv's 1.9 KB a pixel set the model's peak wasm memory, so the edge on Workers cut photos
+// into more, smaller windows. K strips divide that scratch by K and compute the same integers: the strips read
+// the same uint8 input rows (with their halo) and requantize with the same scale, so the output is byte-equal.
+//
+//   x ─ Pad(zero point: the conv's own top/bottom padding, plus K rows) ─┬─ Slice rows [o_k, o_k+1 + kh − 1) ─ DQ ─ Conv(no vertical pads) ─ Q ─┐
+//                                                                        └─ …                                                                  Concat(H) ─ Slice [0, H_out) ─ y
+//
+// o_k = k·(H_out + K)/K: the K extra zero rows give every strip at least one output row at any input height (ORT
+// rejects a conv with none); the last Slice drops their rows. Runtime-agnostic.
+import { attr, getIntAttr, getIntsAttr, getStringAttr, makeNode } from '../onnx/build.ts';
+import { Graph } from '../onnx/graph.ts';
+import { cloneModel, opsetVersion, setMetadata } from '../onnx/model.ts';
+import { DataType, makeTensor, tensorDims } from '../onnx/tensor.ts';
+import type { ModelProto, NodeProto } from '../onnx/types.ts';
+
+/** A conv's unfold scratch below this (bytes an output pixel) is left alone: a 3×3 conv over 64 channels has 832. */
+export const ROW_STRIP_MIN_SCRATCH = 1024;
+/** Scratch bytes an output pixel each strip may keep: sets the strip count (at most MAX_STRIPS). */
+const SCRATCH_PER_STRIP = 512;
+const MAX_STRIPS = 8;
+
+export interface RowStripCandidate {
+  node: string;
+  /** onnxruntime-web's scratch for it, bytes an output pixel (im2col + int32 result). */
+  scratch: number;
+  strips: number;
+}
+
+const int8Types = new Set<number>([DataType.UINT8, DataType.INT8]);
+
+/** The DequantizeLinear behind a tensor, if any. */
+function dequantizer(graph: Graph, tensor: string | undefined): NodeProto | undefined {
+  const n = tensor ? graph.producer(tensor) : undefined;
+  return n?.opType === 'DequantizeLinear' ? n : undefined;
+}
+
+/** A static-int8 2-D conv ORT-web runs as QLinearConv (DQ → Conv → Q), stride 1: its scratch, else undefined. */
+function int8ConvScratch(graph: Graph, conv: NodeProto): number | undefined {
+  if (conv.opType !== 'Conv' || (conv.domain && conv.domain !== 'ai.onnx')) return undefined;
+  const [x, w, b] = conv.input ?? [];
+  const xdq = dequantizer(graph, x);
+  const wdq = dequantizer(graph, w);
+  const weight = wdq ? graph.initializer(wdq.input?.[0] ?? '') : undefined;
+  if (!xdq || !weight || !int8Types.has(weight.dataType ?? 0) || graph.initializer(xdq.input?.[0] ?? '')) return undefined;
+  if (b && !dequantizer(graph, b) && !graph.initializer(b)) return undefined;
+  const consumers = graph.consumers(conv.output![0]!);
+  if (consumers.length !== 1 || consumers[0]!.opType !== 'QuantizeLinear' || graph.isGraphOutput(conv.output![0]!)) return undefined;
+  const dims = tensorDims(weight);
+  if (dims.length !== 4 || getIntAttr(conv, 'group', 1) !== 1) return undefined;
+  if (getStringAttr(conv, 'auto_pad', 'NOTSET') !== 'NOTSET') return undefined;
+  if ([...getIntsAttr(conv, 'strides', [1, 1]), ...getIntsAttr(conv, 'dilations', [1, 1])].some((v) => v !== 1)) return undefined;
+  const [cout, cin, kh, kw] = dims as [number, number, number, number];
+  return (kh * kw > 1 ? kh * kw * cin : 0) + 4 * cout;
+}
+
+/** The convs worth splitting, largest scratch first, with their strip counts. */
+export function rowStripCandidates(model: ModelProto): RowStripCandidate[] {
+  if ((opsetVersion(model) ?? 0) < 13) return [];
+  const graph = new Graph(model.graph!);
+  const found: RowStripCandidate[] = [];
+  for (const conv of graph.nodes) {
+    const scratch = int8ConvScratch(graph, conv);
+    if (scratch === undefined || scratch < ROW_STRIP_MIN_SCRATCH || !conv.name) continue;
+    found.push({ node: conv.name, scratch, strips: Math.min(MAX_STRIPS, Math.ceil(scratch / SCRATCH_PER_STRIP)) });
+  }
+  return found.sort((a, b) => b.scratch - a.scratch);
+}
+
+/** A copy of the model with each named candidate conv computed in row strips (byte-equal output). */
+export function splitConvRows(model: ModelProto, splits: readonly RowStripCandidate[]): ModelProto {
+  const out = cloneModel(model);
+  const graph = new Graph(out.graph!);
+  for (const { node, strips } of splits) {
+    const conv = graph.nodes.find((n) => n.name === node);
+    if (!conv || int8ConvScratch(graph, conv) === undefined) throw new Error(`row strips: ${node} is not a static-int8 conv with stride 1`);
+    splitOne(graph, conv, strips);
+  }
+  graph.removeUnused();
+  graph.sort();
+  setMetadata(out, 'srq.row_strips', splits.map((s) => `${s.node}:${s.strips}`).join(','));
+  return out;
+}
+
+function splitOne(graph: Graph, conv: NodeProto, strips: number): void {
+  const xdq = dequantizer(graph, conv.input![0])!;
+  const q = graph.consumers(conv.output![0]!)[0]!;
+  const [kh] = tensorDims(graph.initializer(dequantizer(graph, conv.input![1])!.input![0]!)!).slice(2) as [number];
+  const [top, left, bottom, right] = getIntsAttr(conv, 'pads', [0, 0, 0, 0]) as [number, number, number, number];
+  const base = `${conv.name}.rows`;
+  const name = (s: string) => graph.uniqueName(`${base}.${s}`);
+  const constant = (s: string, values: readonly number[]) =>
+    graph.addInitializer(makeTensor(name(s), DataType.INT64, [values.length], BigInt64Array.from(values.map(BigInt)))).name!;
+  const add = (op: string, inputs: string[], label: string, attrs = {}) => {
+    const output = name(label);
+    graph.addNode(makeNode(op, inputs, [output], attrs, name(`${label}.${op}`)));
+    return output;
+  };
+
+  const [x, scale, zeroPoint] = xdq.input! as [string, string, string | undefined];
+  // Padded with the zero point: it dequantizes to the 0 the conv pads with.
+  const padded = add('Pad', [x, constant('pads', [0, 0, top, 0, 0, 0, bottom + strips, 0]), ...(zeroPoint ? [zeroPoint] : [])], 'padded');
+  const height = add('Slice', [add('Shape', [x], 'shape'), constant('h.start', [2]), constant('h.end', [3])], 'height');
+  const outRows = add('Add', [height, constant('grow', [top + bottom - kh + 1])], 'out_rows');
+  const extended = add('Add', [outRows, constant('strips', [strips])], 'extended_rows');
+  const axis = constant('axis', [2]);
+  const halo = constant('halo', [kh - 1]);
+  const bounds = [constant('zero', [0])];
+  for (let k = 1; k < strips; k++) bounds.push(add('Div', [add('Mul', [extended, constant(`k${k}`, [k])], `m${k}`), constant(`n${k}`, [strips])], `o${k}`));
+  bounds.push(extended);
+
+  const pads = attr.ints([0, left, 0, right]);
+  const parts: string[] = [];
+  for (let k = 0; k < strips; k++) {
+    const rows = add('Slice', [padded, bounds[k]!, add('Add', [bounds[k + 1]!, halo], `end${k}`), axis], `x${k}`);
+    const xf = add('DequantizeLinear', [rows, scale, ...(zeroPoint ? [zeroPoint] : [])], `xf${k}`);
+    // Each strip its own weight and bias DequantizeLinear (same initializers): ORT fuses a DQ into one conv only.
+    const consts = conv.input!.slice(1).map((t, j) => {
+      const dq = dequantizer(graph, t);
+      if (!dq) return t;
+      const copy = name(`w${j}.${k}`);
+      graph.addNode({ ...dq, output: [copy], name: name(`${dq.name ?? 'dq'}.${k}`) });
+      return copy;
+    });
+    const yf = name(`yf${k}`);
+    graph.addNode({ ...conv, input: [xf, ...consts], output: [yf], name: name(`${k}`), attribute: [...(conv.attribute ?? []).filter((a) => a.name !== 'pads'), { ...pads, name: 'pads' }] });
+    parts.push(add('QuantizeLinear', [yf, ...q.input!.slice(1)], `y${k}`));
+  }
+  const joined = add('Concat', parts, 'joined', { axis: attr.int(2) });
+  graph.addNode(makeNode('Slice', [joined, bounds[0]!, outRows, axis], [q.output![0]!], {}, name('crop')));
+  graph.removeNode(q);
+  graph.removeNode(conv);
+}

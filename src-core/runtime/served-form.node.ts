@@ -1,0 +1,71 @@
+// The INT8 file the edge serves, and its wasm memory: as quantized, or with its largest-scratch convs in row strips
+// (src-core/quantize/row-strips.ts) where that measurably lowers onnxruntime-web's memory a window pixel. The
+// split is kept only when the measure drops by a tenth and the split file's output is byte-equal to the original's
+// on a probe window; otherwise the file stays as it was. Only the convs near the largest scratch are split (the
+// peak is where the largest runs): on waifu2x upconv_7 its two largest took 2900 → 1838 B a window px at the same
+// speed, while splitting all four 256-channel convs gained nothing and ran 1.2× slower on onnxruntime-node.
+// Node only: it measures in worker threads and checks on the job's runtime (default onnxruntime-node).
+import { valueInfoShape } from '../onnx/build.ts';
+import { decodeModel, encodeModel } from '../onnx/model.ts';
+import type { ModelProto } from '../onnx/types.ts';
+import { rowStripCandidates, splitConvRows, type RowStripCandidate } from '../quantize/row-strips.ts';
+import { createRunner, type RuntimeName } from './create-runner.node.ts';
+import type { RunnerOutput } from './runner.ts';
+import { measureWasmMemory, type MeasureOptions } from './wasm-memory.node.ts';
+import type { WasmMemory } from './wasm-memory.ts';
+
+/** Least relative drop of bytes a window pixel that pays for the split's extra nodes. */
+const MIN_GAIN = 0.1;
+/** Convs within this share of the largest scratch are split together (the peak is where the largest one runs). */
+const NEAR_LARGEST = 0.75;
+
+export interface ServedForm {
+  bytes: Uint8Array;
+  memory: WasmMemory;
+  /** The convs now in row strips (empty: the file as quantized). */
+  rowStrips: RowStripCandidate[];
+  /** The measure of the file as quantized, when a split was tried. */
+  before?: WasmMemory;
+  /** Why a split that lowered the memory was not kept (a bug: its output differed). */
+  refused?: string;
+}
+
+export interface ServedFormOptions extends MeasureOptions {
+  /** Runtime of the equality check (default node). */
+  runtime?: RuntimeName;
+}
+
+export async function servedForm(bytes: Uint8Array, opts: ServedFormOptions = {}): Promise<ServedForm> {
+  const memory = await measureWasmMemory(bytes, opts);
+  const model = decodeModel(bytes);
+  const candidates = rowStripCandidates(model);
+  if (candidates.length === 0) return { bytes, memory, rowStrips: [] };
+  const largest = candidates[0]!.scratch;
+  const chosen = candidates.filter((c) => c.scratch >= NEAR_LARGEST * largest);
+  const split = encodeModel(splitConvRows(model, chosen));
+  const splitMemory = await measureWasmMemory(split, opts);
+  if (splitMemory.bytesPerPixel > (1 - MIN_GAIN) * memory.bytesPerPixel) return { bytes, memory, rowStrips: [], before: memory };
+  if (!(await sameOutput(model, bytes, split, opts.runtime ?? 'node'))) {
+    return { bytes, memory, rowStrips: [], before: memory, refused: 'row strips changed the output on a probe window (a bug in srq: src-core/quantize/row-strips.ts); the file is served as quantized' };
+  }
+  return { bytes: split, memory: splitMemory, rowStrips: chosen, before: memory };
+}
+
+/** Whether both files give equal outputs on one odd-sized window (the split computes the same integers). */
+async function sameOutput(model: ModelProto, a: Uint8Array, b: Uint8Array, runtime: RuntimeName): Promise<boolean> {
+  const shape = valueInfoShape(model.graph!.input![0]!) ?? [];
+  const dim = (i: number, fallback: number) => (typeof shape[i] === 'number' && shape[i]! > 0 ? (shape[i] as number) : fallback);
+  const dims = [1, dim(1, 3), dim(2, 45), dim(3, 37)];
+  const input = new Float32Array(dims[1]! * dims[2]! * dims[3]!).map((_, i) => (Math.sin(i * 0.37) + 1) / 2);
+  const outputs: RunnerOutput[] = [];
+  for (const file of [a, b]) {
+    const runner = await createRunner(runtime, file, { threads: 1 });
+    try {
+      outputs.push(await runner.run(input, dims));
+    } finally {
+      await runner.release();
+    }
+  }
+  const [x, y] = outputs as [RunnerOutput, RunnerOutput];
+  return x.data.length === y.data.length && x.data.every((v, i) => v === y.data[i]);
+}
