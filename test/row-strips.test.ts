@@ -47,6 +47,17 @@ describe('row strips', () => {
     expect(rowStripCandidates(decodeModel(slim))).toEqual([{ node: 'UPN1', scratch: 1856, strips: 4 }]);
     // Real-ESRGAN x4fast: 3×3 over 64 channels = 832 bytes a pixel.
     expect(rowStripCandidates(decodeModel(readFileSync('src-edge/models/realesr-x4fast.int8.onnx')))).toEqual([]);
+    // A served file is not split again (its strips' convs keep their scratch an output pixel).
+    expect(rowStripCandidates(decodeModel(readFileSync('src-edge/models/esrgan-slim-x4.int8.onnx')))).toEqual([]);
+  });
+
+  it('counts a conv past an upsampling at the pixels it computes for each input pixel', () => {
+    // slim ×8's sub-pixel conv runs after a ×2 DepthToSpace: (9·48 + 4·48) · 2² = 2496 bytes an input pixel, where
+    // its own 624 would not pass 1 KB.
+    expect(rowStripCandidates(decodeModel(quantized('models/esrgan-slim-x8.onnx')))).toEqual([
+      { node: 'SR_subpixel', scratch: 2496, strips: 5 },
+      { node: 'UPN1', scratch: 1856, strips: 4 },
+    ]);
   });
 
   it('gives byte-equal outputs on node and web at every height, 1 row included, and ORT fuses every strip', async () => {

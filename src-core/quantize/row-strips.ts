@@ -12,19 +12,28 @@
 // rejects a conv with none); the last Slice drops their rows. Runtime-agnostic.
 import { attr, getIntAttr, getIntsAttr, getStringAttr, makeNode } from '../onnx/build.ts';
 import { Graph } from '../onnx/graph.ts';
-import { cloneModel, opsetVersion, setMetadata } from '../onnx/model.ts';
+import { cloneModel, getMetadata, opsetVersion, setMetadata } from '../onnx/model.ts';
 import { DataType, makeTensor, tensorDims } from '../onnx/tensor.ts';
 import type { ModelProto, NodeProto } from '../onnx/types.ts';
+import { ReceptiveFieldError, tensorScales } from '../tiling/receptive-field.ts';
 
-/** A conv's unfold scratch below this (bytes an output pixel) is left alone: a 3×3 conv over 64 channels has 832. */
+/**
+ * A conv's unfold scratch below this (bytes a model input pixel) is left alone: a 3×3 conv over 64 channels at the
+ * input's resolution has 832.
+ */
 export const ROW_STRIP_MIN_SCRATCH = 1024;
-/** Scratch bytes an output pixel each strip may keep: sets the strip count (at most MAX_STRIPS). */
+/** Scratch bytes a model input pixel each strip may keep: sets the strip count (at most MAX_STRIPS). */
 const SCRATCH_PER_STRIP = 512;
-const MAX_STRIPS = 8;
+const MAX_STRIPS = 16;
+/** Most convs split: strips are for a few outsized convs. */
+const MAX_SPLIT = 8;
 
 export interface RowStripCandidate {
   node: string;
-  /** onnxruntime-web's scratch for it, bytes an output pixel (im2col + int32 result). */
+  /**
+   * onnxruntime-web's scratch for it (im2col + int32 result), bytes a model input pixel: a conv after a ×4
+   * upsampling does its work on 16 output pixels for each.
+   */
   scratch: number;
   strips: number;
 }
@@ -56,17 +65,39 @@ function int8ConvScratch(graph: Graph, conv: NodeProto): number | undefined {
   return (kh * kw > 1 ? kh * kw * cin : 0) + 4 * cout;
 }
 
-/** The convs worth splitting, largest scratch first, with their strip counts. */
+/**
+ * The convs worth splitting, largest scratch first, with their strip counts: those whose scratch passes 1 KiB and
+ * twice the median conv's (the floor the model's other convs set; splitting near it only adds copies), and none
+ * when more than MAX_SPLIT do (then the peak is spread over the model, as in x4plus's dense blocks).
+ */
 export function rowStripCandidates(model: ModelProto): RowStripCandidate[] {
-  if ((opsetVersion(model) ?? 0) < 13) return [];
+  // A served file is split once: its strips' convs keep their scratch an output pixel.
+  if ((opsetVersion(model) ?? 0) < 13 || getMetadata(model, 'srq.row_strips') !== undefined) return [];
   const graph = new Graph(model.graph!);
-  const found: RowStripCandidate[] = [];
+  const scales = outputScales(model);
+  const convs: { node: string; scratch: number }[] = [];
   for (const conv of graph.nodes) {
-    const scratch = int8ConvScratch(graph, conv);
-    if (scratch === undefined || scratch < ROW_STRIP_MIN_SCRATCH || !conv.name) continue;
-    found.push({ node: conv.name, scratch, strips: Math.min(MAX_STRIPS, Math.ceil(scratch / SCRATCH_PER_STRIP)) });
+    const perOutputPixel = int8ConvScratch(graph, conv);
+    if (perOutputPixel === undefined || !conv.name) continue;
+    convs.push({ node: conv.name, scratch: Math.round(perOutputPixel * (scales.get(conv.output![0]!) ?? 1) ** 2) });
   }
-  return found.sort((a, b) => b.scratch - a.scratch);
+  if (convs.length === 0) return [];
+  const sorted = convs.map((c) => c.scratch).sort((a, b) => a - b);
+  const floor = sorted[Math.floor(sorted.length / 2)]!;
+  const found = convs
+    .filter((c) => c.scratch >= Math.max(ROW_STRIP_MIN_SCRATCH, 2 * floor))
+    .map((c) => ({ ...c, strips: Math.min(MAX_STRIPS, Math.ceil(c.scratch / SCRATCH_PER_STRIP)) }));
+  return found.length > MAX_SPLIT ? [] : found.sort((a, b) => b.scratch - a.scratch);
+}
+
+/** Each tensor's pixels per model input pixel along a side; none where the graph defeats the analysis (then 1). */
+function outputScales(model: ModelProto): Map<string, number> {
+  try {
+    return tensorScales(model);
+  } catch (e) {
+    if (e instanceof ReceptiveFieldError) return new Map();
+    throw e;
+  }
 }
 
 /** A copy of the model with each named candidate conv computed in row strips (byte-equal output). */

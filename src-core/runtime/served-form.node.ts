@@ -1,9 +1,7 @@
-// The INT8 file the edge serves, and its wasm memory: as quantized, or with its largest-scratch convs in row strips
-// (src-core/quantize/row-strips.ts) where that measurably lowers onnxruntime-web's memory a window pixel. The
-// split is kept only when the measure drops by a tenth and the split file's output is byte-equal to the original's
-// on a probe window; otherwise the file stays as it was. Only the convs near the largest scratch are split (the
-// peak is where the largest runs): on waifu2x upconv_7 its two largest took 2900 → 1838 B a window px at the same
-// speed, while splitting all four 256-channel convs gained nothing and ran 1.2× slower on onnxruntime-node.
+// The INT8 file the edge serves, and its wasm memory: as quantized, or with its outsized convs in row strips
+// (src-core/quantize/row-strips.ts, which picks them) where that measurably lowers onnxruntime-web's memory a window
+// pixel. The split is kept only when the measure drops by a tenth and the split file's output is byte-equal to the
+// original's on a probe window; otherwise the file stays as it was.
 // Node only: it measures in worker threads and checks on the job's runtime (default onnxruntime-node).
 import { valueInfoShape } from '../onnx/build.ts';
 import { decodeModel, encodeModel } from '../onnx/model.ts';
@@ -16,8 +14,6 @@ import type { WasmMemory } from './wasm-memory.ts';
 
 /** Least relative drop of bytes a window pixel that pays for the split's extra nodes. */
 const MIN_GAIN = 0.1;
-/** Convs within this share of the largest scratch are split together (the peak is where the largest one runs). */
-const NEAR_LARGEST = 0.75;
 
 export interface ServedForm {
   bytes: Uint8Array;
@@ -38,10 +34,8 @@ export interface ServedFormOptions extends MeasureOptions {
 export async function servedForm(bytes: Uint8Array, opts: ServedFormOptions = {}): Promise<ServedForm> {
   const memory = await measureWasmMemory(bytes, opts);
   const model = decodeModel(bytes);
-  const candidates = rowStripCandidates(model);
-  if (candidates.length === 0) return { bytes, memory, rowStrips: [] };
-  const largest = candidates[0]!.scratch;
-  const chosen = candidates.filter((c) => c.scratch >= NEAR_LARGEST * largest);
+  const chosen = rowStripCandidates(model);
+  if (chosen.length === 0) return { bytes, memory, rowStrips: [] };
   const split = encodeModel(splitConvRows(model, chosen));
   const splitMemory = await measureWasmMemory(split, opts);
   if (splitMemory.bytesPerPixel > (1 - MIN_GAIN) * memory.bytesPerPixel) return { bytes, memory, rowStrips: [], before: memory };

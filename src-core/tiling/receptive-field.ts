@@ -52,6 +52,27 @@ export function receptiveFieldRadius(model: ModelProto): number {
 }
 
 export function receptiveField(model: ModelProto): ReceptiveField {
+  const { graph, extents } = tensorExtents(model);
+  let result: ReceptiveField | undefined;
+  for (const o of graph.outputs) {
+    const e = extents.get(o.name ?? '');
+    if (!e) continue;
+    // Measure relative to where the output pixel sits in the input (p / scale), folding the offset in.
+    const before = e.before - e.offset;
+    const after = e.after + e.offset;
+    const radius = Math.max(0, Math.ceil(Math.max(before, after) - 1e-6));
+    if (!result || radius > result.radius) result = { before, after, scale: e.scale, radius };
+  }
+  if (!result) throw new ReceptiveFieldError('no graph output depends on the graph input; is this an image model?');
+  return result;
+}
+
+/** Each image tensor's pixels per input pixel along a side (2 after a ×2 DepthToSpace, ½ after a stride-2 conv). */
+export function tensorScales(model: ModelProto): Map<string, number> {
+  return new Map([...tensorExtents(model).extents].map(([name, e]) => [name, e.scale]));
+}
+
+function tensorExtents(model: ModelProto): { graph: Graph; extents: Map<string, Extent> } {
   if (!model.graph) throw new ReceptiveFieldError('model has no graph; pass a decoded ONNX model');
   const graph = new Graph(model.graph);
   const opset = opsetVersion(model) ?? 17;
@@ -72,19 +93,7 @@ export function receptiveField(model: ModelProto): ReceptiveField {
     const out = propagate(node, spatial.map((x) => extents.get(x)!), extents, consts, opset);
     for (const o of node.output ?? []) if (o) extents.set(o, out);
   }
-
-  let result: ReceptiveField | undefined;
-  for (const o of graph.outputs) {
-    const e = extents.get(o.name ?? '');
-    if (!e) continue;
-    // Measure relative to where the output pixel sits in the input (p / scale), folding the offset in.
-    const before = e.before - e.offset;
-    const after = e.after + e.offset;
-    const radius = Math.max(0, Math.ceil(Math.max(before, after) - 1e-6));
-    if (!result || radius > result.radius) result = { before, after, scale: e.scale, radius };
-  }
-  if (!result) throw new ReceptiveFieldError('no graph output depends on the graph input; is this an image model?');
-  return result;
+  return { graph, extents };
 }
 
 function describe(node: NodeProto): string {
