@@ -164,6 +164,9 @@ describe('the Action without runner services', () => {
     expect(run.log).not.toContain('onnxruntime-node');
     expect(run.summary).toContain('onnxruntime-web (wasm)');
     expect(readJson<ModelManifest>(join(workspace, 'srq-out', 'manifest.json')).models[0]!.metrics!.runtime).toBe('web');
+    // The served form's equality check runs on the job's own wasm threads (a second thread count would be refused).
+    expect(run.log).toMatch(/int8-static: row strips \(UPN1 in 4\) for onnxruntime-web's memory: \d+ B per window px → \d+ B per window px, output byte-equal/);
+    expect(readJson<ModelManifest>(join(workspace, 'srq-out', 'manifest.json')).models[0]!.memory).toBeDefined();
   });
 
   it('fails with one sentence naming a bad input', async () => {

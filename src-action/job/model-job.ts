@@ -218,7 +218,7 @@ async function runWatched(input: ModelJobInput, ctx: ModelJobContext, dir: strin
   }
   for (const line of slowerLines(validation.report)) log.warning(line, input.path);
   watch.step('wasm memory');
-  const memory = await measureServedMemory(made, validation.report, log, memoryBudget, opts.runtime);
+  const memory = await measureServedMemory(made, validation.report, log, memoryBudget, { runtime: opts.runtime, ...runnerOptions });
   return writeResults(input, made, validation, description, opts, dir, memory);
 }
 
@@ -228,13 +228,13 @@ async function runWatched(input: ModelJobInput, ctx: ModelJobContext, dir: strin
  * the same output bytes, so the validation and coverage above hold for it. A failure costs the edge its window
  * sizing (it falls back to 128² tiles), not the job: a warning.
  */
-async function measureServedMemory(made: Made[], report: ValidationReport, log: JobLog, memoryBudget: number, runtime: 'node' | 'web'): Promise<{ index: number; memory: WasmMemory } | undefined> {
+async function measureServedMemory(made: Made[], report: ValidationReport, log: JobLog, memoryBudget: number, runner: { runtime: 'node' | 'web'; threads?: number }): Promise<{ index: number; memory: WasmMemory } | undefined> {
   const index = made.findIndex((m, i) => EDGE_VARIANT[m.variant].variant === 'int8' && report.candidates[i]?.gate?.passed === true);
   if (index < 0) return undefined;
   const { variant, bytes } = made[index]!;
   try {
     // The measuring worker's wasm memory stays within what the budget has left (its own V8 and ORT cost WASM_WORKER_BYTES).
-    const served = await servedForm(bytes, { limitBytes: memoryBudget - residentBytes() - WASM_WORKER_BYTES, runtime });
+    const served = await servedForm(bytes, { limitBytes: memoryBudget - residentBytes() - WASM_WORKER_BYTES, ...runner });
     const { memory, before } = served;
     const perPixel = (m: WasmMemory) => `${m.bytesPerPixel} B per window px`;
     if (served.rowStrips.length > 0) {

@@ -27,8 +27,9 @@ export interface ServedForm {
 }
 
 export interface ServedFormOptions extends MeasureOptions {
-  /** Runtime of the equality check (default node). */
+  /** Runtime and threads of the equality check (default node, its default threads): the job passes its own. */
   runtime?: RuntimeName;
+  threads?: number;
 }
 
 export async function servedForm(bytes: Uint8Array, opts: ServedFormOptions = {}): Promise<ServedForm> {
@@ -39,21 +40,22 @@ export async function servedForm(bytes: Uint8Array, opts: ServedFormOptions = {}
   const split = encodeModel(splitConvRows(model, chosen));
   const splitMemory = await measureWasmMemory(split, opts);
   if (splitMemory.bytesPerPixel > (1 - MIN_GAIN) * memory.bytesPerPixel) return { bytes, memory, rowStrips: [], before: memory };
-  if (!(await sameOutput(model, bytes, split, opts.runtime ?? 'node'))) {
+  if (!(await sameOutput(model, bytes, split, opts.runtime ?? 'node', opts.threads))) {
     return { bytes, memory, rowStrips: [], before: memory, refused: 'row strips changed the output on a probe window (a bug in srq: src-core/quantize/row-strips.ts); the file is served as quantized' };
   }
   return { bytes: split, memory: splitMemory, rowStrips: chosen, before: memory };
 }
 
 /** Whether both files give equal outputs on one odd-sized window (the split computes the same integers). */
-async function sameOutput(model: ModelProto, a: Uint8Array, b: Uint8Array, runtime: RuntimeName): Promise<boolean> {
+async function sameOutput(model: ModelProto, a: Uint8Array, b: Uint8Array, runtime: RuntimeName, threads?: number): Promise<boolean> {
   const shape = valueInfoShape(model.graph!.input![0]!) ?? [];
   const dim = (i: number, fallback: number) => (typeof shape[i] === 'number' && shape[i]! > 0 ? (shape[i] as number) : fallback);
   const dims = [1, dim(1, 3), dim(2, 45), dim(3, 37)];
   const input = new Float32Array(dims[1]! * dims[2]! * dims[3]!).map((_, i) => (Math.sin(i * 0.37) + 1) / 2);
   const outputs: RunnerOutput[] = [];
   for (const file of [a, b]) {
-    const runner = await createRunner(runtime, file, { threads: 1 });
+    // onnxruntime-web's thread count is fixed by the process's first session: the caller's.
+    const runner = await createRunner(runtime, file, threads !== undefined ? { threads } : {});
     try {
       outputs.push(await runner.run(input, dims));
     } finally {
