@@ -131,10 +131,11 @@ export async function int8Coverage(bytes: Uint8Array): Promise<Coverage> {
     const weight = graph.initializer(storedWeight(n));
     if (weight?.dataType === DataType.FLOAT) quantizedByOrt.push(n.name ?? n.output![0]!);
   });
+  const layerCount = new Set(layers.map(layerName)).size;
   return {
     int8MacShare: int8Macs / total,
-    int8Layers: new Set(layers.map(layerName)).size - floatLayers.length,
-    layers: new Set(layers.map(layerName)).size,
+    int8Layers: layerCount - floatLayers.length,
+    layers: layerCount,
     unit: layers.every((n) => n.opType?.startsWith('Conv')) ? 'convs' : 'layers',
     floatLayers: floatLayers.sort((a, b) => b.macShare - a.macShare),
     quantizedByOrt,

@@ -22,7 +22,7 @@ export interface ServedForm {
   rowStrips: RowStripCandidate[];
   /** The measure of the file as quantized, when a split was tried. */
   before?: WasmMemory;
-  /** Why a split that lowered the memory was not kept (a bug: its output differed). */
+  /** Why a split was not kept though its convs qualified (a bug: its output differed, or it failed to run). */
   refused?: string;
 }
 
@@ -37,14 +37,22 @@ export async function servedForm(bytes: Uint8Array, opts: ServedFormOptions = {}
   const model = decodeModel(bytes);
   const chosen = rowStripCandidates(model);
   if (chosen.length === 0) return { bytes, memory, rowStrips: [] };
-  const split = encodeModel(splitConvRows(model, chosen));
-  const splitMemory = await measureWasmMemory(split, opts);
-  if (splitMemory.bytesPerPixel > (1 - MIN_GAIN) * memory.bytesPerPixel) return { bytes, memory, rowStrips: [], before: memory };
-  if (!(await sameOutput(model, bytes, split, opts.runtime ?? 'node', opts.threads))) {
-    return { bytes, memory, rowStrips: [], before: memory, refused: 'row strips changed the output on a probe window (a bug in srq: src-core/quantize/row-strips.ts); the file is served as quantized' };
+  const original = { bytes, memory, rowStrips: [], before: memory };
+  // The split is an optimisation of a file already measured: if it fails, the original is served, with the reason.
+  try {
+    const split = encodeModel(splitConvRows(model, chosen));
+    const splitMemory = await measureWasmMemory(split, opts);
+    if (splitMemory.bytesPerPixel > (1 - MIN_GAIN) * memory.bytesPerPixel) return original;
+    if (!(await sameOutput(model, bytes, split, opts.runtime ?? 'node', opts.threads))) {
+      return { ...original, refused: `row strips changed the output on a probe window ${BUG}` };
+    }
+    return { bytes: split, memory: splitMemory, rowStrips: chosen, before: memory };
+  } catch (error) {
+    return { ...original, refused: `row strips failed (${error instanceof Error ? error.message : String(error)}) ${BUG}` };
   }
-  return { bytes: split, memory: splitMemory, rowStrips: chosen, before: memory };
 }
+
+const BUG = '(a bug in srq: src-core/quantize/row-strips.ts); the file is served as quantized';
 
 /** Whether both files give equal outputs on one odd-sized window (the split computes the same integers). */
 async function sameOutput(model: ModelProto, a: Uint8Array, b: Uint8Array, runtime: RuntimeName, threads?: number): Promise<boolean> {
