@@ -9,7 +9,6 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import encodeMozJpeg, * as mozjpeg from '@jsquash/jpeg/encode.js';
 import jpegJs from 'jpeg-js';
-import { deflateSync } from 'node:zlib';
 import { median } from './edge-latency.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -31,14 +30,8 @@ export async function codecs() {
   const { loadJpegWasm } = await import(`${root}/build/src-core/image/jpeg-wasm.node.js`);
   const { psnr } = await import(`${root}/build/src-core/metrics/index.js`);
   const temp = mkdtempSync(join(tmpdir(), 'srq-codecs-'));
-  const { fastDeflate } = await import(`${root}/build/src-edge/deflate.node.js`); // the edge's Node/Deno deflate
+  const napiPng = await (await import(`${root}/build/src-edge/png-napi.node.js`)).loadNapiPng(); // the edge's Node/Deno PNG
   const sharpJpeg = await (await import(`${root}/build/src-edge/jpeg-sharp.node.js`)).loadSharpJpeg();
-  const levelOne = { filter: 'none', deflate: async (bytes) => deflateSync(bytes, { level: 1 }) }; // srq's before
-  const upParts = { ...fastDeflate, filter: 'up' };
-  const compressionStream = {
-    filter: 'none',
-    deflate: async (bytes) => new Uint8Array(await new Response(new Blob([bytes]).stream().pipeThrough(new CompressionStream('deflate'))).arrayBuffer()),
-  };
   // The previous settings, for comparison: Squoosh's MozJPEG defaults (progressive, trellis), 4:4:4 baseline.
   await mozjpeg.init(await loadJpegWasm(), { locateFile: (f) => f });
   const rgba = (o) => {
@@ -49,11 +42,8 @@ export async function codecs() {
   const moz = async (o, opts) => new Uint8Array(await encodeMozJpeg(rgba(o), { quality: 90, ...opts }));
   const base = { baseline: true, progressive: false, optimize_coding: true, auto_subsample: false };
   const encoders = {
-    'PNG, node:zlib RLE on Paeth rows, parallel parts (edge on Node, Deno)': (o) => img.encodePngNative(o, fastDeflate),
-    'PNG, node:zlib RLE on Up rows, parallel parts (Node, Deno before)': (o) => img.encodePngNative(o, upParts),
-    'PNG, node:zlib level 1 unfiltered (srq before)': (o) => img.encodePngNative(o, levelOne),
+    'PNG, @napi-rs/image fast on Paeth rows (edge on Node, Deno)': (o) => napiPng.encode(o),
     'PNG, srq deflate on Paeth rows (edge on Workers; srq upscale, reports)': (o) => img.encodePng(o),
-    'PNG, CompressionStream unfiltered (Workers before)': (o) => img.encodePngNative(o, compressionStream),
     'JPEG q90, sharp (edge on Node, Deno)': (o) => sharpJpeg.encode(o, 90),
     'JPEG q90, MozJPEG wasm baseline 4:2:0 (edge on Workers)': (o) => img.encodeJpeg(o, loadJpegWasm, 90),
     'JPEG q90, MozJPEG baseline 4:4:4': (o) => moz(o, { ...base, chroma_subsample: 1 }),

@@ -1,12 +1,12 @@
 // The worker's models: the manifest, the precision this host serves, one ORT session per model (created on
 // first use, then reused for the life of the process/isolate), and the warm-up that makes /healthz ready.
 // Runtime-agnostic: each runtime entry supplies an EdgeRuntime with its ORT bindings and file access.
-import type { Deflate, JpegWasm } from '../src-core/image/index.ts';
+import type { JpegWasm } from '../src-core/image/index.ts';
 import type { Runner } from '../src-core/runtime/runner.ts';
 import type { EdgeConfig } from './config.ts';
 import { ConfigError } from './config.ts';
 import { oneLine } from './errors.ts';
-import { chooseJpegEncoder, type JpegEncoder } from './jpeg-encoder.ts';
+import { chooseEncoder, jsPngEncoder, wasmJpegEncoder, type EncoderChoice, type JpegEncoder, type PngEncoder } from './encoders.ts';
 import { chooseCpuEngine, describeCpuEngine, type CpuEngine, type CpuEngineChoice } from './cpu-engine.ts';
 import { chooseVariant, cpuFallback, type GpuInfo, type HostCapabilities, type VariantChoice } from './host.ts';
 import { modelNames, parseManifest, type EdgeManifest, type ManifestEntry } from './manifest.ts';
@@ -30,8 +30,8 @@ export interface EdgeRuntime {
   /** FP16 on a GPU; absent where the runtime has no GPU path. */
   createGpuRunner?(model: Uint8Array, gpu: GpuInfo): Promise<Runner>;
   probeGpu(): Promise<HostCapabilities>;
-  /** Native deflate for PNG responses, off the event loop (node:zlib on Node and Deno); absent = srq's JS deflate. */
-  deflate?: Deflate;
+  /** A native PNG encoder (@napi-rs/image, png-napi.node.ts); absent where the runtime cannot load Node addons. */
+  loadNativePng?(): Promise<PngEncoder>;
   /** The JPEG encoder's compiled wasm (read from node_modules on Node and Deno, imported on Workers). */
   jpegWasm: JpegWasm;
   /** A native JPEG encoder (sharp, jpeg-sharp.node.ts); absent where the runtime cannot load Node addons. */
@@ -62,8 +62,9 @@ interface Plan {
   choice: VariantChoice;
   /** What runs CPU sessions (also FP16 when forced onto the CPU or after a GPU failure). */
   cpu: CpuEngineChoice;
-  /** What answers format=jpeg. */
-  jpeg: { encoder: JpegEncoder; reason: string };
+  /** What answers format=jpeg and format=png. */
+  jpeg: EncoderChoice<JpegEncoder>;
+  png: EncoderChoice<PngEncoder>;
 }
 
 export class Engine {
@@ -144,6 +145,7 @@ export class Engine {
       backend: plan.choice.gpu ? `${plan.choice.gpu.ep} (${plan.choice.gpu.detail})` : describeCpuEngine(plan.cpu.engine, this.threads),
       cpuEngine: { kind: plan.cpu.engine.kind, reason: plan.cpu.reason },
       jpegEncoder: { name: plan.jpeg.encoder.name, reason: plan.jpeg.reason },
+      pngEncoder: { name: plan.png.encoder.name, reason: plan.png.reason },
       serving: { label: `${plan.choice.device}-${plan.choice.variant}`, variant: plan.choice.variant, device: plan.choice.device, reason: plan.choice.reason },
       manifest: plan.source.describe,
       defaultModel: plan.defaultModel,
@@ -187,13 +189,14 @@ export class Engine {
       throw new ConfigError(`SRQ_MODEL=${defaultModel} is not in the manifest (${names.join(', ')}); pick one of those`);
     }
     const cpu = await chooseCpuEngine(this.runtime.wasm, this.runtime.loadNative?.bind(this.runtime), this.config.cpuEngine, this.runtime.name);
-    const jpeg = await chooseJpegEncoder(this.runtime.jpegWasm, this.runtime.loadNativeJpeg?.bind(this.runtime));
+    const jpeg = await chooseEncoder(wasmJpegEncoder(this.runtime.jpegWasm), this.runtime.loadNativeJpeg?.bind(this.runtime), 'sharp');
+    const png = await chooseEncoder(jsPngEncoder, this.runtime.loadNativePng?.bind(this.runtime), '@napi-rs/image');
     const caps = await this.runtime.probeGpu();
     let choice = chooseVariant(caps, this.config.variant);
     if (choice.device === 'gpu') {
       // The GPU is only trusted once a real session on it exists; the default model's is kept.
       const entry = servedEntry(manifest, defaultModel, choice);
-      const session = this.load({ manifest, source, defaultModel, choice, cpu, jpeg }, entry, choice);
+      const session = this.load({ manifest, source, defaultModel, choice, cpu, jpeg, png }, entry, choice);
       try {
         this.sessions.set(defaultModel, Promise.resolve(await session));
       } catch (e) {
@@ -201,7 +204,7 @@ export class Engine {
         this.runtime.log(`srq-edge: ${choice.reason}`);
       }
     }
-    return { manifest, source, defaultModel, choice, cpu, jpeg };
+    return { manifest, source, defaultModel, choice, cpu, jpeg, png };
   }
 
   private source(): ModelSource {

@@ -4,11 +4,11 @@
 // sessions hang with wasm threads on Deno; with deno 2.9.6 and onnxruntime-web 1.30.0 they do not:
 // test/edge-deno.test.ts runs 2). GPU: FP16 on onnxruntime-web's WebGPU build where Deno has an adapter.
 import { loadSharpJpeg } from './jpeg-sharp.node.ts';
+import { loadNapiPng } from './png-napi.node.ts';
 import { loadNativeEngine } from './native-engine.node.ts';
 import { wasmEngine } from './wasm-engine.ts';
 import { createEdgeApp } from './app.ts';
 import { loadJpegWasm } from '../src-core/image/jpeg-wasm.node.ts';
-import { fastDeflate } from './deflate.node.ts';
 import type { EdgeRuntime } from './engine.ts';
 import { ModelSourceError, type ModelSource } from './model-source.ts';
 import { createWebGpuRunner, probeWebGpu } from './webgpu.ts';
@@ -57,9 +57,9 @@ const runtime: EdgeRuntime = {
   memoryBudgetMB: 512,
   wasm: wasmEngine,
   loadNative: loadNativeEngine,
-  deflate: fastDeflate,
   jpegWasm: loadJpegWasm,
   loadNativeJpeg: loadSharpJpeg,
+  loadNativePng: loadNapiPng,
   createGpuRunner: (model) => createWebGpuRunner(model),
   probeGpu: probeWebGpu,
   embedded: () => fileSource(new URL('./models/manifest.json', import.meta.url), 'embedded'),

@@ -150,6 +150,11 @@ export function openApiDocument(config: Pick<EdgeConfig, 'apiKeys' | 'maxBodyByt
               description: 'What answers format=jpeg: sharp where the runtime loads it, else MozJPEG wasm.',
               properties: { name: { type: 'string', examples: ['sharp 0.35.5 (libvips 8.18.7)', 'MozJPEG wasm (@jsquash/jpeg)'] }, reason: { type: 'string' } },
             },
+            pngEncoder: {
+              type: 'object',
+              description: "What answers format=png: @napi-rs/image where the runtime loads it, else srq's deflate in JS.",
+              properties: { name: { type: 'string', examples: ['@napi-rs/image 1.15.0', "srq's deflate (JS)"] }, reason: { type: 'string' } },
+            },
             serving: {
               type: 'object',
               properties: {

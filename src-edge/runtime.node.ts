@@ -4,11 +4,11 @@ import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { packageRoot } from '../src-core/package-root.node.ts';
 import { loadSharpJpeg } from './jpeg-sharp.node.ts';
+import { loadNapiPng } from './png-napi.node.ts';
 import { loadNativeEngine } from './native-engine.node.ts';
 import { wasmEngine } from './wasm-engine.ts';
 import type { EdgeRuntime } from './engine.ts';
 import { loadJpegWasm } from '../src-core/image/jpeg-wasm.node.ts';
-import { fastDeflate } from './deflate.node.ts';
 import { fileSource } from './file-source.node.ts';
 import { createCudaRunner, probeCuda } from './gpu.node.ts';
 
@@ -21,9 +21,9 @@ export function nodeRuntime(): EdgeRuntime {
     memoryBudgetMB: 512,
     wasm: wasmEngine,
     loadNative: loadNativeEngine,
-    deflate: fastDeflate,
     jpegWasm: loadJpegWasm,
     loadNativeJpeg: loadSharpJpeg,
+    loadNativePng: loadNapiPng,
     createGpuRunner: (model) => createCudaRunner(model),
     probeGpu: probeCuda,
     embedded: () => fileSource(join(packageRoot(), 'src-edge', 'models', 'manifest.json'), 'embedded'),

@@ -1,7 +1,7 @@
 // POST /v1/upscale: check the request (query, type, size) from the header alone, wait for a slot, then
 // decode → tiled inference → encode with the same src-core engine and codecs as the CLI.
 import type { Context } from 'hono';
-import { decodeImage, encodePngNative, ImageError } from '../src-core/image/index.ts';
+import { decodeImage, ImageError } from '../src-core/image/index.ts';
 import { DeadlineError } from '../src-core/tiling/errors.ts';
 import { upscaleImage } from '../src-core/tiling/upscale.ts';
 import type { EdgeConfig } from './config.ts';
@@ -92,7 +92,8 @@ function upscale(engine: Engine, limiter: ConcurrencyLimiter, config: EdgeConfig
       const output = await infer(served, image, window, arrived + config.deadlineMs, signal, (total) => (tiles = total), limiter);
       const t2 = performance.now();
       const outFormat = format ?? upload.header.format;
-      const bytes = outFormat === 'png' ? await encodePngNative(output, engine.runtime.deflate) : await (await engine.plan()).jpeg.encoder.encode(output, quality);
+      const plan = await engine.plan();
+      const bytes = outFormat === 'png' ? await plan.png.encoder.encode(output) : await plan.jpeg.encoder.encode(output, quality);
       const t3 = performance.now();
 
       const ms = (v: number) => v.toFixed(1);

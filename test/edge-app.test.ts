@@ -12,13 +12,12 @@ import { createNodeRunner } from '../src-core/runtime/ort-node.ts';
 import { createWebRunner } from '../src-core/runtime/ort-web.ts';
 import type { Runner } from '../src-core/runtime/runner.ts';
 import { upscaleImage } from '../src-core/tiling/upscale.ts';
-import { deflateSync, inflateSync } from 'node:zlib';
 import sharp from 'sharp';
-import { cropImage, decodeImage, encodeJpeg, encodePngNative, joinAlpha, type RasterImage } from '../src-core/image/index.ts';
-import { fastDeflate } from '../src-edge/deflate.node.ts';
+import { cropImage, decodeImage, encodeJpeg, encodePng, joinAlpha, type RasterImage } from '../src-core/image/index.ts';
 import { loadJpegWasm } from '../src-core/image/jpeg-wasm.node.ts';
 import { ConfigError, readConfig } from '../src-edge/config.ts';
 import { loadSharpJpeg } from '../src-edge/jpeg-sharp.node.ts';
+import { loadNapiPng } from '../src-edge/png-napi.node.ts';
 import { Engine, type EdgeRuntime } from '../src-edge/engine.ts';
 import { chooseVariant, type HostCapabilities } from '../src-edge/host.ts';
 import { ManifestError, parseManifest, type EdgeManifest } from '../src-edge/manifest.ts';
@@ -257,14 +256,20 @@ describe('Engine on a stubbed host', () => {
     await expect(workers.start()).rejects.toThrow('SRQ_CPU_ENGINE=native: workerd cannot load onnxruntime-node; unset it to serve on wasm');
   });
 
-  it('answers JPEG with the native encoder where it loads, else with the wasm one, and says why', async () => {
+  it('answers JPEG and PNG with the native encoders where they load, else with the portable ones, and says why', async () => {
     const h = host({ gpu: undefined }, false);
     const sharpStub = { name: 'sharp 9.9.9 (libvips 9.9.9)', encode: async () => new Uint8Array(1) };
     const native = new Engine({ ...h.runtime, loadNativeJpeg: async () => sharpStub }, readConfig({ SRQ_TILE_SIZE: '16' }));
     expect((await native.describe()).jpegEncoder).toEqual({ name: 'sharp 9.9.9 (libvips 9.9.9)', reason: 'sharp 9.9.9 (libvips 9.9.9) loaded' });
     const broken = new Engine({ ...h.runtime, loadNativeJpeg: async () => { throw new Error('Could not load the "sharp" module using the linux-riscv64 runtime\nPossible solutions: …'); } }, readConfig({ SRQ_TILE_SIZE: '16' }));
-    expect((await broken.describe()).jpegEncoder).toEqual({ name: 'MozJPEG wasm (@jsquash/jpeg)', reason: 'sharp did not load (Could not load the "sharp" module using the linux-riscv64 runtime): wasm' });
-    expect((await new Engine(h.runtime, readConfig({ SRQ_TILE_SIZE: '16' })).describe()).jpegEncoder).toMatchObject({ reason: 'no native encoder on this runtime' });
+    expect((await broken.describe()).jpegEncoder).toEqual({ name: 'MozJPEG wasm (@jsquash/jpeg)', reason: 'sharp did not load (Could not load the "sharp" module using the linux-riscv64 runtime): MozJPEG wasm (@jsquash/jpeg)' });
+    const portable = await new Engine(h.runtime, readConfig({ SRQ_TILE_SIZE: '16' })).describe();
+    expect(portable.jpegEncoder).toMatchObject({ reason: 'no native encoder on this runtime' });
+    expect(portable.pngEncoder).toEqual({ name: "srq's deflate (JS)", reason: 'no native encoder on this runtime' });
+    const napi = await new Engine({ ...h.runtime, loadNativePng: loadNapiPng }, readConfig({ SRQ_TILE_SIZE: '16' })).describe();
+    expect(napi.pngEncoder).toEqual({ name: expect.stringMatching(/^@napi-rs\/image \d+\.\d+\.\d+$/), reason: expect.stringMatching(/^@napi-rs\/image [\d.]+ loaded$/) });
+    const noBinary = new Engine({ ...h.runtime, loadNativePng: async () => { throw new Error('Cannot find native binding.\nnpm has a bug related to optional dependencies'); } }, readConfig({ SRQ_TILE_SIZE: '16' }));
+    expect((await noBinary.describe()).pngEncoder).toEqual({ name: "srq's deflate (JS)", reason: "@napi-rs/image did not load (Cannot find native binding.): srq's deflate (JS)" });
   });
 
   it('refuses a model file whose SHA-256 differs from the manifest, and says so in /healthz terms', async () => {
@@ -280,14 +285,15 @@ describe('Engine on a stubbed host', () => {
 describe('the sharp JPEG encoder (Node and Deno)', () => {
   const chelsea = () => decodeImage(new Uint8Array(readFileSync(new URL('../images/chelsea.png', import.meta.url))));
 
-  it('writes what the wasm encoder writes (baseline, 4:2:0, MozJPEG\'s tables): about as many bytes for as many dB', async () => {
+  it('writes what the wasm encoder writes (baseline, 4:2:0, MozJPEG\'s quantisation tables): about as many bytes for as many dB', async () => {
     const img = chelsea();
     const bytes = await (await loadSharpJpeg()).encode(img, 90);
     const sof = bytes.findIndex((b, i) => b === 0xff && bytes[i + 1]! >= 0xc0 && bytes[i + 1]! <= 0xc2);
     expect(bytes[sof + 1]).toBe(0xc0); // SOF0: baseline
     expect([bytes[sof + 9], bytes[sof + 11], bytes[sof + 14], bytes[sof + 17]]).toEqual([3, 0x22, 0x11, 0x11]);
     const wasm = await encodeJpeg(img, loadJpegWasm, 90);
-    // Measured on chelsea.png at 90: sharp 32240 B, 38.59 dB; wasm 29374 B, 38.25 dB (libjpeg-turbo's DCT and rounding).
+    // Measured on chelsea.png at 90: sharp 32863 B, 38.59 dB; wasm 29374 B, 38.25 dB (libjpeg-turbo's DCT and rounding;
+    // sharp's standard Huffman tables, MozJPEG's optimised ones).
     expect(bytes.length / wasm.length).toBeGreaterThan(1.0);
     expect(bytes.length / wasm.length).toBeLessThan(1.15);
     const [dbSharp, dbWasm] = [psnr(img, decodeImage(bytes)), psnr(img, decodeImage(wasm))];
@@ -304,24 +310,29 @@ describe('the sharp JPEG encoder (Node and Deno)', () => {
   });
 });
 
-describe('the Node/Deno PNG deflate (Up rows, run-length, parallel parts)', () => {
-  it('writes a PNG that libpng (through sharp, which checks every CRC and the Adler-32) reads back exactly', async () => {
+describe('the Node/Deno PNG encoder (@napi-rs/image)', () => {
+  it('writes PNGs with the raster\'s channels that libpng (through sharp, which checks every CRC and the Adler-32) reads back exactly', async () => {
+    const encoder = await loadNapiPng();
     const photo = decodeImage(new Uint8Array(readFileSync(new URL('../images/astronaut.png', import.meta.url))));
-    const rgba = joinAlpha(photo, { width: photo.width, height: photo.height, channels: 1, data: photo.data.subarray(0, photo.width * photo.height) });
-    for (const img of [photo, rgba, cropImage(photo, 0, 0, 7, 5)]) {
-      const png = await encodePngNative(img, fastDeflate);
-      // node:zlib checks the Adler-32 that the parts' concatenation had to compute itself.
-      const idat = Buffer.from(png).indexOf('IDAT');
-      const idatLength = new DataView(png.buffer).getUint32(idat - 4);
-      expect(inflateSync(png.subarray(idat + 4, idat + 4 + idatLength)).length).toBe(img.height * (img.width * img.channels + 1));
-      const { data, info } = await sharp(png).raw().toBuffer({ resolveWithObject: true });
-      expect([info.width, info.height, info.channels]).toEqual([img.width, img.height, img.channels]);
+    const grey: RasterImage = { width: photo.width, height: photo.height, channels: 1, data: photo.data.filter((_, i) => i % 3 === 1) };
+    const rgba = joinAlpha(photo, grey);
+    for (const img of [photo, rgba, grey, cropImage(photo, 0, 0, 7, 5), cropImage(rgba, 3, 3, 1, 1)]) {
+      const png = await encoder.encode(img);
+      const meta = await sharp(png).metadata();
+      expect([meta.width, meta.height, meta.channels]).toEqual([img.width, img.height, img.channels]);
+      // sharp hands a grey image over as RGB unless asked for its one band.
+      const data = await (img.channels === 1 ? sharp(png).extractChannel(0) : sharp(png)).raw().toBuffer();
       expect(Buffer.from(data).equals(Buffer.from(img.data))).toBe(true);
-      expect(Buffer.from(decodeImage(png).data).equals(Buffer.from(img.data))).toBe(true);
+      const [ours, theirs] = [decodeImage(png), decodeImage(encodePng(img))]; // srq's decoder: grey comes back as RGB
+      expect(Buffer.from(ours.data).equals(Buffer.from(theirs.data)) && ours.channels === theirs.channels).toBe(true);
     }
-    // 512² RGB is 768 KB of rows: more than one part wherever there are two cores; smaller than unfiltered level 1.
-    const unfiltered = await encodePngNative(photo, { filter: 'none', deflate: async (b) => new Uint8Array(deflateSync(b, { level: 1 })) });
-    expect((await encodePngNative(photo, fastDeflate)).length / unfiltered.length).toBeLessThan(0.85);
+    // About as small as srq's own deflate of the same Paeth rows (measured: 1.04 on this 512² photo, 1.07–1.08 on 1024² upscaled ones).
+    expect((await encoder.encode(photo)).length / encodePng(photo).length).toBeLessThan(1.1);
+  });
+
+  it('refuses a raster that is not one, as the JS encoder does', async () => {
+    const encoder = await loadNapiPng();
+    await expect(encoder.encode({ width: 4, height: 4, channels: 3, data: new Uint8Array(5) })).rejects.toThrow(/data has 5 bytes but 4x4x3 needs 48/);
   });
 });
 

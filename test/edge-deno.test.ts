@@ -2,11 +2,12 @@
 // started as a real process on a free loopback port: a real photo through HTTP equals the library's output
 // (onnxruntime-web). Started without --allow-ffi (as on Deno Deploy) it serves on wasm threads, same bytes.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decodeImage, encodeJpeg } from '../src-core/image/index.ts';
+import { decodeImage, encodeJpeg, encodePng } from '../src-core/image/index.ts';
 import { loadJpegWasm } from '../src-core/image/jpeg-wasm.node.ts';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadSharpJpeg } from '../src-edge/jpeg-sharp.node.ts';
+import { loadNapiPng } from '../src-edge/png-napi.node.ts';
 import { libraryUpscale, photoCrop, postImage, repoRoot, startServer, type RunningServer } from './fixtures/edge/harness.ts';
 
 let server: RunningServer | undefined;
@@ -36,7 +37,7 @@ describe('Deno entry (real process)', () => {
     expect(wasm.cpuEngine).toEqual({ kind: 'wasm', reason: expect.stringMatching(/^onnxruntime-node did not load \(Requires ffi access to ".*onnxruntime_binding\.node", run again with the --allow-ffi flag\): wasm$/) });
   });
 
-  it('upscales a real photo (JPEG in, PNG out) to the library\'s exact pixels', async () => {
+  it('upscales a real photo (JPEG in, PNG out) to the library\'s exact pixels, PNG by @napi-rs/image with FFI', async () => {
     const crop = photoCrop('rocket.jpg', 110, 80);
     const jpeg = await encodeJpeg(crop.image, loadJpegWasm, 92);
     const { res, bytes } = await postImage(`${server!.url}/v1/upscale?model=esrgan-slim-x3&format=png`, jpeg, 'image/jpeg');
@@ -46,8 +47,15 @@ describe('Deno entry (real process)', () => {
     const out = decodeImage(bytes);
     expect([out.width, out.height]).toEqual([330, 240]);
     expect(Buffer.from(out.data).equals(Buffer.from(expected.data))).toBe(true);
+    // With FFI the PNG is @napi-rs/image's (the bytes Node's makes); without, srq's JS deflate's: the same pixels.
+    expect(Buffer.from(bytes).equals(Buffer.from(await (await loadNapiPng()).encode(expected)))).toBe(true);
     const onWasm = await postImage(`${wasmServer!.url}/v1/upscale?model=esrgan-slim-x3&format=png`, jpeg, 'image/jpeg');
-    expect(Buffer.from(onWasm.bytes).equals(Buffer.from(bytes))).toBe(true);
+    expect(Buffer.from(onWasm.bytes).equals(Buffer.from(encodePng(expected)))).toBe(true);
+    const names = await Promise.all([server!, wasmServer!].map(async (s) => (await (await fetch(`${s.url}/v1/models`)).json()).pngEncoder));
+    expect(names).toEqual([
+      { name: expect.stringMatching(/^@napi-rs\/image \d+\.\d+\.\d+$/), reason: expect.stringMatching(/ loaded$/) },
+      { name: "srq's deflate (JS)", reason: expect.stringMatching(/^@napi-rs\/image did not load \(.+\): srq's deflate \(JS\)$/) },
+    ]);
   });
 
   it('answers a JPEG with a JPEG: sharp with FFI, else the MozJPEG wasm (read through node:fs); the bytes Node makes', async () => {

@@ -8,7 +8,6 @@ import {
   decodeImage,
   encodeJpeg,
   encodePng,
-  encodePngNative,
   ImageArgumentError,
   ImageDecodeError,
   ImageError,
@@ -271,7 +270,7 @@ describe('encodePng', () => {
   });
 });
 
-describe('encodePng on srq\'s deflate, encodePngNative on the runtime\'s', () => {
+describe('encodePng on srq\'s deflate', () => {
   it('writes an upscaled photo in less than fast-png\'s encoder does (zlib level 6, unfiltered)', () => {
     const photo = decodeImage(read('hubble.png'));
     const upscaled = resizeBicubic(photo, photo.width * 2, photo.height * 2);
@@ -279,16 +278,6 @@ describe('encodePng on srq\'s deflate, encodePngNative on the runtime\'s', () =>
     const ratio = encodePng(upscaled).length / fastPngEncode({ ...upscaled, depth: 8 }).length;
     expect(ratio).toBeGreaterThan(0.66);
     expect(ratio).toBeLessThan(0.71);
-  });
-
-  it('encodePngNative takes the runtime\'s deflate and filter when it passes one, else is encodePng', async () => {
-    const rgb = decodeImage(read('coffee.png'));
-    const filters: number[] = [];
-    const zlib = { filter: 'up' as const, deflate: async (rows: Uint8Array) => (filters.push(rows[rows.length / rgb.height]!), new Uint8Array(deflateSync(rows))) };
-    const png = await encodePngNative(rgb, zlib);
-    expect(filters).toEqual([2]); // the second row's filter byte: Up
-    expect(decodeImage(png)).toEqual(rgb);
-    expect(await encodePngNative(rgb)).toEqual(encodePng(rgb));
   });
 });
 

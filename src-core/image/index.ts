@@ -7,7 +7,7 @@ export type { ImageFormat, ImageHeader } from './header.ts';
 export { readImageHeader } from './header.ts';
 export type { DecodeOptions } from './decode.ts';
 export { decodeImage, DEFAULT_MAX_PIXELS } from './decode.ts';
-export { encodePng, encodePngNative, type Deflate } from './png-encode.ts';
+export { encodePng } from './png-encode.ts';
 export { encodeJpeg, type JpegWasm } from './jpeg.ts';
 export type { ResizeOptions } from './resize.ts';
 export { resizeBicubic, resizeBicubicFloat, makeLowRes } from './resize.ts';
