@@ -19,20 +19,20 @@ const WAIFU2X = 'test/fixtures/corpus/waifu2x-upconv7-x2.onnx';
 describe('activation equalization', () => {
   it('finds every conv whose output reaches only convs through PRelu or LeakyRelu, not the last conv', () => {
     const x4fast = readModelFile(X4FAST);
-    optimizeGraph(x4fast, { staticInt8: true, keepPrelus: true });
+    optimizeGraph(x4fast, { staticInt8: true });
     // SRVGGNetCompact: 34 convs, each but the last followed by a PRelu read by the next conv.
     const sites = equalizationSites(x4fast);
     expect(sites).toHaveLength(33);
     expect(sites.every((s) => s.tensors.length === 2 && s.consumers.length === 1)).toBe(true);
     // waifu2x upconv_7: six 3×3 convs with LeakyRelu between them, then the ConvTranspose's sub-pixel conv.
     const waifu2x = readModelFile(WAIFU2X);
-    optimizeGraph(waifu2x, { staticInt8: true, keepPrelus: true });
+    optimizeGraph(waifu2x, { staticInt8: true });
     expect(equalizationSites(waifu2x)).toHaveLength(6);
   });
 
   it.each([[X4FAST], [WAIFU2X]])('%s: the rescaled float model computes the same outputs', async (path) => {
     const model = readModelFile(path);
-    optimizeGraph(model, { staticInt8: true, keepPrelus: true });
+    optimizeGraph(model, { staticInt8: true });
     const rescaled = cloneModel(model);
     const { convs } = await equalizeActivations(rescaled, tiles, factory);
     expect(convs).toBeGreaterThan(0);

@@ -2,7 +2,6 @@
 import type { ModelProto } from '../onnx/types.ts';
 import { convTransposesToSubpixel } from './conv-transpose.ts';
 import { foldIntoConvs } from './fold-into-conv.ts';
-import { rewritePrelus } from './prelu.ts';
 import { fuseSubpixelConvs, moveClampsBeforeShuffles } from './subpixel-conv.ts';
 import { sumsToAdds } from './sum-to-add.ts';
 
@@ -18,18 +17,15 @@ export interface OptimizeReport {
   affineBeforeConvFolded: number;
   subpixelConvs: number;
   clampsMoved: number;
-  /** PRelu → u·y + v·|y| with |y| = LeakyRelu(y, −1) (prelu.ts); static INT8 only. */
-  prelusRewritten: number;
 }
 
 export interface OptimizeOptions {
   /**
-   * The graph is about to be quantized to static INT8: also apply the rewrites that pay only there (ConvTranspose
-   * and PRelu, which ORT has no int8 kernels for, become ops it runs in int8; in float they cost more).
+   * The graph is about to be quantized to static INT8: also apply the rewrites that pay only there (ConvTranspose,
+   * which ORT has no int8 kernel for, becomes a conv it runs in int8; in float it costs more). PRelus are static
+   * INT8's own choice (quantize/static.ts: their form depends on the runtime, and equalization runs first).
    */
   staticInt8?: boolean;
-  /** With staticInt8: leave PRelus for the caller's `rewritePrelus` (activation equalization runs in between). */
-  keepPrelus?: boolean;
 }
 
 /** Rewrites the model in place. */
@@ -51,6 +47,5 @@ export function optimizeGraph(model: ModelProto, opts: OptimizeOptions = {}): Op
     affineBeforeConvFolded: folds.affineBefore,
     subpixelConvs,
     clampsMoved,
-    prelusRewritten: opts.staticInt8 && !opts.keepPrelus ? rewritePrelus(model, 'mul-add').length : 0,
   };
 }

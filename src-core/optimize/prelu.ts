@@ -4,7 +4,7 @@
 // Exact forms (equal up to float rounding), chosen by `mode`:
 // - 'concat' (PRelu read by one Conv only): the conv's input becomes Concat(y, |y|) and its weights
 //   [W·u, W·v] along the input channels: twice that conv's multiply-adds, all int8, no elementwise pass.
-// - 'mul-add' (optimizeGraph's): u·y + v·|y| as Mul, LeakyRelu, Mul, Add (QLinearMul / QLinearLeakyRelu /
+// - 'mul-add' (`srq quantize --prelu mul-add`): u·y + v·|y| as Mul, LeakyRelu, Mul, Add (QLinearMul / QLinearLeakyRelu /
 //   QLinearAdd). Folding u into the conv (u > 0) saves a Mul but measured no faster and 0.7 dB less fidelity
 //   (it reshapes the conv output's per-tensor int8 range).
 // - 'pair-conv' (srq quantize's and the job's form on onnxruntime-node, quantize/static.ts defaultPreluForm):
@@ -17,7 +17,9 @@
 //   (mul-add 2.12–2.39×, whole 1.39–1.49×), web×1 1.45–1.53× (mul-add 1.45–1.60×, whole 1.45–1.58×); held out (`srq quantize`, `srq validate`): 39.89 dB,
 //   drop 0.093 (mul-add 38.90 / 0.189, whole 40.15 / 0.074); size 28% of FP32 (27%, 26%; 33% stored dense).
 //   Tried: Concat(y, Relu(y)) with weights α_c and 1 − α_c, which keeps y's own range (Relu(y) lies within it where
-//   |y| may not): 39.87 dB but drop 0.130.
+//   |y| may not): 39.87 dB but drop 0.130. And |y|'s range derived from y's ([0, max(−min, max)]) instead of its own
+//   MSE range, which widens the shared range of x4fast's pre-PReLU convs by 2–9% (`srq quantize --report` put the
+//   pair form's per-tensor error 0.1–0.35 dB above whole's from the first conv on): 39.93 dB but drop 0.125.
 // - 'relu-neg': Relu(y) − α·Relu(−y) (Neg has no int8 kernel; measured for comparison).
 // - 'depthwise': 'mul-add' with each per-channel Mul as a 1×1 depthwise Conv (QLinearConv, group = C). ORT-node runs
 //   a Mul by a [1, C, 1, 1] constant on one thread (its general broadcast loop: 29% of x4fast's INT8 run at 2 threads,

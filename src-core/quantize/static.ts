@@ -176,7 +176,7 @@ export async function quantizeStatic(source: ModelProto, opts: StaticQuantizeOpt
   const activationType = opts.activationType ?? 'u8';
   // Exact rewrites first (sub-pixel convs); calibrate that float graph, rewrite copies of it (same tensor names).
   const float = cloneModel(model);
-  optimizeGraph(float, { staticInt8: true, keepPrelus: true });
+  optimizeGraph(float, { staticInt8: true });
   // Activation equalization sees PRelus whole (positive scales commute with them); their int8 form comes after.
   const equalization = opts.equalization === false
     ? undefined
