@@ -1,7 +1,7 @@
 // srq's PNG deflate (src-core/image/png-deflate.ts): what it writes must inflate with zlib itself, bit for bit, on
 // whatever bytes it is given, and its Paeth filter must be PNG's.
 import { readFileSync } from 'node:fs';
-import { inflateSync } from 'node:zlib';
+import { deflateSync, inflateSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { cropImage, decodeImage, resizeBicubic } from '../src-core/image/index.ts';
 import { adler32, deflateRows, huffmanLengths, paethRows } from '../src-core/image/png-deflate.ts';
@@ -50,11 +50,22 @@ describe('deflateRows', () => {
     expect(new Uint8Array(inflateSync(deflated))).toEqual(noise);
   });
 
-  it('ends with the Adler-32 that zlib computes', () => {
+  it('ends with the Adler-32, which equals zlib\'s', () => {
     const bytes = Uint8Array.from({ length: 100_000 }, (_, i) => (i * 31) & 255);
     const tail = deflateRows(bytes).slice(-4);
     expect(new DataView(tail.buffer).getUint32(0)).toBe(adler32(bytes));
     expect(adler32(new TextEncoder().encode('Wikipedia'))).toBe(0x11e60398); // RFC 1950's example value
+    // zlib's own trailer, on the sums' worst case (every byte 255) and lengths around the 3800-byte blocks and the
+    // four-byte steps.
+    const zlibAdler = (b: Uint8Array) => {
+      const z = deflateSync(b, { level: 0 });
+      return z.readUInt32BE(z.length - 4);
+    };
+    for (const length of [0, 1, 3, 4, 5, 3799, 3800, 3801, 3803, 7600, 1_000_003]) {
+      const ones = new Uint8Array(length).fill(255);
+      expect(adler32(ones), `255 × ${length}`).toBe(zlibAdler(ones));
+    }
+    expect(adler32(bytes)).toBe(zlibAdler(bytes));
   });
 
   it('shrinks an upscaled photo\'s Paeth rows to well under half', () => {
