@@ -65,6 +65,11 @@ export interface ManifestEntry {
    * (src-core/runtime/wasm-memory.node.ts): the edge sizes its windows from it. Absent = the edge's fixed tile size.
    */
   memory?: WasmMemory;
+  /**
+   * onnxruntime-node's memory for this file as the edge's native engine runs it, measured
+   * (src-core/runtime/native-memory.node.ts): the edge sizes native windows from it. Absent = from `memory`.
+   */
+  nativeMemory?: WasmMemory;
   /** Free-text provenance (the edge's embedded manifest). */
   source?: string;
   license?: string;

@@ -1,14 +1,16 @@
 // Regenerates the embedded default models (`npm run build:edge-models`): for each FP32 model in models/,
 // a static INT8 file (what CPU hosts serve) and an FP16 file (what GPU hosts serve), both made by the srq
 // CLI, plus src-edge/models/manifest.json with each file's size, SHA-256 and the FP32 graph's
-// receptive-field radius (the tile overlap), and for the INT8 files their measured wasm memory per window pixel. The outputs are committed so that every runtime, Workers
-// included, serves them with zero configuration and no build step. Needs `npm run build` first.
+// receptive-field radius (the tile overlap), and for the INT8 files their measured memory per window pixel on
+// onnxruntime-web (`memory`) and onnxruntime-node (`nativeMemory`). The outputs are committed so that every runtime,
+// Workers included, serves them with zero configuration and no build step. Needs `npm run build` first.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { decodeModel } from '../build/src-core/onnx/model.js';
+import { measureNativeMemory } from '../build/src-core/runtime/native-memory.node.js';
 import { servedForm } from '../build/src-core/runtime/served-form.node.js';
 import { receptiveFieldRadius } from '../build/src-core/tiling/receptive-field.js';
 
@@ -34,6 +36,7 @@ for (const name of order) {
     // CPU hosts serve the INT8 file on wasm: its memory per window pixel sizes the edge's windows, and row strips
     // lower it where they can (the job does the same before it publishes).
     let memory;
+    let nativeMemory;
     if (host === 'cpu') {
       const served = await servedForm(bytes);
       if (served.refused) throw new Error(`${file}: ${served.refused}`);
@@ -43,6 +46,7 @@ for (const name of order) {
         console.log(`  row strips ${served.rowStrips.map((c) => `${c.node}×${c.strips}`).join(', ')}: ${served.before.bytesPerPixel} → ${served.memory.bytesPerPixel} B per window px`);
       }
       memory = served.memory;
+      nativeMemory = await measureNativeMemory(bytes); // the Node and Deno entries' windows
     }
     entries.push({
       name,
@@ -53,7 +57,7 @@ for (const name of order) {
       file,
       sha256: createHash('sha256').update(bytes).digest('hex'),
       bytes: bytes.length,
-      ...(memory ? { memory } : {}),
+      ...(memory ? { memory, nativeMemory } : {}),
       source: `models/${model.file} (sha256 ${model.sha256})`,
       license: model.license,
     });

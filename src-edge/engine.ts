@@ -218,7 +218,7 @@ export class Engine {
   }
 
   private async load(plan: Plan, entry: ManifestEntry, choice: VariantChoice): Promise<ServedModel> {
-    const sizing = windowSizing(entry, choice.device, this.config.tileSize, this.memoryBudgetMB);
+    const sizing = windowSizing(entry, choice.device, this.config.tileSize, this.memoryBudgetMB, plan.cpu.engine.kind);
     const bytes = await plan.source.read(entry.file);
     await verifyModelFile(bytes, entry);
     if (choice.device === 'gpu') {

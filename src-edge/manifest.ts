@@ -72,6 +72,7 @@ export function parseManifest(json: unknown, source: string): EdgeManifest {
       sha256: sha256 as string,
       bytes: intField('bytes', 1),
       ...(raw.memory !== undefined ? { memory: wasmMemory(raw.memory, `${at} (${name}).memory`, fail) } : {}),
+      ...(raw.nativeMemory !== undefined ? { nativeMemory: wasmMemory(raw.nativeMemory, `${at} (${name}).nativeMemory`, fail) } : {}),
     };
     const key = `${name}/${variant}`;
     if (seen.has(key)) fail(`${at} repeats the ${variant} file of ${name}; list each model variant once`);

@@ -1,8 +1,10 @@
-// How big the model input windows are on this host. Memory, not a constant, decides: a file whose wasm memory
-// the manifest carries (measured per window pixel, src-core/runtime/wasm-memory.ts) gets the largest window the
-// runtime's budget holds, and each image the window shape that computes the fewest pixels within it: the whole
-// image when it fits (no recomputed context at all). SRQ_TILE_SIZE fixes a square window instead; files without
-// a measure, and GPU sessions, keep the 128 px default.
+// How big the model input windows are on this host. Memory, not a constant, decides: a file whose memory the manifest
+// carries (measured per window pixel: onnxruntime-web's in `memory`, src-core/runtime/wasm-memory.ts, and
+// onnxruntime-node's in `nativeMemory`, native-memory.node.ts) gets the largest window the runtime's budget holds on
+// the engine that runs it, and each image the window shape that computes the fewest pixels within it: the whole
+// image when it fits (no recomputed context at all). SRQ_TILE_SIZE fixes a square window instead; files without a
+// measure, and GPU sessions, keep the 128 px default. A native engine serving a file with only the wasm measure (a
+// manifest from an older srq) sizes from that one, which can be off either way (0.7–2.2× on the embedded files).
 import { windowPixelsFor } from '../src-core/runtime/wasm-memory.ts';
 import { planWindow } from '../src-core/tiling/window-plan.ts';
 import { DEFAULT_TILE_SIZE, MIN_TILE_CORE, tileContext, tileSizeFor } from '../src-core/tiling/upscale.ts';
@@ -10,7 +12,7 @@ import type { ManifestEntry } from './manifest.ts';
 
 export type WindowSizing =
   | { kind: 'fixed'; tileSize: number; why: string }
-  | { kind: 'budget'; maxPixels: number; budgetMB: number };
+  | { kind: 'budget'; maxPixels: number; budgetMB: number; measure: 'native' | 'wasm' };
 
 export class WindowBudgetError extends Error {
   override name = 'WindowBudgetError';
@@ -18,18 +20,20 @@ export class WindowBudgetError extends Error {
 
 const MB = 1024 * 1024;
 
-/** The sizing for one served file, decided once when its session is created. */
-export function windowSizing(entry: ManifestEntry, device: 'cpu' | 'gpu', tileSize: number | undefined, budgetMB: number): WindowSizing {
+/** The sizing for one served file on one CPU engine, decided once when its session is created. */
+export function windowSizing(entry: ManifestEntry, device: 'cpu' | 'gpu', tileSize: number | undefined, budgetMB: number, engine: 'native' | 'wasm' = 'wasm'): WindowSizing {
   if (tileSize !== undefined) return { kind: 'fixed', tileSize, why: 'SRQ_TILE_SIZE' };
   if (device === 'gpu') return { kind: 'fixed', tileSize: DEFAULT_TILE_SIZE, why: 'GPU session' };
-  if (!entry.memory) return { kind: 'fixed', tileSize: DEFAULT_TILE_SIZE, why: `the manifest has no wasm memory measure for ${entry.file}` };
-  const maxPixels = windowPixelsFor(entry.memory, budgetMB * MB);
+  const native = engine === 'native' && entry.nativeMemory !== undefined;
+  const memory = native ? entry.nativeMemory : entry.memory;
+  if (!memory) return { kind: 'fixed', tileSize: DEFAULT_TILE_SIZE, why: `the manifest has no memory measure for ${entry.file}` };
+  const maxPixels = windowPixelsFor(memory, budgetMB * MB);
   const smallest = 2 * tileContext(entry) + MIN_TILE_CORE;
   if (maxPixels < smallest * smallest) {
-    const needs = Math.ceil((entry.memory.baseBytes + entry.memory.bytesPerPixel * smallest * smallest) / MB);
-    throw new WindowBudgetError(`${entry.file} needs ≈ ${needs} MB of wasm memory for its smallest window (${smallest}² px); this host allows ${budgetMB} MB: raise SRQ_MEMORY_MB or set SRQ_TILE_SIZE`);
+    const needs = Math.ceil((memory.baseBytes + memory.bytesPerPixel * smallest * smallest) / MB);
+    throw new WindowBudgetError(`${entry.file} needs ≈ ${needs} MB of ${native ? 'memory' : 'wasm memory'} for its smallest window (${smallest}² px); this host allows ${budgetMB} MB: raise SRQ_MEMORY_MB or set SRQ_TILE_SIZE`);
   }
-  return { kind: 'budget', maxPixels, budgetMB };
+  return { kind: 'budget', maxPixels, budgetMB, measure: native ? 'native' : 'wasm' };
 }
 
 /** upscaleImage's window options for one image of width × height px. */
@@ -50,5 +54,5 @@ export function warmUpSide(sizing: WindowSizing, maxInputPixels: number): number
 
 /** For /v1/models and the ready line. */
 export function describeSizing(s: WindowSizing): string {
-  return s.kind === 'fixed' ? `${s.tileSize}² px windows (${s.why})` : `windows up to ${s.maxPixels} px (${s.budgetMB} MB of wasm memory)`;
+  return s.kind === 'fixed' ? `${s.tileSize}² px windows (${s.why})` : `windows up to ${s.maxPixels} px (${s.budgetMB} MB of ${s.measure === 'native' ? 'onnxruntime-node' : 'wasm'} memory)`;
 }

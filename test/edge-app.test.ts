@@ -76,6 +76,7 @@ describe('parseManifest', () => {
     ['absolute URL', { version: 1, models: [{ ...good, file: 'https://elsewhere.example/m.onnx' }] }, /relative to the manifest/],
     ['bad sha', { version: 1, models: [{ ...good, sha256: 'XYZ' }] }, /sha256 must be 64/],
     ['bad memory measure', { version: 1, models: [{ ...good, memory: { baseBytes: -1, bytesPerPixel: 9 } }] }, /memory must be \{ "baseBytes": integer >= 0, "bytesPerPixel": integer >= 0 \}/],
+    ['bad native memory measure', { version: 1, models: [{ ...good, nativeMemory: { baseBytes: 0, bytesPerPixel: 1.5 } }] }, /nativeMemory must be \{ "baseBytes": integer >= 0, "bytesPerPixel": integer >= 0 \}/],
     ['duplicate', { version: 1, models: [good, good] }, /repeats the int8 file of m/],
     ['disagreeing variants', { version: 1, models: [good, { ...good, variant: 'fp16', host: 'gpu', overlap: 3 }] }, /disagree on scale, border or overlap/],
   ];

@@ -87,6 +87,26 @@ describe('windowSizing and windowFor', () => {
     expect(planTiles(256, 256, before.window, medium.overlap)).toHaveLength(3);
   });
 
+  it('sizes native windows from onnxruntime-node\'s measure, wasm ones from wasm\'s; without it, native takes wasm\'s', () => {
+    const x8 = manifest.models.find((m) => m.name === 'esrgan-slim-x8' && m.variant === 'int8')!;
+    const native = windowSizing(x8, 'cpu', undefined, 512, 'native');
+    const wasm = windowSizing(x8, 'cpu', undefined, 512, 'wasm');
+    expect(native).toMatchObject({ kind: 'budget', measure: 'native', maxPixels: windowPixelsFor(x8.nativeMemory!, 512 * MB) });
+    expect(wasm).toMatchObject({ kind: 'budget', measure: 'wasm', maxPixels: windowPixelsFor(x8.memory!, 512 * MB) });
+    // slim ×8 natively: 4376 B a window px against wasm's 1939 (row strips lower only wasm's): 339² against 520².
+    expect(warmUpSide(native, 1 << 20)).toBe(339);
+    expect(warmUpSide(wasm, 1 << 20)).toBe(520);
+    const { nativeMemory: _, ...older } = x8;
+    expect(windowSizing(older as ManifestEntry, 'cpu', undefined, 512, 'native')).toMatchObject({ measure: 'wasm', maxPixels: windowPixelsFor(x8.memory!, 512 * MB) });
+  });
+
+  it('every embedded INT8 file carries both measures', () => {
+    for (const entry of manifest.models.filter((m) => m.variant === 'int8')) {
+      expect(entry.memory, entry.file).toBeDefined();
+      expect(entry.nativeMemory, entry.file).toBeDefined();
+    }
+  });
+
   it('keeps a fixed square for SRQ_TILE_SIZE, GPU sessions and files without a measure', () => {
     expect(windowFor(windowSizing(slim, 'cpu', 64, 512), slim, 256, 256)).toEqual({ tileSize: 64 });
     // A square too small for the model's context is raised as the tiler raises it (10 px each side + an 8 px core).
@@ -106,7 +126,7 @@ describe('windowSizing and windowFor', () => {
     try {
       const img = centreCrop('astronaut.png', 160, 120);
       const whole = await upscaleImage(runner, img, { scale: 4, overlap: slim.overlap, tileSize: 160 });
-      const sizing = { kind: 'budget' as const, maxPixels: 160 * 60, budgetMB: 0 };
+      const sizing = { kind: 'budget' as const, maxPixels: 160 * 60, budgetMB: 0, measure: 'wasm' as const };
       const window = windowFor(sizing, slim, 160, 120);
       expect(window).toEqual({ window: { width: 67, height: 120 } }); // three columns: fewer pixels than three strips
       const strips = await upscaleImage(runner, img, { scale: 4, overlap: slim.overlap, ...window });
@@ -120,7 +140,7 @@ describe('windowSizing and windowFor', () => {
 describe('a budget-sized window on a model that loses a border (waifu2x upconv_7, out = 2·in − 28)', () => {
   it('pads by the border as the tiler does, and its windows upscale exactly as the whole image', async () => {
     const entry: ManifestEntry = { name: 'waifu2x', scale: 2, border: 14, overlap: 7, variant: 'fp32', host: 'cpu', file: 'w.onnx', sha256: '0'.repeat(64), bytes: 1 };
-    const sizing = { kind: 'budget' as const, maxPixels: 114 * 50, budgetMB: 0 };
+    const sizing = { kind: 'budget' as const, maxPixels: 114 * 50, budgetMB: 0, measure: 'wasm' as const };
     // 100×80 photo + 7 px of repeated edge on each side = 114×94, in windows of at most 5 700 px.
     const window = windowFor(sizing, entry, 100, 80);
     // Full padded height (94 = 80 + 2·7) in three columns: fewer pixels than three full-width strips.
