@@ -1,9 +1,9 @@
 // PNG responses on Node and Deno through @napi-rs/image (Rust's image and png crates, fdeflate's fast mode: Paeth
 // rows coded in one native pass, off the event loop). The raster goes in as a binary PNM (a text header before the
-// raw samples, which the crate reads without a copy per pixel), so the PNG keeps the raster's channels; its RGBA-only
+// raw samples, which the crate reads as they are), so the PNG keeps the raster's channels; its RGBA-only
 // constructor would add an alpha channel to every RGB response. On 1024² upscaled photos (`bench/codecs.mjs`, this
-// 2-core machine): 17–18 ms for 823 KB, where node:zlib's run-length deflate of Paeth rows in parallel parts (the
-// encoder before) took 33–75 ms for 785–835 KB. Imported dynamically, so that a host where its binary does not load
+// 2-core machine): 10–14 ms for 823–887 KB, where node:zlib's run-length deflate of Paeth rows in parallel parts
+// (the encoder before) took 33–75 ms for 785–835 KB. Imported dynamically, so that a host where its binary does not load
 // answers with srq's JS encoder instead.
 import { assertRaster, ImageEncodeError, type RasterImage } from '../src-core/image/index.ts';
 import type { PngEncoder } from './encoders.ts';
