@@ -5,6 +5,7 @@
 // 2-core machine): 10–14 ms for 823–887 KB, where node:zlib's run-length deflate of Paeth rows in parallel parts
 // (the encoder before) took 33–75 ms for 785–835 KB. Imported dynamically, so that a host where its binary does not load
 // answers with srq's JS encoder instead.
+import { createRequire } from 'node:module';
 import { assertRaster, ImageEncodeError, type RasterImage } from '../src-core/image/index.ts';
 import type { PngEncoder } from './encoders.ts';
 
@@ -28,7 +29,6 @@ const PAETH = 4;
 
 export async function loadNapiPng(): Promise<PngEncoder> {
   const { Transformer } = await import('@napi-rs/image');
-  const { createRequire } = await import('node:module');
   const { version } = createRequire(import.meta.url)('@napi-rs/image/package.json') as { version: string };
   return {
     name: `@napi-rs/image ${version}`,

@@ -32,4 +32,8 @@ describe('native memory', () => {
     expect((peaks[0] - before) / MB).toBeLessThan(560);
     expect((peaks[0] - before) / MB).toBeGreaterThan(450);
   }, 120_000);
+
+  it('names the window and ORT\'s reason in one line when the file does not load', async () => {
+    await expect(measureNativeMemory(new Uint8Array([1, 2, 3]), task)).rejects.toThrow(/^measuring onnxruntime-node's memory at 256² px: .*protobuf parsing failed/);
+  });
 });

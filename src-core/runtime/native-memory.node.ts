@@ -30,14 +30,17 @@ export async function measureNativeMemory(model: Uint8Array, task = new URL('./n
     let base = 0;
     let perPixel = 0;
     for (const side of NATIVE_SIDES) {
-      let out: string;
+      // The task prints one JSON line, its error included; a crash (killed, out of memory) prints none.
+      const stdout: string = await promisify(execFile)(process.execPath, [fileURLToPath(task), file, String(side)], { maxBuffer: 1 << 20 })
+        .then((r) => r.stdout, (error: { stdout?: string; message: string }) => error.stdout || error.message);
+      let result: { before: number; loaded: number; peaks: [number] } | { error: string };
       try {
-        ({ stdout: out } = await promisify(execFile)(process.execPath, [fileURLToPath(task), file, String(side)], { maxBuffer: 1 << 20 }));
-      } catch (error) {
-        const stdout = (error as { stdout?: string }).stdout ?? '';
-        throw new NativeMemoryError(`measuring onnxruntime-node's memory at ${side}² px: ${/"error":"(.*)"/.exec(stdout)?.[1] ?? (error as Error).message}`);
+        result = JSON.parse(stdout.trim().split('\n').at(-1)!);
+      } catch {
+        result = { error: stdout.trim() };
       }
-      const { before, loaded, peaks } = JSON.parse(out.trim().split('\n').at(-1)!) as { before: number; loaded: number; peaks: [number] };
+      if ('error' in result) throw new NativeMemoryError(`measuring onnxruntime-node's memory at ${side}² px: ${result.error}`);
+      const { before, loaded, peaks } = result;
       base = Math.max(base, loaded - before);
       perPixel = Math.max(perPixel, (peaks[0] - loaded) / side ** 2);
     }
