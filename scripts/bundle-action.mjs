@@ -1,5 +1,6 @@
 // npm run bundle: the GitHub Action's committed dist/, which runs from a clean checkout with no install.
-//  - dist/wasm-memory-task.node.js: the worker that measures an INT8 file's wasm memory (for the edge's windows).
+//  - dist/wasm-memory-task.node.js, dist/native-memory-task.node.js: the worker thread and the child process that
+//    measure an INT8 file's wasm and onnxruntime-node memory (for the edge's windows).
 //  - dist/index.js: src-action/index.ts and everything it imports, one minified ESM file (esbuild), with a createRequire
 //    banner for the CommonJS dependencies. onnxruntime-node's binding.js is patched to load the native addon from
 //    where the Action unpacks it (src-action/ort-runtime.ts), since a .node file cannot be bundled.
@@ -45,11 +46,12 @@ const patchOrtBinding = {
   },
 };
 
-// The wasm memory measure runs each size in a fresh worker thread (src-core/runtime/wasm-memory.node.ts), whose
-// script it finds beside its own module: in the bundle, beside dist/index.js.
+// The memory measures run each size in a fresh worker thread (src-core/runtime/wasm-memory.node.ts) or child process
+// (native-memory.node.ts), whose script they find beside their own module: in the bundle, beside dist/index.js.
 const ENTRIES = [
   ['src-action/index.ts', 'index.js'],
   ['src-core/runtime/wasm-memory-task.node.ts', 'wasm-memory-task.node.js'],
+  ['src-core/runtime/native-memory-task.node.ts', 'native-memory-task.node.js'],
 ];
 
 async function bundle() {

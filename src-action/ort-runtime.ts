@@ -94,6 +94,8 @@ export function prepareRuntime(choice: RuntimeChoice, tempDir: string, log: JobL
     try {
       createRequire(import.meta.url)(binding);
       (globalThis as Record<string, unknown>)[BINDING_GLOBAL] = binding;
+      // For the job's child processes too (native-memory-task.node.ts sets the global from it).
+      process.env['SRQ_ORT_NODE_BINDING'] = binding;
       native = true;
       log.info(`onnxruntime-node ${assets.onnxruntime} (${platform}) ready in ${((performance.now() - started) / 1000).toFixed(1)} s`);
     } catch (e) {

@@ -107,7 +107,7 @@ export interface ValidatedModel {
   gate: QualityBudget;
   /** The gated report: reference = FP32, one candidate per file below, in the same order. */
   report: ValidationReport;
-  files: { quantization: Quantization; file: string; sha256: string; bytes: number; memory?: WasmMemory }[];
+  files: { quantization: Quantization; file: string; sha256: string; bytes: number; memory?: WasmMemory; nativeMemory?: WasmMemory }[];
 }
 
 function coverageMetrics({ int8MacShare, int8Layers, layers, quantizeNodes, dequantizeNodes }: NonNullable<CandidateResult['coverage']>): NonNullable<VariantMetrics['coverage']> {
@@ -147,6 +147,7 @@ export function buildManifest(models: readonly ValidatedModel[], srqVersion = SR
         sha256: f.sha256,
         bytes: f.bytes,
         ...(f.memory ? { memory: f.memory } : {}),
+        ...(f.nativeMemory ? { nativeMemory: f.nativeMemory } : {}),
         quantization: f.quantization,
         original: m.original,
         metrics: {

@@ -34,6 +34,7 @@ describe('dist/', () => {
     const files = listFiles(dist);
     expect(files).toEqual([
       'index.js',
+      'native-memory-task.node.js',
       'ort/assets.json',
       'ort/linux-x64/libonnxruntime.so.1.br',
       'ort/linux-x64/onnxruntime_binding.node.br',

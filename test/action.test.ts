@@ -85,6 +85,14 @@ describe('the Action with cache and artifact services', () => {
       expect(m.metrics!.drop).toBeLessThanOrEqual(0.15);
       expect(m.original!.path).toBe('models/esrgan-slim-x2.onnx');
     }
+    // The served INT8 file's onnxruntime-node memory, measured by dist/native-memory-task.node.js on the addon the
+    // Action unpacked: about what the embedded esrgan-slim-x2 INT8 file measures (1680 B a px).
+    const embedded = parseManifest(readJson(join(repoRoot, 'src-edge', 'models', 'manifest.json')), 'embedded').models.find((e) => e.name === 'esrgan-slim-x2' && e.variant === 'int8')!;
+    expect(run.log).toMatch(/int8-static: onnxruntime-node memory [\d.]+ MB \+ \d+ B per window px \(the edge sizes native windows from it\)/);
+    const native = manifest.models[0]!.nativeMemory!;
+    expect(native.bytesPerPixel / embedded.nativeMemory!.bytesPerPixel).toBeGreaterThan(0.85);
+    expect(native.bytesPerPixel / embedded.nativeMemory!.bytesPerPixel).toBeLessThan(1.15);
+    expect(manifest.models[1]!.nativeMemory).toBeUndefined();
 
     // Services: one cache entry saved; one artifact holding the output folder.
     expect(services.twirpCalls('CreateCacheEntry')).toHaveLength(1);
@@ -161,12 +169,15 @@ describe('the Action without runner services', () => {
     const run = await runAction({ workspace, temp, inputs: { ...fastInputs, runtime: 'web' } });
     expect(run.code, run.log).toBe(0);
     expect(run.log).toMatch(/onnxruntime-web [\d.]+ \(wasm, \d threads\) ready/);
-    expect(run.log).not.toContain('onnxruntime-node');
+    expect(run.log).not.toMatch(/onnxruntime-node [\d.]+ \([\w-]+\) ready/);
     expect(run.summary).toContain('onnxruntime-web (wasm)');
     expect(readJson<ModelManifest>(join(workspace, 'srq-out', 'manifest.json')).models[0]!.metrics!.runtime).toBe('web');
     // The served form's equality check runs on the job's own wasm threads (a second thread count would be refused).
     expect(run.log).toMatch(/int8-static: row strips \(UPN1 in 4\) for onnxruntime-web's memory: \d+ B per window px → \d+ B per window px, output byte-equal/);
     expect(readJson<ModelManifest>(join(workspace, 'srq-out', 'manifest.json')).models[0]!.memory).toBeDefined();
+    // onnxruntime-node's memory needs the native runtime: the edge sizes native windows from the wasm measure.
+    expect(run.log).toContain("int8-static: onnxruntime-node's memory not measured (this run uses wasm); the edge sizes native windows from the wasm measure");
+    expect(readJson<ModelManifest>(join(workspace, 'srq-out', 'manifest.json')).models[0]!.nativeMemory).toBeUndefined();
   });
 
   it('fails with one sentence naming a bad input', async () => {

@@ -2,6 +2,7 @@
 // gate, and when static INT8 misses the budget let accuracy-aware quantization keep its most harmful layers float.
 // Leaves the passing variant files, the reports and outcome.json in `dir`. Node-only.
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import type { NamedImage } from '../../src-core/image/image-files.node.ts';
 import type { RasterImage } from '../../src-core/image/raster.ts';
@@ -22,6 +23,7 @@ import { createRunner } from '../../src-core/runtime/create-runner.node.ts';
 import type { RunnerOptions } from '../../src-core/runtime/runner.ts';
 import type { WasmMemory } from '../../src-core/runtime/wasm-memory.ts';
 import { servedForm } from '../../src-core/runtime/served-form.node.ts';
+import { measureNativeMemory } from '../../src-core/runtime/native-memory.node.ts';
 import { quantizeWithinBudget } from '../../src-core/validate/accuracy-aware.ts';
 import { applyGate, budgetText, dropGateWarning, withinBudget } from '../../src-core/validate/gate.ts';
 import { reportToJson, type ValidationReport } from '../../src-core/validate/schema.ts';
@@ -63,6 +65,9 @@ export interface ModelJobContext {
 }
 
 interface Made { variant: Variant; file: string; model: ModelProto; bytes: Uint8Array; note?: string }
+
+/** The served INT8 file (made[index]): its wasm memory (before row strips too, where they lowered it) and its native memory. */
+interface ServedMemory { index: number; memory: WasmMemory; before?: WasmMemory; nativeMemory?: WasmMemory }
 
 export async function runModelJob(input: ModelJobInput, ctx: ModelJobContext, dir: string): Promise<ModelOutcome> {
   const memoryBudget = (ctx.options.memoryBudget ?? defaultMemoryBudget()) * 1e9;
@@ -219,7 +224,61 @@ async function runWatched(input: ModelJobInput, ctx: ModelJobContext, dir: strin
   for (const line of slowerLines(validation.report)) log.warning(line, input.path);
   watch.step('wasm memory');
   const memory = await measureServedMemory(made, validation.report, log, memoryBudget, { runtime: opts.runtime, ...runnerOptions });
+  if (memory) {
+    watch.step('native memory');
+    const nativeMemory = await measureServedNativeMemory(made[memory.index]!, validation.report.candidates[memory.index]!.latency, memory, description, opts, log, memoryBudget);
+    if (nativeMemory) memory.nativeMemory = nativeMemory;
+  }
   return writeResults(input, made, validation, description, opts, dir, memory);
+}
+
+/** How long the native memory measure may take: about one more validation image, not minutes (a deep model measures smaller windows). */
+const NATIVE_MEASURE_SECONDS = 60;
+/** What the measuring child's own Node and onnxruntime-node take before the session, outside what it measures. */
+const NATIVE_CHILD_BYTES = 0.1e9;
+
+/**
+ * onnxruntime-node's memory for the served INT8 file (native-memory.node.ts): the edge's Node and Deno entries size
+ * their windows from it (ORT-node's per-pixel memory is 0.9–2.3× the wasm measure, and row strips do not lower it).
+ * Measured in child processes within what the memory budget leaves and NATIVE_MEASURE_SECONDS; its first window is
+ * planned from the wasm measure before row strips (twice it) and validation's int8 speed (at 1 thread). Needs
+ * onnxruntime-node: a wasm run leaves it out, and the edge sizes native windows from the wasm measure.
+ */
+async function measureServedNativeMemory(
+  served: Made,
+  latency: { msPerMegapixel: number },
+  wasm: { memory: WasmMemory; before?: WasmMemory },
+  description: ModelDescription,
+  opts: JobOptions,
+  log: JobLog,
+  memoryBudget: number,
+): Promise<WasmMemory | undefined> {
+  const { variant, bytes } = served;
+  const fallback = 'the edge sizes native windows from the wasm measure';
+  if (opts.runtime !== 'node') {
+    log.info(`${variant}: onnxruntime-node's memory not measured (this run uses wasm); ${fallback}`);
+    return undefined;
+  }
+  const unstripped = wasm.before ?? wasm.memory;
+  const threads = opts.threads ?? availableParallelism();
+  try {
+    const nativeMemory = await measureNativeMemory(bytes, {
+      limits: {
+        bytes: memoryBudget - residentBytes() - NATIVE_CHILD_BYTES,
+        seconds: NATIVE_MEASURE_SECONDS,
+        guess: {
+          memory: { baseBytes: Math.max(unstripped.baseBytes, 64 * 2 ** 20), bytesPerPixel: 2 * unstripped.bytesPerPixel },
+          // Validation's time per output px, per input px, on one thread instead of the job's.
+          secondsPerPixel: (latency.msPerMegapixel / 1e9) * description.scale ** 2 * threads,
+        },
+      },
+    });
+    log.info(`${variant}: onnxruntime-node memory ${(nativeMemory.baseBytes / 2 ** 20).toFixed(1)} MB + ${nativeMemory.bytesPerPixel} B per window px (the edge sizes native windows from it)`);
+    return nativeMemory;
+  } catch (e) {
+    log.warning(`${variant}: onnxruntime-node's memory not measured (${(e as Error).message}); ${fallback}`);
+    return undefined;
+  }
 }
 
 /**
@@ -228,7 +287,7 @@ async function runWatched(input: ModelJobInput, ctx: ModelJobContext, dir: strin
  * the same output bytes, so the validation and coverage above hold for it. A failure costs the edge its window
  * sizing (it falls back to 128² tiles), not the job: a warning.
  */
-async function measureServedMemory(made: Made[], report: ValidationReport, log: JobLog, memoryBudget: number, runner: { runtime: 'node' | 'web'; threads?: number }): Promise<{ index: number; memory: WasmMemory } | undefined> {
+async function measureServedMemory(made: Made[], report: ValidationReport, log: JobLog, memoryBudget: number, runner: { runtime: 'node' | 'web'; threads?: number }): Promise<ServedMemory | undefined> {
   const index = made.findIndex((m, i) => EDGE_VARIANT[m.variant].variant === 'int8' && report.candidates[i]?.gate?.passed === true);
   if (index < 0) return undefined;
   const { variant, bytes } = made[index]!;
@@ -246,7 +305,7 @@ async function measureServedMemory(made: Made[], report: ValidationReport, log: 
       log.warning(`${variant}: ${served.refused}`);
     }
     log.info(`${variant}: wasm memory ${(memory.baseBytes / 2 ** 20).toFixed(1)} MB + ${perPixel(memory)} (the edge sizes its windows from it)`);
-    return { index, memory };
+    return { index, memory, ...(before ? { before } : {}) };
   } catch (e) {
     log.warning(`${variant}: wasm memory not measured (${(e as Error).message}); the edge will use 128² tiles for it`);
     return undefined;
@@ -407,7 +466,7 @@ function writeResults(
   { scale, border, overlap, wholeImage }: ModelDescription,
   opts: JobOptions,
   dir: string,
-  served: { index: number; memory: WasmMemory } | undefined,
+  served: ServedMemory | undefined,
 ): ModelOutcome {
   mkdirSync(dir, { recursive: true });
   const variants: VariantOutcome[] = made.map((m, i) => {
@@ -415,7 +474,7 @@ function writeResults(
     // A variant that failed its gate is not written: nothing can publish it by mistake. One that passed has been
     // loaded and run by onnxruntime in validation, so every file written here loads.
     if (passed) writeFileSync(join(dir, m.file), m.bytes);
-    return { quantization: m.variant, file: m.file, sha256: sha256Hex(m.bytes), bytes: m.bytes.length, passed, ...(m.note ? { note: m.note } : {}), ...(served?.index === i ? { memory: served.memory } : {}) };
+    return { quantization: m.variant, file: m.file, sha256: sha256Hex(m.bytes), bytes: m.bytes.length, passed, ...(m.note ? { note: m.note } : {}), ...(served?.index === i ? { memory: served.memory, ...(served.nativeMemory ? { nativeMemory: served.nativeMemory } : {}) } : {}) };
   });
   const reports = { json: `${input.name}.report.json`, markdown: `${input.name}.report.md`, html: `${input.name}.report.html` };
   writeFileSync(join(dir, reports.json), reportToJson(report));

@@ -22,6 +22,8 @@ export interface VariantOutcome {
   note?: string;
   /** Published INT8 files: their wasm memory per window pixel, which the edge sizes its windows from. */
   memory?: WasmMemory;
+  /** The same file's onnxruntime-node memory, which the edge sizes native windows from (absent: a wasm run). */
+  nativeMemory?: WasmMemory;
 }
 
 export interface ModelOutcome {
@@ -69,6 +71,6 @@ export function toValidatedModel(o: ModelOutcome): ValidatedModel {
     original: { path: o.path, sha256: o.sha256, bytes: o.bytes },
     gate: o.gate,
     report: o.report,
-    files: o.variants.map((v) => ({ quantization: v.quantization, file: v.file, sha256: v.sha256, bytes: v.bytes, ...(v.memory ? { memory: v.memory } : {}) })),
+    files: o.variants.map((v) => ({ quantization: v.quantization, file: v.file, sha256: v.sha256, bytes: v.bytes, ...(v.memory ? { memory: v.memory } : {}), ...(v.nativeMemory ? { nativeMemory: v.nativeMemory } : {}) })),
   };
 }

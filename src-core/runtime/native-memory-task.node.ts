@@ -1,13 +1,29 @@
 // Child process of native-memory.node.ts: loads a model on onnxruntime-node as the edge does (native-engine.node.ts:
 // its arena, no memory pattern), runs one window per side given, and prints the process's peak RSS before the
 // session, after it and after each run. argv: model path, then window sides. Prints one JSON line: { before, loaded,
-// peaks } in bytes.
+// peaks } in bytes. SRQ_ORT_NODE_BINDING: the addon to load (the bundled Action's unpacked one, src-action/ort-runtime.ts).
 import { readFileSync } from 'node:fs';
-import { createNodeRunner } from './ort-node.ts';
 
 const [file, ...sides] = process.argv.slice(2);
-const peak = () => process.resourceUsage().maxRSS * 1024; // maxRSS is in kilobytes
+
+/**
+ * This process's peak RSS. On Linux from /proc (VmHWM): getrusage's maxRSS starts a spawned child at its parent's
+ * RSS (fork copies the parent's pages, exec keeps their high-water mark), so under a job holding 1.2 GB a child
+ * whose own peak stayed below that read the same before and after its runs (esrgan-slim-x2: 318 B a px, not 1437).
+ */
+function peak(): number {
+  try {
+    const hwm = /^VmHWM:\s+(\d+) kB$/m.exec(readFileSync('/proc/self/status', 'utf8'));
+    if (hwm) return Number(hwm[1]) * 1024;
+  } catch {
+    // no /proc (macOS): its maxRSS is the child's own
+  }
+  return process.resourceUsage().maxRSS * 1024; // in kilobytes
+}
 try {
+  // Set before onnxruntime-node loads: the bundle's patched binding.js requires the addon from this global.
+  if (process.env['SRQ_ORT_NODE_BINDING']) (globalThis as Record<string, unknown>)['__srqOrtNodeBinding'] = process.env['SRQ_ORT_NODE_BINDING'];
+  const { createNodeRunner } = await import('./ort-node.ts');
   const model = readFileSync(file!);
   const before = peak();
   // As the edge runs it: its own arena, no memory pattern (windows change shape per request).

@@ -5,7 +5,8 @@
 // steps, keeps what a run touched, and grows again over the first few requests. So baseBytes is what loading the
 // session took and bytesPerPixel the most a pixel took over windows of 256², 384² and 512², each side run three
 // times (native-memory-task.node.ts) in a fresh child process: peak RSS is per process, and the arena's state
-// decides the next run's growth.
+// decides the next run's growth. The Action measures within limits (a deep model's 512² windows would take minutes
+// and gigabytes): fewer or smaller sides, which over-state a pixel's memory, so the edge's windows only get smaller.
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -20,32 +21,97 @@ export class NativeMemoryError extends Error {
 
 /** Window sides measured: about the windows the edge runs within a few hundred MB. */
 export const NATIVE_SIDES = [256, 384, 512] as const;
+/** Smaller sides, for a model whose 256² windows would cost more time or memory than the measure may take. */
+const SMALL_SIDES = [128, 192] as const;
+/** Where a measure within limits starts: the largest whose guessed cost fits. */
+const FIRST_SIDES = [256, 192, 128] as const;
+/** A side's child runs the side three times and its half twice (native-memory-task.node.ts): 3.5 side² px. */
+const RUNS_PER_SIDE = 3 + 2 / 4;
 
-/** What loading the session took, and the most bytes a window pixel over NATIVE_SIDES. */
-export async function measureNativeMemory(model: Uint8Array, task = new URL('./native-memory-task.node.js', import.meta.url)): Promise<WasmMemory> {
+/** What the measure may cost: its child's memory above the child's own Node, and the whole measure's time. */
+export interface NativeMeasureLimits {
+  bytes: number;
+  seconds: number;
+  /** To plan the first side: a guess of the memory line (from the wasm measure) and of the seconds a window px runs. */
+  guess: { memory: WasmMemory; secondsPerPixel: number };
+}
+
+export interface NativeMeasureOptions {
+  /** The child's script; default: native-memory-task.node.js beside this module (also beside dist/index.js). */
+  task?: URL;
+  /** Without limits: NATIVE_SIDES, whatever they cost (the embedded models' build). */
+  limits?: NativeMeasureLimits;
+}
+
+/** One side's child: memory before loading, after, and the peak after its runs; how long it took. */
+export interface SideResult {
+  side: number;
+  before: number;
+  loaded: number;
+  peak: number;
+  seconds: number;
+}
+
+/** What loading the session took, and the most bytes a window pixel over the sides measured. */
+export async function measureNativeMemory(model: Uint8Array, opts: NativeMeasureOptions = {}): Promise<WasmMemory> {
+  const task = opts.task ?? new URL('./native-memory-task.node.js', import.meta.url);
   const dir = mkdtempSync(join(tmpdir(), 'srq-native-memory-'));
   try {
     const file = join(dir, 'model.onnx');
     writeFileSync(file, model);
-    let base = 0;
-    let perPixel = 0;
-    for (const side of NATIVE_SIDES) {
-      // The task prints one JSON line, its error included; a crash (killed, out of memory) prints none.
-      const stdout: string = await promisify(execFile)(process.execPath, [fileURLToPath(task), file, String(side)], { maxBuffer: 1 << 20 })
-        .then((r) => r.stdout, (error: { stdout?: string; message: string }) => error.stdout || error.message);
-      let result: { before: number; loaded: number; peaks: [number] } | { error: string };
-      try {
-        result = JSON.parse(stdout.trim().split('\n').at(-1)!);
-      } catch {
-        result = { error: stdout.trim() };
-      }
-      if ('error' in result) throw new NativeMemoryError(`measuring onnxruntime-node's memory at ${side}² px: ${result.error}`);
-      const { before, loaded, peaks } = result;
-      base = Math.max(base, loaded - before);
-      perPixel = Math.max(perPixel, (peaks[0] - loaded) / side ** 2);
+    const results: SideResult[] = [];
+    let side: number | undefined = opts.limits ? firstSide(opts.limits) : NATIVE_SIDES[0];
+    while (side !== undefined) {
+      results.push(await measureSide(task, file, side));
+      side = opts.limits ? nextSide(results, opts.limits) : NATIVE_SIDES.find((s) => s > side!);
     }
+    const base = Math.max(...results.map((r) => r.loaded - r.before));
+    const perPixel = Math.max(...results.map((r) => (r.peak - r.loaded) / r.side ** 2));
     return { baseBytes: Math.round(base), bytesPerPixel: Math.ceil(perPixel) };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * The largest side up to 256² whose guessed cost fits the limits (time: a third of them, as three sides are wanted).
+ * Smaller sides over-state a pixel's memory (the session's fixed costs weigh more), so the edge's windows come out
+ * smaller, never larger, than a measure at 256² would make them.
+ */
+export function firstSide({ bytes, seconds, guess }: NativeMeasureLimits): number {
+  const cost = (s: number) => ({ bytes: guess.memory.baseBytes + guess.memory.bytesPerPixel * s * s, seconds: guess.secondsPerPixel * RUNS_PER_SIDE * s * s });
+  const side = FIRST_SIDES.find((s) => cost(s).bytes <= bytes && cost(s).seconds <= seconds / 3);
+  if (side === undefined) {
+    const least = cost(FIRST_SIDES.at(-1)!);
+    throw new NativeMemoryError(`even ${FIRST_SIDES.at(-1)}² px windows would take ≈ ${(least.bytes / 2 ** 20).toFixed(0)} MB, and three sides ≈ ${(least.seconds * 3).toFixed(0)} s, over the ${(bytes / 2 ** 20).toFixed(0)} MB and ${seconds.toFixed(0)} s the measure may take`);
+  }
+  return side;
+}
+
+/** The next larger side whose cost, predicted from the sides measured so far, fits what the limits have left. */
+export function nextSide(results: readonly SideResult[], limits: NativeMeasureLimits): number | undefined {
+  if (results.length >= NATIVE_SIDES.length) return undefined;
+  const last = results.at(-1)!;
+  const spent = results.reduce((t, r) => t + r.seconds, 0);
+  // Both over-state the next side's cost: the session's load is in them.
+  const bytesPerPixel = Math.max(...results.map((r) => (r.peak - r.before) / r.side ** 2));
+  const secondsPerPixel = last.seconds / last.side ** 2;
+  return [...SMALL_SIDES, ...NATIVE_SIDES]
+    .filter((s) => s > last.side)
+    .find((s) => bytesPerPixel * s * s <= limits.bytes && spent + secondsPerPixel * s * s <= limits.seconds);
+}
+
+async function measureSide(task: URL, file: string, side: number): Promise<SideResult> {
+  const started = performance.now();
+  // The task prints one JSON line, its error included; a crash (killed, out of memory) prints none.
+  const stdout: string = await promisify(execFile)(process.execPath, [fileURLToPath(task), file, String(side)], { maxBuffer: 1 << 20 })
+    .then((r) => r.stdout, (error: { stdout?: string; message: string }) => error.stdout || error.message);
+  let result: { before: number; loaded: number; peaks: [number] } | { error: string };
+  try {
+    result = JSON.parse(stdout.trim().split('\n').at(-1)!);
+  } catch {
+    result = { error: stdout.trim() };
+  }
+  if ('error' in result) throw new NativeMemoryError(`measuring onnxruntime-node's memory at ${side}² px: ${result.error}`);
+  return { side, before: result.before, loaded: result.loaded, peak: result.peaks[0], seconds: (performance.now() - started) / 1000 };
 }
