@@ -83,7 +83,7 @@ describe('srq run', () => {
     expect(r.stdout.indexOf('time plan:')).toBeLessThan(r.stdout.indexOf('int8-static: quantizing'));
     // So does the memory plan, with the default budget (90% of this machine's memory); each step's measured peak
     // comes at the end of the model.
-    expect(r.stdout).toMatch(/^memory plan: calibration ≈ [\d.]+ GB, bias correction ≈ [\d.]+ GB, validation ≈ [\d.]+ GB, fallback search ≈ [\d.]+ GB, coverage ≈ [\d.]+ GB \(peak ≈ [\d.]+ GB; then the edge's wasm memory measure, within what the budget leaves\); memory budget [\d.]+ GB$/m);
+    expect(r.stdout).toMatch(/^memory plan: calibration ≈ [\d.]+ GB, bias correction ≈ [\d.]+ GB, validation ≈ [\d.]+ GB, fallback search ≈ [\d.]+ GB, coverage ≈ [\d.]+ GB \(peak ≈ [\d.]+ GB; then the edge's memory measures, within what the budget leaves\); memory budget [\d.]+ GB$/m);
     expect(r.stdout.indexOf('memory plan:')).toBeLessThan(r.stdout.indexOf('int8-static: quantizing'));
     expect(r.stdout).toMatch(/^memory: plan [\d.]+ GB, int8-static [\d.]+ GB, calibration [\d.]+ GB, bias correction [\d.]+ GB, fp16 [\d.]+ GB, validation [\d.]+ GB, coverage [\d.]+ GB, wasm memory [\d.]+ GB; peak [\d.]+ GB of the [\d.]+ GB budget$/m);
     expect(readdirSync(join(ws, 'out')).sort()).toEqual(['esrgan-slim-x2.fp16.onnx', 'esrgan-slim-x2.int8.onnx', 'manifest.json', 'report.json', 'reports', 'summary.md']);

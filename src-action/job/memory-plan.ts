@@ -86,7 +86,7 @@ export function planMemory(p: MemoryPlanInput, budgetBytes: number): MemoryPlan 
 /** One line: each step's estimate and the budget. */
 export function memoryPlanLine(plan: MemoryPlan, budgetBytes: number): string {
   const parts = plan.convsPerPart < CONVS_PER_SESSION ? `; bias correction measures ${plan.convsPerPart} convs per session to fit` : '';
-  return `memory plan: ${plan.steps.map((s) => `${s.step} ≈ ${gb(s.bytes)}`).join(', ')} (peak ≈ ${gb(plan.peakBytes)}${parts}; then the edge's wasm memory measure, within what the budget leaves); memory budget ${gb(budgetBytes)}`;
+  return `memory plan: ${plan.steps.map((s) => `${s.step} ≈ ${gb(s.bytes)}`).join(', ')} (peak ≈ ${gb(plan.peakBytes)}${parts}; then the edge's memory measures, within what the budget leaves); memory budget ${gb(budgetBytes)}`;
 }
 
 /** Why the model cannot run within the memory budget, or undefined when it can. */
