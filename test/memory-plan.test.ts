@@ -27,7 +27,7 @@ describe('memory plan', () => {
     expect(step('validation')).toBeCloseTo(0.54 + 0.15 + 3.5 * 0.45);
     expect(plan.peakBytes / GB).toBeCloseTo(0.54 + 0.45 + 48 * 0.06 * 0.45);
     // The job measured 1.45, 1.99, 2.17, 1.65 and 1.44 GB for these steps (bench:job, x4plus, peak 2.19 GB).
-    expect(memoryPlanLine(plan, 7 * GB)).toBe('memory plan: calibration ≈ 1.81 GB, bias correction ≈ 2.29 GB, validation ≈ 2.27 GB, fallback search ≈ 2.19 GB, coverage ≈ 1.51 GB (peak ≈ 2.29 GB; then the edge\'s wasm memory measure, within what the budget leaves); memory budget 7.00 GB');
+    expect(memoryPlanLine(plan, 7 * GB)).toBe('memory plan: calibration ≈ 1.81 GB, bias correction ≈ 2.29 GB, validation ≈ 2.27 GB, fallback search ≈ 2.19 GB, coverage ≈ 1.51 GB (peak ≈ 2.29 GB; then the edge\'s memory measures, within what the budget leaves); memory budget 7.00 GB');
     // Without static INT8 only validation runs.
     expect(planMemory({ ...x4plus, variants: ['fp16'] }, 7 * GB).steps.map((s) => s.step)).toEqual(['validation']);
   });

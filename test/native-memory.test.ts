@@ -47,6 +47,17 @@ describe('native memory', () => {
   }, 60_000);
 });
 
+describe('a child process\'s peak memory', () => {
+  it('is its own, not its parent\'s: getrusage\'s maxRSS starts a child at the parent\'s RSS, /proc\'s VmHWM does not', () => {
+    const held = Buffer.alloc(600 * MB, 1); // the parent holds 600 MB when it spawns the child
+    const script = `import('${new URL('../build/src-core/runtime/peak-rss.node.js', import.meta.url).href}').then((m) => console.log(JSON.stringify([m.peakResidentBytes(), process.resourceUsage().maxRSS * 1024])))`;
+    const [peak, maxRSS] = JSON.parse(execFileSync(process.execPath, ['-e', script], { encoding: 'utf8' })) as [number, number];
+    expect(held[held.length - 1]).toBe(1);
+    expect(maxRSS / MB).toBeGreaterThan(600);
+    expect(peak / MB).toBeLessThan(150);
+  });
+});
+
 describe('the sides a measure within limits runs', () => {
   const MB_ = 2 ** 20;
   const limits = (secondsPerPixel: number, bytes = 4000 * MB_): NativeMeasureLimits => ({ bytes, seconds: 60, guess: { memory: { baseBytes: 64 * MB_, bytesPerPixel: 2400 }, secondsPerPixel } });

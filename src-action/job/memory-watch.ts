@@ -1,9 +1,10 @@
 // The peak resident memory of each step of a model's job, so that the log can say which step needs what (and the
-// memory plan can be checked against it). Node-only (process.memoryUsage, process.resourceUsage).
+// memory plan can be checked against it). Node-only (process.memoryUsage, and the high-water mark of peak-rss.node.ts).
 // Two readings, because neither alone sees every peak: RSS sampled every 100 ms while ORT runs (the event loop is
 // free then), and the process's high-water mark, which catches a new peak reached inside synchronous work
 // (a graph rewrite, an encode) that no sample lands in; a rise of the mark is charged to the step it rose in.
 import { totalmem } from 'node:os';
+import { peakResidentBytes } from '../../src-core/runtime/peak-rss.node.ts';
 
 export interface StepMemory {
   step: string;
@@ -50,7 +51,7 @@ export class MemoryWatch {
 }
 
 function readProcess(): { rss: number; highWater: number } {
-  return { rss: residentBytes(), highWater: process.resourceUsage().maxRSS * 1024 };
+  return { rss: residentBytes(), highWater: peakResidentBytes() };
 }
 
 /** This process's resident set size now (bytes). */

@@ -3,23 +3,10 @@
 // session, after it and after each run. argv: model path, then window sides. Prints one JSON line: { before, loaded,
 // peaks } in bytes. SRQ_ORT_NODE_BINDING: the addon to load (the bundled Action's unpacked one, src-action/ort-runtime.ts).
 import { readFileSync } from 'node:fs';
+import { peakResidentBytes } from './peak-rss.node.ts';
 
 const [file, ...sides] = process.argv.slice(2);
-
-/**
- * This process's peak RSS. On Linux from /proc (VmHWM): getrusage's maxRSS starts a spawned child at its parent's
- * RSS (fork copies the parent's pages, exec keeps their high-water mark), so under a job holding 1.2 GB a child
- * whose own peak stayed below that read the same before and after its runs (esrgan-slim-x2: 318 B a px, not 1437).
- */
-function peak(): number {
-  try {
-    const hwm = /^VmHWM:\s+(\d+) kB$/m.exec(readFileSync('/proc/self/status', 'utf8'));
-    if (hwm) return Number(hwm[1]) * 1024;
-  } catch {
-    // no /proc (macOS): its maxRSS is the child's own
-  }
-  return process.resourceUsage().maxRSS * 1024; // in kilobytes
-}
+const peak = peakResidentBytes;
 try {
   // Set before onnxruntime-node loads: the bundle's patched binding.js requires the addon from this global.
   if (process.env['SRQ_ORT_NODE_BINDING']) (globalThis as Record<string, unknown>)['__srqOrtNodeBinding'] = process.env['SRQ_ORT_NODE_BINDING'];
