@@ -85,7 +85,7 @@ describe('srq run', () => {
     // comes at the end of the model.
     expect(r.stdout).toMatch(/^memory plan: calibration ≈ [\d.]+ GB, bias correction ≈ [\d.]+ GB, validation ≈ [\d.]+ GB, fallback search ≈ [\d.]+ GB, coverage ≈ [\d.]+ GB \(peak ≈ [\d.]+ GB; then the edge's memory measures, within what the budget leaves\); memory budget [\d.]+ GB$/m);
     expect(r.stdout.indexOf('memory plan:')).toBeLessThan(r.stdout.indexOf('int8-static: quantizing'));
-    expect(r.stdout).toMatch(/^memory: plan [\d.]+ GB, int8-static [\d.]+ GB, calibration [\d.]+ GB, bias correction [\d.]+ GB, fp16 [\d.]+ GB, validation [\d.]+ GB, coverage [\d.]+ GB, wasm memory [\d.]+ GB; peak [\d.]+ GB of the [\d.]+ GB budget$/m);
+    expect(r.stdout).toMatch(/^memory: plan [\d.]+ GB, int8-static [\d.]+ GB, calibration [\d.]+ GB, bias correction [\d.]+ GB, fp16 [\d.]+ GB, validation [\d.]+ GB, coverage [\d.]+ GB, wasm memory [\d.]+ GB, native memory [\d.]+ GB; peak [\d.]+ GB of the [\d.]+ GB budget$/m);
     expect(readdirSync(join(ws, 'out')).sort()).toEqual(['esrgan-slim-x2.fp16.onnx', 'esrgan-slim-x2.int8.onnx', 'manifest.json', 'report.json', 'reports', 'summary.md']);
     const manifest = JSON.parse(readFileSync(join(ws, 'out', 'manifest.json'), 'utf8')) as ModelManifest;
     expect(manifest.models.map((m) => m.file)).toEqual(['esrgan-slim-x2.int8.onnx', 'esrgan-slim-x2.fp16.onnx']);
@@ -97,6 +97,11 @@ describe('srq run', () => {
     expect(Math.abs(memory.bytesPerPixel - reference.bytesPerPixel) / reference.bytesPerPixel).toBeLessThan(0.1);
     expect(manifest.models[1]!.memory).toBeUndefined();
     expect(r.stdout).toMatch(/^int8-static: wasm memory [\d.]+ MB \+ \d+ B per window px \(the edge sizes its windows from it\)$/m);
+    // And its onnxruntime-node memory, which the edge's Node and Deno entries size their windows from: within 10% too.
+    const native = manifest.models[0]!.nativeMemory!;
+    const nativeReference = embedded.models.find((m) => m.file === 'esrgan-slim-x2.int8.onnx')!.nativeMemory!;
+    expect(Math.abs(native.bytesPerPixel - nativeReference.bytesPerPixel) / nativeReference.bytesPerPixel).toBeLessThan(0.1);
+    expect(r.stdout).toMatch(/^int8-static: onnxruntime-node memory [\d.]+ MB \+ \d+ B per window px \(the edge sizes native windows from it\)$/m);
     // Its 5×5 upsampling conv in row strips: about 40% less wasm memory a window px (measured 2004 → 1176).
     const strips = /^int8-static: row strips \(UPN1 in 4\) for onnxruntime-web's memory: (\d+) B per window px → (\d+) B per window px, output byte-equal$/m.exec(r.stdout);
     expect(Number(strips![2]) / Number(strips![1])).toBeLessThan(0.65);
