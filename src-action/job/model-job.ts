@@ -232,8 +232,8 @@ async function runWatched(input: ModelJobInput, ctx: ModelJobContext, dir: strin
   return writeResults(input, made, validation, description, opts, dir, memory);
 }
 
-/** How long the native memory measure may take: about one more validation image, not minutes (a deep model measures smaller windows). */
-const NATIVE_MEASURE_SECONDS = 60;
+/** How long the native memory measure may take: seconds, not minutes (a deep model measures smaller windows). */
+const NATIVE_MEASURE_SECONDS = 30;
 /** What the measuring child's own Node and onnxruntime-node take before the session, outside what it measures. */
 const NATIVE_CHILD_BYTES = 0.1e9;
 
