@@ -36,7 +36,7 @@ describe('Real-ESRGAN x4plus from ncnn', () => {
   // must find ×4 itself and publish an INT8 file the edge can serve.
   const options = { ...fastInputs, 'tile-size': '32', 'max-drop': '2', 'bias-correction': 'false' };
 
-  it('srq run: measures ×4, validates and publishes static INT8 with its wasm and native memory', () => {
+  it('srq run: measures ×4, validates and publishes static INT8 with its wasm memory', () => {
     const r = srq(['run', 'models/*.onnx', '--calib', 'calib', '--eval', 'photos', '--calib-method', 'minmax', '--tile', '32', '--max-drop', '2', '--no-bias-correction', '--no-gptq', '--out', 'cli-out'], { cwd: work, timeoutMs: 900_000 });
     expect(r.code, r.stderr + r.stdout).toBe(0);
     expect(r.stdout).toMatch(/^×4, border 0 px \(out = 4·in\)/m);
@@ -44,10 +44,6 @@ describe('Real-ESRGAN x4plus from ncnn', () => {
     const manifest = JSON.parse(readFileSync(join(work, 'cli-out', 'manifest.json'), 'utf8')) as ModelManifest;
     expect(manifest.models.map((m) => [m.file, m.scale, m.border ?? 0])).toEqual([['realesrgan-x4plus.int8.onnx', 4, 0]]);
     expect(manifest.models[0]!.memory!.bytesPerPixel).toBeGreaterThan(0);
-    // Its onnxruntime-node measure within 30 s, on smaller windows than esrgan-slim's (a deep model): measured
-    // 91 MB + 16591 B a px at 128² and 192², 16758 at 256²–512² (269 s).
-    expect(manifest.models[0]!.nativeMemory!.bytesPerPixel).toBeGreaterThan(14_000);
-    expect(manifest.models[0]!.nativeMemory!.bytesPerPixel).toBeLessThan(20_000);
   }, 900_000);
 
   it('the Action (dist/index.js): the same, with its outputs and summary', async () => {
@@ -60,6 +56,5 @@ describe('Real-ESRGAN x4plus from ncnn', () => {
     expect(parseManifest(manifest, 'action-out/manifest.json').models.map((m) => [m.file, m.scale, m.border ?? 0])).toEqual([['realesrgan-x4plus.int8.onnx', 4, 0]]);
     const report = JSON.parse(readFileSync(join(work, 'action-out', 'report.json'), 'utf8')) as RunReport;
     expect(report.models[0]!.variants[0]).toMatchObject({ quantization: 'int8-static', passed: true, published: true });
-    expect(manifest.models[0]!.nativeMemory!.bytesPerPixel).toBeGreaterThan(14_000);
   }, 900_000);
 });
