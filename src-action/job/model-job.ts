@@ -2,7 +2,6 @@
 // gate, and when static INT8 misses the budget let accuracy-aware quantization keep its most harmful layers float.
 // Leaves the passing variant files, the reports and outcome.json in `dir`. Node-only.
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import type { NamedImage } from '../../src-core/image/image-files.node.ts';
 import type { RasterImage } from '../../src-core/image/raster.ts';
@@ -102,7 +101,7 @@ async function runWatched(input: ModelJobInput, ctx: ModelJobContext, dir: strin
   // it needs, instead of being killed by the runner later.
   const started = performance.now();
   const budgetMinutes = opts.timeBudget ?? DEFAULT_TIME_BUDGET;
-  const { time: plan, memory: memoryPlan } = await planModel(resolved, ctx, factory, memoryBudget);
+  const { time: plan, memory: memoryPlan, fp32SecondsPerPixel } = await planModel(resolved, ctx, factory, memoryBudget);
   log.info(planLine(plan, budgetMinutes));
   log.info(memoryPlanLine(memoryPlan, memoryBudget));
   const over = overBudget(plan, budgetMinutes, input.path) ?? overMemoryBudget(memoryPlan, memoryBudget, input.path);
@@ -226,7 +225,7 @@ async function runWatched(input: ModelJobInput, ctx: ModelJobContext, dir: strin
   const memory = await measureServedMemory(made, validation.report, log, memoryBudget, { runtime: opts.runtime, ...runnerOptions });
   if (memory) {
     watch.step('native memory');
-    const nativeMemory = await measureServedNativeMemory(made[memory.index]!, validation.report.candidates[memory.index]!.latency, memory, description, opts, log, memoryBudget);
+    const nativeMemory = await measureServedNativeMemory(made[memory.index]!, fp32SecondsPerPixel, memory, log, memoryBudget, opts.runtime);
     if (nativeMemory) memory.nativeMemory = nativeMemory;
   }
   return writeResults(input, made, validation, description, opts, dir, memory);
@@ -241,26 +240,25 @@ const NATIVE_CHILD_BYTES = 0.1e9;
  * onnxruntime-node's memory for the served INT8 file (native-memory.node.ts): the edge's Node and Deno entries size
  * their windows from it (ORT-node's per-pixel memory is 0.9–2.3× the wasm measure, and row strips do not lower it).
  * Measured in child processes within what the memory budget leaves and NATIVE_MEASURE_SECONDS; its first window is
- * planned from the wasm measure before row strips (twice it) and validation's int8 speed (at 1 thread). Needs
+ * planned from the wasm measure before row strips (twice it) and the plan's untiled FP32 run (int8 on one thread
+ * runs about as fast as FP32 on the job's threads; validation's tiled speed would count each tile's context). Needs
  * onnxruntime-node: a wasm run leaves it out, and the edge sizes native windows from the wasm measure.
  */
 async function measureServedNativeMemory(
   served: Made,
-  latency: { msPerMegapixel: number },
+  fp32SecondsPerPixel: number,
   wasm: { memory: WasmMemory; before?: WasmMemory },
-  description: ModelDescription,
-  opts: JobOptions,
   log: JobLog,
   memoryBudget: number,
+  runtime: 'node' | 'web',
 ): Promise<WasmMemory | undefined> {
   const { variant, bytes } = served;
   const fallback = 'the edge sizes native windows from the wasm measure';
-  if (opts.runtime !== 'node') {
+  if (runtime !== 'node') {
     log.info(`${variant}: onnxruntime-node's memory not measured (this run uses wasm); ${fallback}`);
     return undefined;
   }
   const unstripped = wasm.before ?? wasm.memory;
-  const threads = opts.threads ?? availableParallelism();
   try {
     const nativeMemory = await measureNativeMemory(bytes, {
       limits: {
@@ -268,8 +266,7 @@ async function measureServedNativeMemory(
         seconds: NATIVE_MEASURE_SECONDS,
         guess: {
           memory: { baseBytes: Math.max(unstripped.baseBytes, 64 * 2 ** 20), bytesPerPixel: 2 * unstripped.bytesPerPixel },
-          // Validation's time per output px, per input px, on one thread instead of the job's.
-          secondsPerPixel: (latency.msPerMegapixel / 1e9) * description.scale ** 2 * threads,
+          secondsPerPixel: fp32SecondsPerPixel,
         },
       },
     });
@@ -318,7 +315,7 @@ async function planModel(
   ctx: ModelJobContext,
   factory: (bytes: Uint8Array) => ReturnType<typeof createRunner>,
   memoryBudget: number,
-): Promise<{ time: TimePlan; memory: MemoryPlan }> {
+): Promise<{ time: TimePlan; memory: MemoryPlan; fp32SecondsPerPixel: number }> {
   const { options: opts } = ctx;
   const tiles = ctx.calibrationTiles();
   const tile = rasterToTensor(tiles[0]!);
@@ -365,7 +362,7 @@ async function planModel(
     evaluation,
     search: ctx.searchImages().map(({ image }) => image),
   });
-  return { time, memory };
+  return { time, memory, fp32SecondsPerPixel: tileSeconds / tiles[0]!.width / tiles[0]!.height };
 }
 
 /** One form static INT8 tries when its round-1 file misses the gate: what it changes, and how it is made. */
