@@ -1,8 +1,8 @@
 // Calibration: run the float model on image tiles and measure the range of every tensor the plan quantizes.
 // Streaming, so memory stays bounded by one tile's activations plus one histogram per tensor:
 //  pass 1 adds ReduceMin/ReduceMax per tensor to the graph, so each run returns two scalars per tensor;
-//  pass 2 (percentile, entropy, mse) fetches a spatially strided sample of every tensor, sized to a memory budget,
-//  in one run per tile, and bins it into a histogram per tensor.
+//  pass 2 (percentile, entropy, mse) fetches a strided sample of every tensor, sized to a memory budget, in one run
+//  per tile, and bins it into a histogram per tensor.
 import { attr, makeNode, makeValueInfo } from '../onnx/build.ts';
 import { encodeModel, cloneModel } from '../onnx/model.ts';
 import { DataType, makeTensor } from '../onnx/tensor.ts';
@@ -45,23 +45,29 @@ export interface CalibrationResult {
 }
 
 /**
- * A copy of the model whose outputs are the min, max and size (as float) of each tensor. Each tensor's reductions
- * run right after its producer, so ORT frees the tensor as early as the plain model would (taps.ts).
+ * A copy of the model whose outputs are the min, max, size and last dimension (as float) of each tensor. Each
+ * tensor's reductions run right after its producer, so ORT frees the tensor as early as the plain model would (taps.ts).
  */
 function statsModel(model: ModelProto, tensors: readonly string[]): { bytes: Uint8Array; outputs: Map<string, [string, string, string, string]> } {
   const m = cloneModel(model);
   const g = m.graph!;
   const outputs = new Map<string, [string, string, string, string]>();
   const taps = new Map<string, NodeProto[]>();
+  g.initializer!.push(
+    makeTensor('srq_calib_one', DataType.INT64, [1], BigInt64Array.of(1n)),
+    makeTensor('srq_calib_last_axis', DataType.INT64, [], BigInt64Array.of(-1n)),
+  );
   tensors.forEach((t, i) => {
-    const names: [string, string, string, string] = [`srq_calib_${i}_min`, `srq_calib_${i}_max`, `srq_calib_${i}_size`, `srq_calib_${i}_rank`];
+    const names: [string, string, string, string] = [`srq_calib_${i}_min`, `srq_calib_${i}_max`, `srq_calib_${i}_size`, `srq_calib_${i}_last`];
     taps.set(t, [
       makeNode('ReduceMin', [t], [names[0]], { keepdims: attr.int(0) }),
       makeNode('ReduceMax', [t], [names[1]], { keepdims: attr.int(0) }),
       makeNode('Size', [t], [`${names[2]}_int`]),
       makeNode('Cast', [`${names[2]}_int`], [names[2]], { to: attr.int(DataType.FLOAT) }),
+      // [1, ...shape][-1]: the last dimension, 1 for a scalar.
       makeNode('Shape', [t], [`${names[3]}_shape`]),
-      makeNode('Size', [`${names[3]}_shape`], [`${names[3]}_int`]),
+      makeNode('Concat', ['srq_calib_one', `${names[3]}_shape`], [`${names[3]}_dims`], { axis: attr.int(0) }),
+      makeNode('Gather', [`${names[3]}_dims`, 'srq_calib_last_axis'], [`${names[3]}_int`]),
       makeNode('Cast', [`${names[3]}_int`], [names[3]], { to: attr.int(DataType.FLOAT) }),
     ]);
     for (const n of names) g.output!.push(makeValueInfo(n, DataType.FLOAT, []));
@@ -76,43 +82,34 @@ function placeTaps(g: GraphProto, taps: ReadonlyMap<string, NodeProto[]>): void 
   appendTapsEarliestLast(g, productionOrder(g, taps.keys()).map((t) => taps.get(t)!));
 }
 
-/** How a tensor is sampled in pass 2: every `stride`-th pixel of a rank-4 tensor, or every `stride`-th value. */
-interface Sampling { stride: number; spatial: boolean }
-
 /**
- * A copy of the model that also outputs a strided sample of each tensor: rank-4 tensors every `stride`-th pixel
- * in height and width (Slice with steps), others flattened and every `stride`-th value. Percentiles and
- * histograms of SR activations barely change under subsampling, while memory drops by the stride (squared).
- * Each tensor's stride depends on its own size only, so its range does not depend on which other tensors are
- * calibrated alongside it.
+ * A copy of the model that also outputs a strided sample of each tensor: flattened, every `stride`-th value
+ * (Reshape, then Slice with a step). Percentiles and histograms of SR activations barely change under
+ * subsampling, while memory drops by the stride. Each tensor's stride depends on its own size only, so its range
+ * does not depend on which other tensors are calibrated alongside it.
  */
-function sampledTapModel(model: ModelProto, tensors: readonly string[], sampling: ReadonlyMap<string, Sampling>): { bytes: Uint8Array; outputs: Map<string, string> } {
+function sampledTapModel(model: ModelProto, tensors: readonly string[], strides: ReadonlyMap<string, number>): { bytes: Uint8Array; outputs: Map<string, string> } {
   const m = cloneModel(model);
   const g = m.graph!;
   const outputs = new Map<string, string>();
   const int64 = (name: string, values: number[]) => makeTensor(name, DataType.INT64, [values.length], BigInt64Array.from(values.map(BigInt)));
-  g.initializer!.push(
-    int64('srq_sample_starts', [0, 0]), int64('srq_sample_ends', [2 ** 31 - 1, 2 ** 31 - 1]), int64('srq_sample_axes', [2, 3]),
-    int64('srq_sample_flat', [-1]), int64('srq_sample_start', [0]), int64('srq_sample_end', [2 ** 62]), int64('srq_sample_axis', [0]),
-  );
+  g.initializer!.push(int64('srq_sample_flat', [-1]), int64('srq_sample_start', [0]), int64('srq_sample_end', [2 ** 62]), int64('srq_sample_axis', [0]));
   const steps = new Set<string>();
   const taps = new Map<string, NodeProto[]>();
   tensors.forEach((t, i) => {
-    const { stride, spatial } = sampling.get(t) ?? { stride: 1, spatial: true };
+    const stride = strides.get(t) ?? 1;
     let out = t;
     if (stride > 1) {
       out = `srq_sample_${i}`;
-      const step = `srq_sample_steps_${spatial ? 'hw' : 'flat'}_${stride}`;
+      const step = `srq_sample_step_${stride}`;
       if (!steps.has(step)) {
         steps.add(step);
-        g.initializer!.push(int64(step, spatial ? [stride, stride] : [stride]));
+        g.initializer!.push(int64(step, [stride]));
       }
-      taps.set(t, spatial
-        ? [makeNode('Slice', [t, 'srq_sample_starts', 'srq_sample_ends', 'srq_sample_axes', step], [out])]
-        : [
-          makeNode('Reshape', [t, 'srq_sample_flat'], [`${out}_flat`]),
-          makeNode('Slice', [`${out}_flat`, 'srq_sample_start', 'srq_sample_end', 'srq_sample_axis', step], [out]),
-        ]);
+      taps.set(t, [
+        makeNode('Reshape', [t, 'srq_sample_flat'], [`${out}_flat`]),
+        makeNode('Slice', [`${out}_flat`, 'srq_sample_start', 'srq_sample_end', 'srq_sample_axis', step], [out]),
+      ]);
     }
     // Type only, no shape: ORT infers it (a declared shape would have to match exactly).
     if (!g.output!.some((o) => o.name === out)) g.output!.push({ name: out, type: { tensorType: { elemType: DataType.FLOAT } } });
@@ -127,14 +124,14 @@ function gcd(a: number, b: number): number {
 }
 
 /**
- * The smallest stride ≥ `needed` that shares no factor with `period`. Spatial strides avoid 2 and 3 (period 6),
- * so after a DepthToSpace by 2, 3, 4, 6 or 8 every sub-pixel phase is sampled (an even stride from 0 sees one
- * phase only). Flattened tensors also avoid 5 (period 30): channel counts are products of 2, 3 and 5 (60, 180),
- * and a stride sharing a factor with them would sample only some channels.
+ * The smallest stride ≥ `needed` over a flattened tensor that shares no factor with its last dimension, nor with
+ * 2, 3 and 5. The last dimension is the width of an NCHW map (an even stride from 0 sees one sub-pixel phase of a
+ * DepthToSpace by 2, 3, 4, 6 or 8) or the channels of a token or NHWC map (a stride sharing a factor with 60 or
+ * 180 channels samples only some of them, and transformers carry their outliers in a few channels).
  */
-export function samplingStride(needed: number, period: number): number {
+export function samplingStride(needed: number, lastDim: number): number {
   let s = Math.max(1, Math.ceil(needed));
-  while (s > 1 && gcd(s, period) !== 1) s++;
+  while (s > 1 && gcd(s, 30 * Math.max(1, lastDim)) !== 1) s++;
   return s;
 }
 
@@ -167,7 +164,7 @@ export async function calibrate(
 ): Promise<CalibrationResult> {
   const ranges = new Map<string, Range>(tensors.map((t) => [t, { min: Infinity, max: -Infinity }]));
   const elements = new Map<string, number>();
-  const ranks = new Map<string, number>();
+  const lastDims = new Map<string, number>();
   let runs = 0;
 
   // Pass 1: min / max.
@@ -179,12 +176,12 @@ export async function calibrate(
       const { data, dims } = rasterToTensor(tiles[i]!);
       const out = await runner.runOutputs(data, dims, [...stats.outputs.values()].flat());
       runs++;
-      for (const [t, [minName, maxName, sizeName, rankName]] of stats.outputs) {
+      for (const [t, [minName, maxName, sizeName, lastName]] of stats.outputs) {
         const r = ranges.get(t)!;
         r.min = Math.min(r.min, out[minName]!.data[0]!);
         r.max = Math.max(r.max, out[maxName]!.data[0]!);
         elements.set(t, out[sizeName]!.data[0]!);
-        ranks.set(t, out[rankName]!.data[0]!);
+        lastDims.set(t, out[lastName]!.data[0] ?? 1);
       }
       minMaxDone(i + 1);
     }
@@ -196,7 +193,7 @@ export async function calibrate(
   }
   if (opts.method === 'minmax') return { ranges, elements, runs };
 
-  // Pass 2: histograms over [min, max] of spatially strided samples, all tensors in one fetch per tile.
+  // Pass 2: histograms over [min, max] of strided samples, all tensors in one fetch per tile.
   const bins = 2048;
   // Entropy bins signed tensors by magnitude (a symmetric threshold, as ORT does); percentile keeps both tails.
   const histograms = new Map(tensors.map((t) => {
@@ -205,14 +202,11 @@ export async function calibrate(
     return [t, byMagnitude ? new Histogram(0, Math.max(-min, max), bins, true) : new Histogram(min, max, bins)];
   }));
   // Samples of at most SAMPLE_VALUES per tensor per crop, whatever the rank (token tensors grow with the crop too).
+  // Flat, whatever the layout: an NHWC map strided in its last two axes would skip channels (SwinIR's rolled
+  // windows lost their outlier channels, and with them 15 dB of SQNR, to a range fitted to the others).
   const cropShare = Math.min(1, (HISTOGRAM_CROP * HISTOGRAM_CROP) / (tiles[0]!.width * tiles[0]!.height));
-  const sampling = new Map(tensors.map((t): [string, Sampling] => {
-    const ratio = ((elements.get(t) ?? 0) * cropShare) / SAMPLE_VALUES;
-    return ranks.get(t) === 4
-      ? [t, { stride: samplingStride(Math.sqrt(ratio), 6), spatial: true }]
-      : [t, { stride: samplingStride(ratio, 30), spatial: false }];
-  }));
-  const tap = sampledTapModel(model, tensors, sampling);
+  const strides = new Map(tensors.map((t) => [t, samplingStride(((elements.get(t) ?? 0) * cropShare) / SAMPLE_VALUES, lastDims.get(t) ?? 1)]));
+  const tap = sampledTapModel(model, tensors, strides);
   const sampler = await opts.createRunner(tap.bytes, calibrationSession);
   const histogramsDone = stepProgress('calibration histograms: tile', tiles.length, opts.onProgress);
   try {
