@@ -11,6 +11,7 @@ import { optimizeGraph } from '../src-core/optimize/index.ts';
 import { cutCalibrationTiles, rasterToTensor, seededRandom } from '../src-core/quantize/calibration-tiles.ts';
 import { floatTensors } from '../src-core/quantize/float-tensors.ts';
 import { klDivergence } from '../src-core/quantize/histogram.ts';
+import { channelFirstTensors } from '../src-core/quantize/layout.ts';
 import { planQuantization, quantizeStatic } from '../src-core/quantize/static.ts';
 import { createNodeRunner } from '../src-core/runtime/ort-node.ts';
 import { optimizedKernelCounts } from '../src-core/runtime/optimized-graph.node.ts';
@@ -378,6 +379,65 @@ describe('finding 7: histogram sampling sees every sub-pixel phase', () => {
     expect(r.max).toBeGreaterThan(1);
     const probe = rasterToTensor(cutCalibrationTiles(photos, { count: 1, tileSize: 64, seed: 21 })[0]!);
     expect(sqnr((await outputs(m, probe)).data, (await outputs(result.model, probe)).data)).toBeGreaterThan(25);
+  });
+
+  it('an NHWC map (SwinIR\'s rolled windows) is sampled in every channel, its outlier channel included', async () => {
+    // conv 3->16 at 128², Transpose to [1, H, W, 16], channel 3 ×16 and the others ×0.25, MatMul over the channels.
+    // 16·128² values per crop need a stride: strided in the last two axes (W and C, as if NCHW), stride 5 sampled
+    // channels 0, 5, 10, 15 and fitted the range to the quiet ones, clipping channel 3.
+    const w = new Weights();
+    const gains = Float32Array.from({ length: 16 }, (_, c) => (c === 3 ? 16 : 0.25));
+    const nodes = [
+      conv(w, 'c1', 'input', 'a', 3, 16),
+      makeNode('Transpose', ['a'], ['nhwc'], { perm: attr.ints([0, 2, 3, 1]) }, 'to_nhwc'),
+      makeNode('Mul', ['nhwc', w.constant('gains', [16], gains)], ['m'], {}, 'gain'),
+      makeNode('MatMul', ['m', w.add('mm_w', [16, 16], 0.25)], ['y'], {}, 'mm'),
+    ];
+    const m = model(nodes, w);
+    m.graph!.output = [makeValueInfo('y', DataType.FLOAT, [1, null, null, 16])];
+    const tiles = cutCalibrationTiles(photos, { count: 2, tileSize: 128, seed: 5 });
+    const result = await quantizeStatic(m, { tiles, createRunner: runner });
+    const probed = cloneModel(m);
+    probed.graph!.output!.push(makeValueInfo('m', DataType.FLOAT, [1, null, null, 16]));
+    const r = await runner(encodeModel(probed));
+    let loudest = 0;
+    let quiet = 0;
+    try {
+      for (const tile of tiles) {
+        const { data, dims } = rasterToTensor(tile);
+        const x = (await r.runOutputs(data, dims, ['m'])).m!.data;
+        for (let i = 0; i < x.length; i++) {
+          if (i % 16 === 3) loudest = Math.max(loudest, Math.abs(x[i]!));
+          else quiet = Math.max(quiet, Math.abs(x[i]!));
+        }
+      }
+    } finally {
+      await r.release();
+    }
+    expect(loudest).toBeGreaterThan(3 * quiet);
+    const range = result.calibration.ranges.get('m')!;
+    // Before: the range ended near the quiet channels' largest values.
+    expect(Math.max(range.max, -range.min)).toBeGreaterThan(0.5 * loudest);
+    const probe = rasterToTensor(tiles[0]!);
+    expect(sqnr((await outputs(m, probe)).data, (await outputs(result.model, probe)).data)).toBeGreaterThan(25);
+  });
+
+  it('the pixel grid is kept for maps known NCHW: read or written by a conv-like op, or joined to one element-wise', () => {
+    // conv → relu → (+ skip) → D2S → conv, and a Transpose to NHWC → Mul → MatMul beside it.
+    const w = new Weights();
+    const nodes = [
+      conv(w, 'c1', 'input', 'a', 3, 16),
+      makeNode('Relu', ['a'], ['r'], {}, 'relu'),
+      makeNode('Add', ['r', 'a'], ['s'], {}, 'skip'),
+      makeNode('DepthToSpace', ['s'], ['d'], { blocksize: attr.int(2) }, 'd2s'),
+      conv(w, 'c2', 'd', 'y', 4, 3),
+      makeNode('Transpose', ['s'], ['nhwc'], { perm: attr.ints([0, 2, 3, 1]) }, 'to_nhwc'),
+      makeNode('Mul', ['nhwc', w.add('gains', [16], 1)], ['m'], {}, 'gain'),
+      makeNode('MatMul', ['m', w.add('mm_w', [16, 16], 0.25)], ['t'], {}, 'mm'),
+    ];
+    const maps = new Set(['input', 'a', 'r', 's', 'd', 'y', 'nhwc', 'm', 't']);
+    const known = channelFirstTensors(model(nodes, w, { outputs: ['y', 't'] }), maps);
+    expect([...known].sort()).toEqual(['a', 'd', 'input', 'r', 's', 'y']);
   });
 });
 

@@ -11,6 +11,7 @@ import { cropImage, type RasterImage } from '../image/raster.ts';
 import type { Runner, RunnerOptions } from '../runtime/runner.ts';
 import { stepProgress } from '../progress.ts';
 import { rasterToTensor } from './calibration-tiles.ts';
+import { channelFirstTensors } from './layout.ts';
 import { appendTapsEarliestLast, productionOrder } from './taps.ts';
 import { entropyThreshold, Histogram, mseRange, percentileRange } from './histogram.ts';
 import type { Range } from './rewrite.ts';
@@ -44,31 +45,38 @@ export interface CalibrationResult {
   runs: number;
 }
 
+/** Pass 1's outputs for one tensor: its min, max, size, rank and last dimension (as float scalars). */
+type StatNames = [min: string, max: string, size: string, rank: string, last: string];
+
 /**
- * A copy of the model whose outputs are the min, max, size and last dimension (as float) of each tensor. Each
- * tensor's reductions run right after its producer, so ORT frees the tensor as early as the plain model would (taps.ts).
+ * A copy of the model whose outputs are each tensor's StatNames. Each tensor's reductions run right after its
+ * producer, so ORT frees the tensor as early as the plain model would (taps.ts).
  */
-function statsModel(model: ModelProto, tensors: readonly string[]): { bytes: Uint8Array; outputs: Map<string, [string, string, string, string]> } {
+function statsModel(model: ModelProto, tensors: readonly string[]): { bytes: Uint8Array; outputs: Map<string, StatNames> } {
   const m = cloneModel(model);
   const g = m.graph!;
-  const outputs = new Map<string, [string, string, string, string]>();
+  const outputs = new Map<string, StatNames>();
   const taps = new Map<string, NodeProto[]>();
   g.initializer!.push(
     makeTensor('srq_calib_one', DataType.INT64, [1], BigInt64Array.of(1n)),
     makeTensor('srq_calib_last_axis', DataType.INT64, [], BigInt64Array.of(-1n)),
   );
+  const asFloat = (from: string, to: string) => makeNode('Cast', [from], [to], { to: attr.int(DataType.FLOAT) });
   tensors.forEach((t, i) => {
-    const names: [string, string, string, string] = [`srq_calib_${i}_min`, `srq_calib_${i}_max`, `srq_calib_${i}_size`, `srq_calib_${i}_last`];
+    const names: StatNames = [`srq_calib_${i}_min`, `srq_calib_${i}_max`, `srq_calib_${i}_size`, `srq_calib_${i}_rank`, `srq_calib_${i}_last`];
+    const [, , size, rank, last] = names;
     taps.set(t, [
       makeNode('ReduceMin', [t], [names[0]], { keepdims: attr.int(0) }),
       makeNode('ReduceMax', [t], [names[1]], { keepdims: attr.int(0) }),
-      makeNode('Size', [t], [`${names[2]}_int`]),
-      makeNode('Cast', [`${names[2]}_int`], [names[2]], { to: attr.int(DataType.FLOAT) }),
+      makeNode('Size', [t], [`${size}_int`]),
+      asFloat(`${size}_int`, size),
+      makeNode('Shape', [t], [`${rank}_shape`]),
+      makeNode('Size', [`${rank}_shape`], [`${rank}_int`]),
+      asFloat(`${rank}_int`, rank),
       // [1, ...shape][-1]: the last dimension, 1 for a scalar.
-      makeNode('Shape', [t], [`${names[3]}_shape`]),
-      makeNode('Concat', ['srq_calib_one', `${names[3]}_shape`], [`${names[3]}_dims`], { axis: attr.int(0) }),
-      makeNode('Gather', [`${names[3]}_dims`, 'srq_calib_last_axis'], [`${names[3]}_int`]),
-      makeNode('Cast', [`${names[3]}_int`], [names[3]], { to: attr.int(DataType.FLOAT) }),
+      makeNode('Concat', ['srq_calib_one', `${rank}_shape`], [`${last}_dims`], { axis: attr.int(0) }),
+      makeNode('Gather', [`${last}_dims`, 'srq_calib_last_axis'], [`${last}_int`]),
+      asFloat(`${last}_int`, last),
     ]);
     for (const n of names) g.output!.push(makeValueInfo(n, DataType.FLOAT, []));
     outputs.set(t, names);
@@ -83,33 +91,44 @@ function placeTaps(g: GraphProto, taps: ReadonlyMap<string, NodeProto[]>): void 
 }
 
 /**
- * A copy of the model that also outputs a strided sample of each tensor: flattened, every `stride`-th value
- * (Reshape, then Slice with a step). Percentiles and histograms of SR activations barely change under
- * subsampling, while memory drops by the stride. Each tensor's stride depends on its own size only, so its range
- * does not depend on which other tensors are calibrated alongside it.
+ * How pass 2 samples a tensor: an NCHW map every `stride`-th pixel in height and width (every channel at the same
+ * pixels), any other tensor flattened and every `stride`-th value.
  */
-function sampledTapModel(model: ModelProto, tensors: readonly string[], strides: ReadonlyMap<string, number>): { bytes: Uint8Array; outputs: Map<string, string> } {
+interface Sampling { stride: number; grid: boolean }
+
+/**
+ * A copy of the model that also outputs each tensor's sample (Slice with steps; flat: after a Reshape to 1-D).
+ * Percentiles and histograms of SR activations barely change under subsampling, while memory drops by the
+ * stride (squared). Each tensor's stride depends on its own size only, so its range does not depend on which
+ * other tensors are calibrated alongside it.
+ */
+function sampledTapModel(model: ModelProto, tensors: readonly string[], sampling: ReadonlyMap<string, Sampling>): { bytes: Uint8Array; outputs: Map<string, string> } {
   const m = cloneModel(model);
   const g = m.graph!;
   const outputs = new Map<string, string>();
   const int64 = (name: string, values: number[]) => makeTensor(name, DataType.INT64, [values.length], BigInt64Array.from(values.map(BigInt)));
-  g.initializer!.push(int64('srq_sample_flat', [-1]), int64('srq_sample_start', [0]), int64('srq_sample_end', [2 ** 62]), int64('srq_sample_axis', [0]));
+  g.initializer!.push(
+    int64('srq_sample_starts', [0, 0]), int64('srq_sample_ends', [2 ** 31 - 1, 2 ** 31 - 1]), int64('srq_sample_axes', [2, 3]),
+    int64('srq_sample_flat', [-1]), int64('srq_sample_start', [0]), int64('srq_sample_end', [2 ** 62]), int64('srq_sample_axis', [0]),
+  );
   const steps = new Set<string>();
   const taps = new Map<string, NodeProto[]>();
   tensors.forEach((t, i) => {
-    const stride = strides.get(t) ?? 1;
+    const { stride, grid } = sampling.get(t) ?? { stride: 1, grid: false };
     let out = t;
     if (stride > 1) {
       out = `srq_sample_${i}`;
-      const step = `srq_sample_step_${stride}`;
+      const step = `srq_sample_steps_${grid ? 'hw' : 'flat'}_${stride}`;
       if (!steps.has(step)) {
         steps.add(step);
-        g.initializer!.push(int64(step, [stride]));
+        g.initializer!.push(int64(step, grid ? [stride, stride] : [stride]));
       }
-      taps.set(t, [
-        makeNode('Reshape', [t, 'srq_sample_flat'], [`${out}_flat`]),
-        makeNode('Slice', [`${out}_flat`, 'srq_sample_start', 'srq_sample_end', 'srq_sample_axis', step], [out]),
-      ]);
+      taps.set(t, grid
+        ? [makeNode('Slice', [t, 'srq_sample_starts', 'srq_sample_ends', 'srq_sample_axes', step], [out])]
+        : [
+          makeNode('Reshape', [t, 'srq_sample_flat'], [`${out}_flat`]),
+          makeNode('Slice', [`${out}_flat`, 'srq_sample_start', 'srq_sample_end', 'srq_sample_axis', step], [out]),
+        ]);
     }
     // Type only, no shape: ORT infers it (a declared shape would have to match exactly).
     if (!g.output!.some((o) => o.name === out)) g.output!.push({ name: out, type: { tensorType: { elemType: DataType.FLOAT } } });
@@ -124,14 +143,14 @@ function gcd(a: number, b: number): number {
 }
 
 /**
- * The smallest stride ≥ `needed` over a flattened tensor that shares no factor with its last dimension, nor with
- * 2, 3 and 5. The last dimension is the width of an NCHW map (an even stride from 0 sees one sub-pixel phase of a
- * DepthToSpace by 2, 3, 4, 6 or 8) or the channels of a token or NHWC map (a stride sharing a factor with 60 or
- * 180 channels samples only some of them, and transformers carry their outliers in a few channels).
+ * The smallest stride ≥ `needed` that shares no factor with `period`. Grid strides avoid 2 and 3 (period 6), so
+ * after a DepthToSpace by 2, 3, 4, 6 or 8 every sub-pixel phase is sampled (an even stride from 0 sees one phase
+ * only). Flat strides avoid 2, 3, 5 and the tensor's last dimension (period 30·last): the channels of a token or
+ * NHWC map (60, 180, 32) or an NCHW width, each of whose values then lands in the sample.
  */
-export function samplingStride(needed: number, lastDim: number): number {
+export function samplingStride(needed: number, period: number): number {
   let s = Math.max(1, Math.ceil(needed));
-  while (s > 1 && gcd(s, 30 * Math.max(1, lastDim)) !== 1) s++;
+  while (s > 1 && gcd(s, period) !== 1) s++;
   return s;
 }
 
@@ -164,6 +183,7 @@ export async function calibrate(
 ): Promise<CalibrationResult> {
   const ranges = new Map<string, Range>(tensors.map((t) => [t, { min: Infinity, max: -Infinity }]));
   const elements = new Map<string, number>();
+  const ranks = new Map<string, number>();
   const lastDims = new Map<string, number>();
   let runs = 0;
 
@@ -176,12 +196,13 @@ export async function calibrate(
       const { data, dims } = rasterToTensor(tiles[i]!);
       const out = await runner.runOutputs(data, dims, [...stats.outputs.values()].flat());
       runs++;
-      for (const [t, [minName, maxName, sizeName, lastName]] of stats.outputs) {
+      for (const [t, [minName, maxName, sizeName, rankName, lastName]] of stats.outputs) {
         const r = ranges.get(t)!;
         r.min = Math.min(r.min, out[minName]!.data[0]!);
         r.max = Math.max(r.max, out[maxName]!.data[0]!);
         elements.set(t, out[sizeName]!.data[0]!);
-        lastDims.set(t, out[lastName]!.data[0] ?? 1);
+        ranks.set(t, out[rankName]!.data[0]!);
+        lastDims.set(t, out[lastName]!.data[0]!);
       }
       minMaxDone(i + 1);
     }
@@ -202,11 +223,17 @@ export async function calibrate(
     return [t, byMagnitude ? new Histogram(0, Math.max(-min, max), bins, true) : new Histogram(min, max, bins)];
   }));
   // Samples of at most SAMPLE_VALUES per tensor per crop, whatever the rank (token tensors grow with the crop too).
-  // Flat, whatever the layout: an NHWC map strided in its last two axes would skip channels (SwinIR's rolled
+  // A pixel grid only where the layout is known NCHW: on an NHWC map it would stride the channels (SwinIR's rolled
   // windows lost their outlier channels, and with them 15 dB of SQNR, to a range fitted to the others).
   const cropShare = Math.min(1, (HISTOGRAM_CROP * HISTOGRAM_CROP) / (tiles[0]!.width * tiles[0]!.height));
-  const strides = new Map(tensors.map((t) => [t, samplingStride(((elements.get(t) ?? 0) * cropShare) / SAMPLE_VALUES, lastDims.get(t) ?? 1)]));
-  const tap = sampledTapModel(model, tensors, strides);
+  const channelFirst = channelFirstTensors(model, new Set(tensors));
+  const sampling = new Map(tensors.map((t): [string, Sampling] => {
+    const ratio = ((elements.get(t) ?? 0) * cropShare) / SAMPLE_VALUES;
+    return ranks.get(t) === 4 && channelFirst.has(t)
+      ? [t, { stride: samplingStride(Math.sqrt(ratio), 6), grid: true }]
+      : [t, { stride: samplingStride(ratio, 30 * (lastDims.get(t) ?? 1)), grid: false }];
+  }));
+  const tap = sampledTapModel(model, tensors, sampling);
   const sampler = await opts.createRunner(tap.bytes, calibrationSession);
   const histogramsDone = stepProgress('calibration histograms: tile', tiles.length, opts.onProgress);
   try {

@@ -1,0 +1,47 @@
+// Which tensors are known to be NCHW feature maps (channels on axis 1, width last). Calibration samples those on a
+// pixel grid (every channel at the same pixels); any other tensor (tokens, NHWC maps, a Transpose's output that no
+// conv reads) is sampled flat, whatever its layout, so a stride never lands on a subset of its channels.
+import type { ModelProto } from '../onnx/types.ts';
+
+/** Ops whose first input and first output are NCHW maps by the ONNX spec. */
+const CHANNEL_FIRST_OPS = new Set([
+  'Conv', 'ConvTranspose', 'DepthToSpace', 'SpaceToDepth', 'Resize', 'Upsample', 'MaxPool', 'AveragePool',
+  'BatchNormalization', 'InstanceNormalization', 'LpPool',
+]);
+
+/** Ops whose output has the layout of their tensor inputs (same rank, element by element or along an axis). */
+const LAYOUT_KEEPING_OPS = new Set([
+  'Relu', 'LeakyRelu', 'PRelu', 'Sigmoid', 'Tanh', 'Clip', 'Elu', 'Selu', 'HardSigmoid', 'HardSwish', 'Softplus',
+  'Softsign', 'Erf', 'Abs', 'Neg', 'Sqrt', 'Exp', 'Log', 'Identity', 'Add', 'Sub', 'Mul', 'Div', 'Pow', 'Max', 'Min',
+  'Sum', 'Mean', 'Concat', 'Pad', 'Slice', 'Cast', 'Dropout', 'Gelu', 'Mish',
+]);
+
+/**
+ * Among `maps` (the float activations calibration measures), those that a channel-first op reads or writes and
+ * those joined to one by layout-keeping ops (either way: an Add of two tensors has their layout), plus the image
+ * input (srq's models take [1, C, H, W]). Links run through `maps` only, so a shared constant or a shape scalar
+ * never carries one tensor's layout to another.
+ */
+export function channelFirstTensors(model: ModelProto, maps: ReadonlySet<string>): Set<string> {
+  const graph = model.graph!;
+  const known = new Set<string>((graph.input ?? []).map((i) => i.name!).filter((n) => maps.has(n)));
+  const links: string[][] = [];
+  for (const node of graph.node ?? []) {
+    const op = node.opType ?? '';
+    if (CHANNEL_FIRST_OPS.has(op)) {
+      for (const t of [node.input?.[0], node.output?.[0]]) if (t && maps.has(t)) known.add(t);
+    } else if (LAYOUT_KEEPING_OPS.has(op)) {
+      links.push([...(node.input ?? []), ...(node.output ?? [])].filter((t) => maps.has(t)));
+    }
+  }
+  // Spread along the links until nothing changes (each pass adds at least one tensor or stops).
+  for (let grew = true; grew;) {
+    grew = false;
+    for (const link of links) {
+      if (!link.some((t) => known.has(t)) || link.every((t) => known.has(t))) continue;
+      for (const t of link) known.add(t);
+      grew = true;
+    }
+  }
+  return known;
+}
