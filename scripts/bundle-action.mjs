@@ -41,6 +41,7 @@ const patchOrtBinding = {
     build.onLoad({ filter: /onnxruntime-node[\\/]dist[\\/]binding\.js$/ }, (args) => {
       const text = readFileSync(args.path, 'utf8');
       if (!text.includes(BINDING_REQUIRE)) throw new Error(`${args.path} no longer loads its addon as expected; update scripts/bundle-action.mjs`);
+      // The global src-core/runtime/ort-binding.node.ts sets.
       return { contents: text.replace(BINDING_REQUIRE, 'require(globalThis.__srqOrtNodeBinding)'), loader: 'js' };
     });
   },

@@ -11,6 +11,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { brotliDecompressSync } from 'node:zlib';
 import * as ortWeb from 'onnxruntime-web';
+import { useOrtBinding } from '../src-core/runtime/ort-binding.node.ts';
 import type { JobLog } from './job/log.ts';
 import { JobInputError } from './job/options.ts';
 import type { RuntimeChoice } from './inputs.ts';
@@ -21,9 +22,6 @@ export interface OrtAssets {
   /** Each file's name (`<group>/<file>`; group = linux-x64 or wasm) and its uncompressed hash and size. */
   files: { name: string; sha256: string; bytes: number }[];
 }
-
-/** Where the bundle's patched onnxruntime-node binding.js loads the native addon from (set before first use). */
-const BINDING_GLOBAL = '__srqOrtNodeBinding';
 
 export interface ChosenRuntime {
   runtime: 'node' | 'web';
@@ -93,9 +91,8 @@ export function prepareRuntime(choice: RuntimeChoice, tempDir: string, log: JobL
     const binding = join(dir, 'onnxruntime_binding.node');
     try {
       createRequire(import.meta.url)(binding);
-      (globalThis as Record<string, unknown>)[BINDING_GLOBAL] = binding;
-      // For the job's child processes too (native-memory-task.node.ts sets the global from it).
-      process.env['SRQ_ORT_NODE_BINDING'] = binding;
+      // The bundle's patched binding.js loads this addon, here and in the job's child processes.
+      useOrtBinding(binding);
       native = true;
       log.info(`onnxruntime-node ${assets.onnxruntime} (${platform}) ready in ${((performance.now() - started) / 1000).toFixed(1)} s`);
     } catch (e) {

@@ -1,15 +1,16 @@
 // Child process of native-memory.node.ts: loads a model on onnxruntime-node as the edge does (native-engine.node.ts:
 // its arena, no memory pattern), runs one window per side given, and prints the process's peak RSS before the
 // session, after it and after each run. argv: model path, then window sides. Prints one JSON line: { before, loaded,
-// peaks } in bytes. SRQ_ORT_NODE_BINDING: the addon to load (the bundled Action's unpacked one, src-action/ort-runtime.ts).
+// peaks } in bytes. Loads the addon its parent chose (ort-binding.node.ts: the bundled Action's unpacked one).
 import { readFileSync } from 'node:fs';
+import { inheritOrtBinding } from './ort-binding.node.ts';
 import { peakResidentBytes } from './peak-rss.node.ts';
 
 const [file, ...sides] = process.argv.slice(2);
 const peak = peakResidentBytes;
 try {
-  // Set before onnxruntime-node loads: the bundle's patched binding.js requires the addon from this global.
-  if (process.env['SRQ_ORT_NODE_BINDING']) (globalThis as Record<string, unknown>)['__srqOrtNodeBinding'] = process.env['SRQ_ORT_NODE_BINDING'];
+  // Before onnxruntime-node loads: the bundle's patched binding.js requires the addon named there.
+  inheritOrtBinding();
   const { createNodeRunner } = await import('./ort-node.ts');
   const model = readFileSync(file!);
   const before = peak();
