@@ -63,12 +63,15 @@ describe('the sides a measure within limits runs', () => {
   const limits = (secondsPerPixel: number, bytes = 4000 * MB_): NativeMeasureLimits => ({ bytes, seconds: 60, guess: { memory: { baseBytes: 64 * MB_, bytesPerPixel: 2400 }, secondsPerPixel } });
   const side = (s: number, seconds: number, perPixel = 2000) => ({ side: s, before: 50 * MB_, loaded: 80 * MB_, peak: 80 * MB_ + perPixel * s * s, seconds });
 
-  it('starts at 256² when its guess fits, smaller for a slow model, and refuses when even 128² would not fit', () => {
+  it('starts at 256² when its guess fits, smaller for a slow model, 128² alone for a slower one, and refuses when even that would not fit', () => {
     // esrgan-slim at 1 thread: ≈ 2 µs a px. Real-ESRGAN x4plus: ≈ 230 µs (3.5 · 256² px would take 53 s).
     expect(firstSide(limits(2e-6))).toBe(256);
     expect(firstSide(limits(100e-6))).toBe(192);
     expect(firstSide(limits(230e-6))).toBe(128);
-    expect(() => firstSide(limits(2e-3))).toThrow(/^even 128² px windows would take ≈ 102 MB, and three sides ≈ 344 s, over the 4000 MB and 60 s the measure may take$/);
+    // 128² takes 34 s: no time for three sides, but for one.
+    expect(firstSide(limits(600e-6))).toBe(128);
+    expect(nextSide([side(128, 34)], limits(600e-6))).toBeUndefined();
+    expect(() => firstSide(limits(2e-3))).toThrow(/^even 128² px windows would take ≈ 102 MB and ≈ 115 s, over the 4000 MB and 60 s the measure may take$/);
     expect(() => firstSide(limits(2e-6, 80 * MB_))).toThrow(/over the 80 MB and 60 s/);
   });
 

@@ -3,10 +3,13 @@
 // conv reads) is sampled flat, whatever its layout, so a stride never lands on a subset of its channels.
 import type { ModelProto } from '../onnx/types.ts';
 
-/** Ops whose first input and first output are NCHW maps by the ONNX spec. */
+/**
+ * Ops whose first input and first output are NCHW maps by the ONNX spec. Not Resize: it scales whichever axes its
+ * scales name (a TensorFlow export resizes NHWC maps).
+ */
 const CHANNEL_FIRST_OPS = new Set([
-  'Conv', 'ConvTranspose', 'DepthToSpace', 'SpaceToDepth', 'Resize', 'Upsample', 'MaxPool', 'AveragePool',
-  'BatchNormalization', 'InstanceNormalization', 'LpPool',
+  'Conv', 'ConvTranspose', 'DepthToSpace', 'SpaceToDepth', 'MaxPool', 'AveragePool', 'LpPool',
+  'BatchNormalization', 'InstanceNormalization',
 ]);
 
 /** Ops whose output has the layout of their tensor inputs (same rank, element by element or along an axis). */
