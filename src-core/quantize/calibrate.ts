@@ -226,7 +226,7 @@ export async function calibrate(
   // A pixel grid only where the layout is known NCHW: on an NHWC map it would stride the channels (SwinIR's rolled
   // windows lost their outlier channels, and with them 15 dB of SQNR, to a range fitted to the others).
   const cropShare = Math.min(1, (HISTOGRAM_CROP * HISTOGRAM_CROP) / (tiles[0]!.width * tiles[0]!.height));
-  const channelFirst = channelFirstTensors(model, new Set(tensors));
+  const channelFirst = channelFirstTensors(model);
   const sampling = new Map(tensors.map((t): [string, Sampling] => {
     const ratio = ((elements.get(t) ?? 0) * cropShare) / SAMPLE_VALUES;
     return ranks.get(t) === 4 && channelFirst.has(t)

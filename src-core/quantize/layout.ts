@@ -1,7 +1,9 @@
 // Which tensors are known to be NCHW feature maps (channels on axis 1, width last). Calibration samples those on a
 // pixel grid (every channel at the same pixels); any other tensor (tokens, NHWC maps, a Transpose's output that no
 // conv reads) is sampled flat, whatever its layout, so a stride never lands on a subset of its channels.
+import { Graph } from '../onnx/graph.ts';
 import type { ModelProto } from '../onnx/types.ts';
+import { floatTensors } from './float-tensors.ts';
 
 /**
  * Ops whose first input and first output are NCHW maps by the ONNX spec. Not Resize: it scales whichever axes its
@@ -20,13 +22,15 @@ const LAYOUT_KEEPING_OPS = new Set([
 ]);
 
 /**
- * Among `maps` (the float activations calibration measures), those that a channel-first op reads or writes and
- * those joined to one by layout-keeping ops (either way: an Add of two tensors has their layout), plus the image
- * input (srq's models take [1, C, H, W]). Links run through `maps` only, so a shared constant or a shape scalar
- * never carries one tensor's layout to another.
+ * The model's float activations that a channel-first op reads or writes, and those joined to one by layout-keeping
+ * ops (either way: an Add of two tensors has their layout), plus the image input (srq's models take [1, C, H, W]).
+ * Links run through float activations only, so an index or shape tensor never carries one map's layout to another;
+ * the answer is the same whichever tensors a calibration pass measures.
  */
-export function channelFirstTensors(model: ModelProto, maps: ReadonlySet<string>): Set<string> {
+export function channelFirstTensors(model: ModelProto): Set<string> {
   const graph = model.graph!;
+  const g = new Graph(graph);
+  const maps = new Set([...floatTensors(g)].filter((t) => !g.initializer(t)));
   const known = new Set<string>((graph.input ?? []).map((i) => i.name!).filter((n) => maps.has(n)));
   const links: string[][] = [];
   for (const node of graph.node ?? []) {
