@@ -238,10 +238,11 @@ const NATIVE_CHILD_BYTES = 0.1e9;
 
 /**
  * onnxruntime-node's memory for the served INT8 file (native-memory.node.ts): the edge's Node and Deno entries size
- * their windows from it (ORT-node's per-pixel memory is 0.9–2.3× the wasm measure, and row strips do not lower it).
- * Measured in child processes within what the memory budget leaves and NATIVE_MEASURE_SECONDS; its first window is
- * planned from the wasm measure before row strips (twice it) and the plan's untiled FP32 run (int8 on one thread
- * runs about as fast as FP32 on the job's threads; validation's tiled speed would count each tile's context). Needs
+ * their windows from it (ORT-node's per-pixel memory was 0.9–2.3× the wasm measure on the embedded files, 1.7× on
+ * x4plus's). Measured in child processes within what the memory budget leaves and NATIVE_MEASURE_SECONDS; its first
+ * window is planned from the wasm measure before row strips (twice it) and the plan's untiled FP32 run (int8 on one
+ * thread taken as fast as FP32 on the job's threads; validation's tiled speed would count each tile's context; on
+ * x4plus the guess said 11 s for 128², the child took 22 s with its session's load). Needs
  * onnxruntime-node: a wasm run leaves it out, and the edge sizes native windows from the wasm measure.
  */
 async function measureServedNativeMemory(

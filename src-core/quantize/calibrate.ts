@@ -99,8 +99,8 @@ interface Sampling { stride: number; grid: boolean }
 /**
  * A copy of the model that also outputs each tensor's sample (Slice with steps; flat: after a Reshape to 1-D).
  * Percentiles and histograms of SR activations barely change under subsampling, while memory drops by the
- * stride (squared). Each tensor's stride depends on its own size only, so its range does not depend on which
- * other tensors are calibrated alongside it.
+ * stride (squared). Each tensor's stride depends on its own shape and layout only, so its range does not depend on
+ * which other tensors are calibrated alongside it.
  */
 function sampledTapModel(model: ModelProto, tensors: readonly string[], sampling: ReadonlyMap<string, Sampling>): { bytes: Uint8Array; outputs: Map<string, string> } {
   const m = cloneModel(model);

@@ -1,13 +1,14 @@
 // How much memory an onnxruntime-node session takes, as `baseBytes + bytesPerPixel · window px`, measured as the
 // edge's native engine runs it (its arena, no memory pattern): the edge sizes native windows from it, as it sizes
 // wasm windows from wasm-memory.node.ts's measure. One cannot stand for the other: ORT-web's int8 conv unfolds its
-// whole window (row strips lower that, src-core/quantize/row-strips.ts), ORT-node's does not, and its arena grows in
-// steps, keeps what a run touched, and grows again over the first few requests. So baseBytes is what loading the
+// whole window (row strips lower that, src-core/quantize/row-strips.ts), ORT-node's only on some files (x4plus's
+// served file 5471 B a px, 16758 without strips), and its arena grows in steps, keeps what a run touched, and grows
+// again over the first few requests. So baseBytes is what loading the
 // session took and bytesPerPixel the most a pixel took over windows of 256², 384² and 512², each side run three
 // times (native-memory-task.node.ts) in a fresh child process: peak RSS is per process, and the arena's state
 // decides the next run's growth. The Action measures within limits (a deep model's 512² windows would take minutes
-// and gigabytes): fewer or smaller sides, which measure about as much a pixel, a little more where the session's
-// fixed costs weigh (Real-ESRGAN x4plus: 16591 B at 128² and 192² in 50 s, 16758 at 256²–512² in 269 s).
+// and gigabytes): fewer or smaller sides, which measure about as much a pixel (Real-ESRGAN x4plus without strips:
+// 16591 B at 128² and 192² in 50 s, 16758 at 256²–512² in 269 s), and 128² alone up to a fifth less (firstSide).
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
