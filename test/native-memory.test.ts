@@ -45,6 +45,15 @@ describe('native memory', () => {
     expect(measured.bytesPerPixel).toBeGreaterThanOrEqual(x8.nativeMemory!.bytesPerPixel * 0.95);
     expect(measured.bytesPerPixel).toBeLessThan(x8.nativeMemory!.bytesPerPixel * 1.15);
   }, 60_000);
+
+  it('stops a child that runs past the time the measure may take, whatever the guess said', async () => {
+    const bytes = readFileSync(`src-edge/models/${x8.file}`);
+    // The guess (1e-9 s a px) says 256² takes no time; Node and ORT's load alone take longer than 0.3 s.
+    const limits: NativeMeasureLimits = { bytes: 600 * MB, seconds: 0.3, guess: { memory: { baseBytes: 64 * MB, bytesPerPixel: 2 * x8.memory!.bytesPerPixel }, secondsPerPixel: 1e-9 } };
+    const started = performance.now();
+    await expect(measureNativeMemory(bytes, { task, limits })).rejects.toThrow(/^measuring onnxruntime-node's memory at 256² px took over the 0.3 s the measure may take \(stopped\)$/);
+    expect(performance.now() - started).toBeLessThan(2000);
+  });
 });
 
 describe('a child process\'s peak memory', () => {

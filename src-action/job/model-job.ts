@@ -241,8 +241,10 @@ const NATIVE_CHILD_BYTES = 0.1e9;
  * their windows from it (ORT-node's per-pixel memory was 0.9–2.3× the wasm measure on the embedded files, 1.7× on
  * x4plus's). Measured in child processes within what the memory budget leaves and NATIVE_MEASURE_SECONDS; its first
  * window is planned from the wasm measure before row strips (twice it) and the plan's untiled FP32 run (int8 on one
- * thread taken as fast as FP32 on the job's threads; validation's tiled speed would count each tile's context; on
- * x4plus the guess said 11 s for 128², the child took 22 s with its session's load). Needs
+ * thread taken as fast as FP32 on the job's threads; validation's tiled speed would count each tile's context). Idle,
+ * the guess over-states a conv net's child (x4plus 9.8 s against 5.9 s at 128², RRDBNet-6b 3.5 against 3.5 at 256²,
+ * x4fast 2.1 against 1.8) and under-states SwinIR-lite's (0.6 against 1.3: its INT8 is slower than FP32); a loaded
+ * machine ran x4plus's child for 22 s, so a child is stopped where the time runs out (measureNativeMemory). Needs
  * onnxruntime-node: a wasm run leaves it out, and the edge sizes native windows from the wasm measure.
  */
 async function measureServedNativeMemory(

@@ -9,6 +9,7 @@
 // decides the next run's growth. The Action measures within limits (a deep model's 512² windows would take minutes
 // and gigabytes): fewer or smaller sides, which measure about as much a pixel (Real-ESRGAN x4plus without strips:
 // 16591 B at 128² and 192² in 50 s, 16758 at 256²–512² in 269 s), and 128² alone up to a fifth less (firstSide).
+// Within limits a child that runs past the time left is stopped: the sides are planned from a guess of the speed.
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -62,10 +63,19 @@ export async function measureNativeMemory(model: Uint8Array, opts: NativeMeasure
     const file = join(dir, 'model.onnx');
     writeFileSync(file, model);
     const results: SideResult[] = [];
-    let side: number | undefined = opts.limits ? firstSide(opts.limits) : NATIVE_SIDES[0];
+    const limits = opts.limits;
+    let side: number | undefined = limits ? firstSide(limits) : NATIVE_SIDES[0];
     while (side !== undefined) {
-      results.push(await measureSide(task, file, side));
-      side = opts.limits ? nextSide(results, opts.limits) : NATIVE_SIDES.find((s) => s > side!);
+      // Within limits a child gets what the time has left, whatever the guess said: the guess is the plan's FP32
+      // speed, and a loaded machine runs slower than planned. A later side cut short leaves the sides measured.
+      const spent = results.reduce((t, r) => t + r.seconds, 0);
+      const result = await measureSide(task, file, side, limits && limits.seconds - spent);
+      if (result === 'out of time') {
+        if (results.length === 0) throw new NativeMemoryError(`measuring onnxruntime-node's memory at ${side}² px took over the ${+limits!.seconds.toFixed(1)} s the measure may take (stopped)`);
+        break;
+      }
+      results.push(result);
+      side = limits ? nextSide(results, limits) : NATIVE_SIDES.find((s) => s > side!);
     }
     const base = Math.max(...results.map((r) => r.loaded - r.before));
     const perPixel = Math.max(...results.map((r) => (r.peak - r.loaded) / r.side ** 2));
@@ -106,16 +116,18 @@ export function nextSide(results: readonly SideResult[], limits: NativeMeasureLi
     .find((s) => bytesPerPixel * s * s <= limits.bytes && spent + secondsPerPixel * s * s <= limits.seconds);
 }
 
-async function measureSide(task: URL, file: string, side: number): Promise<SideResult> {
+async function measureSide(task: URL, file: string, side: number, seconds?: number): Promise<SideResult | 'out of time'> {
   const started = performance.now();
   // The task prints one JSON line, its error included; a crash (killed, out of memory) prints none.
-  const stdout: string = await promisify(execFile)(process.execPath, [fileURLToPath(task), file, String(side)], { maxBuffer: 1 << 20 })
-    .then((r) => r.stdout, (error: { stdout?: string; message: string }) => error.stdout || error.message);
+  const timeout = seconds === undefined ? 0 : Math.max(1, Math.round(seconds * 1000));
+  const run = await promisify(execFile)(process.execPath, [fileURLToPath(task), file, String(side)], { maxBuffer: 1 << 20, timeout })
+    .then((r) => ({ stdout: r.stdout, stopped: false }), (error: { stdout?: string; message: string; killed?: boolean }) => ({ stdout: error.stdout || error.message, stopped: timeout > 0 && error.killed === true }));
+  if (run.stopped) return 'out of time';
   let result: { before: number; loaded: number; peaks: [number] } | { error: string };
   try {
-    result = JSON.parse(stdout.trim().split('\n').at(-1)!);
+    result = JSON.parse(run.stdout.trim().split('\n').at(-1)!);
   } catch {
-    result = { error: stdout.trim() };
+    result = { error: run.stdout.trim() };
   }
   if ('error' in result) throw new NativeMemoryError(`measuring onnxruntime-node's memory at ${side}² px: ${result.error}`);
   return { side, before: result.before, loaded: result.loaded, peak: result.peaks[0], seconds: (performance.now() - started) / 1000 };
