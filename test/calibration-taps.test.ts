@@ -12,6 +12,8 @@ import { DataType, makeTensor } from '../src-core/onnx/tensor.ts';
 import type { ModelProto, NodeProto, TensorProto } from '../src-core/onnx/types.ts';
 import { seededRandom } from '../src-core/quantize/calibration-tiles.ts';
 import { appendTapsEarliestLast, productionOrder } from '../src-core/quantize/taps.ts';
+import { keepOnlyOutputs } from '../src-core/onnx/keep-only.ts';
+import { cloneModel } from '../src-core/onnx/model.ts';
 
 const DEPTH = 12;
 
@@ -81,5 +83,30 @@ describe('tap placement (calibration, bias correction)', () => {
     const lastConv = layerStart(order, DEPTH - 1);
     expect(lastConv).toBeGreaterThan(0);
     for (let i = 0; i < DEPTH; i++) expect(order.indexOf(`tap${i}`)).toBeGreaterThan(lastConv);
+  });
+});
+
+describe('a copy cut after the tensors a part reads (GPTQ, bias correction, error reports)', () => {
+  it('runs only the layers they depend on and returns the same values: ORT runs every node whatever a run fetches', async () => {
+    const full = tappedChain('earliest-last');
+    full.graph!.output!.push(makeValueInfo('a2', DataType.FLOAT, [1, 16, null, null]));
+    const cut = cloneModel(full);
+    keepOnlyOutputs(cut.graph!, ['max3', 'a2']);
+    expect(cut.graph!.output!.map((o) => o.name)).toEqual(['max3', 'a2']);
+    expect(cut.graph!.initializer!.map((t) => t.name)).toEqual(['w0', 'w1', 'w2', 'w3']);
+    expect(cut.graph!.node!.map((n) => n.name)).toEqual(['conv0', 'act0', 'conv1', 'act1', 'conv2', 'act2', 'conv3', 'act3', 'tap3']);
+    const input = new ort.Tensor('float32', Float32Array.from({ length: 3 * 32 * 32 }, (_, i) => (i % 7) / 7), [1, 3, 32, 32]);
+    const values = async (model: ModelProto) => {
+      const session = await ort.InferenceSession.create(encodeModel(model), { graphOptimizationLevel: 'all', logSeverityLevel: 3 });
+      const out = await session.run({ input }, ['max3', 'a2']);
+      await session.release();
+      return [out.max3!.data as Float32Array, out.a2!.data as Float32Array];
+    };
+    const [fullMax, fullA2] = await values(full);
+    const [cutMax, cutA2] = await values(cut);
+    expect(cutMax).toEqual(fullMax);
+    expect(cutA2).toEqual(fullA2);
+    const ran = await executionOrder(cut, 'cut');
+    expect(ran.some((n) => n.includes('4') || n.includes('11'))).toBe(false);
   });
 });

@@ -5,6 +5,7 @@
 // biases are made. Weights and activation ranges do not change.
 import { attr, getIntAttr, getIntsAttr, getStringAttr, makeNode } from '../onnx/build.ts';
 import { Graph } from '../onnx/graph.ts';
+import { keepOnlyOutputs } from '../onnx/keep-only.ts';
 import { cloneModel, encodeModel } from '../onnx/model.ts';
 import { DataType, makeTensor, tensorDims, tensorToArray, tensorToFloat32 } from '../onnx/tensor.ts';
 import type { GraphProto, ModelProto, NodeProto, TensorProto } from '../onnx/types.ts';
@@ -180,6 +181,8 @@ function sumsModel(quantized: ModelProto, convs: readonly MeasuredConv[]): { byt
   const taps = addSumTaps(g, [...sumsOf.values()], groups);
   // Each tensor's group first appears with the first conv that reads it, so insertion order is production order.
   appendTapsEarliestLast(g, [...groups.values()]);
+  // The part's session stops at its last sums (keep-only.ts): the graph after them would run for nothing.
+  keepOnlyOutputs(g, [...taps.values()].flatMap((t) => [t.rows, t.columns, t.top, t.bottom]));
   return { bytes: encodeModel(m), taps };
 }
 

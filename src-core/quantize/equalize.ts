@@ -10,6 +10,7 @@
 // α = 0.75 was chosen on held-out crops (EQUALIZATION_ALPHA). Ranges come from one extra pass over the calibration
 // tiles before calibration proper, which then sees the rescaled graph.
 import { makeNode } from '../onnx/build.ts';
+import { keepOnlyOutputs } from '../onnx/keep-only.ts';
 import { cloneModel, encodeModel } from '../onnx/model.ts';
 import { Graph } from '../onnx/graph.ts';
 import { DataType } from '../onnx/tensor.ts';
@@ -92,6 +93,7 @@ export async function measureChannelRanges(
     outputOf.set(t, out);
   });
   appendTapsEarliestLast(g, productionOrder(g, taps.keys()).map((t) => taps.get(t)!));
+  keepOnlyOutputs(g, [...outputOf.values()]);
   const ranges = new Map(sites.map((s) => [s.tensors[0]!, new Float32Array(s.channels)]));
   const runner = await createRunner(encodeModel(m), { memoryPattern: false });
   const done = stepProgress('calibration per-channel ranges: tile', tiles.length, onProgress);

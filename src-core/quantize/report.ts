@@ -1,8 +1,8 @@
 // Per-tensor error report: SQNR of each quantized activation (the quantized model's DequantizeLinear output,
 // which keeps the tensor's float name) against the same tensor in the float model, over calibration tiles.
 // Sorted worst first, so the layers that hurt most head the list.
-import { encodeModel, cloneModel } from '../onnx/model.ts';
-import { DataType } from '../onnx/tensor.ts';
+import { computingOnly } from '../onnx/keep-only.ts';
+import { encodeModel } from '../onnx/model.ts';
 import type { ModelProto } from '../onnx/types.ts';
 import type { RasterImage } from '../image/raster.ts';
 import { rasterToTensor } from './calibration-tiles.ts';
@@ -15,13 +15,6 @@ export interface TensorError {
   /** The node that produces the tensor in the float model. */
   producer: string;
   opType: string;
-}
-
-function withOutputs(model: ModelProto, tensors: readonly string[]): Uint8Array {
-  const m = cloneModel(model);
-  const existing = new Set(m.graph!.output!.map((o) => o.name));
-  for (const t of tensors) if (!existing.has(t)) m.graph!.output!.push({ name: t, type: { tensorType: { elemType: DataType.FLOAT } } });
-  return encodeModel(m);
 }
 
 /**
@@ -40,8 +33,8 @@ export async function tensorErrorReport(
   const noise = new Map<string, number>();
   for (let g = 0; g < tensors.length; g += groupSize) {
     const group = tensors.slice(g, g + groupSize);
-    const reference = await createRunner(withOutputs(floatModel, group), { memoryPattern: false });
-    const candidate = await createRunner(withOutputs(quantizedModel, group), { memoryPattern: false });
+    const reference = await createRunner(encodeModel(computingOnly(floatModel, group)), { memoryPattern: false });
+    const candidate = await createRunner(encodeModel(computingOnly(quantizedModel, group)), { memoryPattern: false });
     try {
       for (const tile of tiles) {
         const { data, dims } = rasterToTensor(tile);
