@@ -7,7 +7,8 @@ import { readModelFile } from '../src-core/onnx/model-file.ts';
 import { optimizeGraph } from '../src-core/optimize/index.ts';
 import { builtInPhotos } from '../src-core/package-root.node.ts';
 import { cutCalibrationTiles } from '../src-core/quantize/calibration-tiles.ts';
-import { equalizationSites, equalizeActivations } from '../src-core/quantize/equalize.ts';
+import { calibrate, measureMinMax, type RunnerFactory } from '../src-core/quantize/calibrate.ts';
+import { equalizationSites, equalizeActivations, measureChannelRanges, siteTensors } from '../src-core/quantize/equalize.ts';
 import { quantizeStatic } from '../src-core/quantize/static.ts';
 import { cropFidelity as fidelity, nodeRunnerFactory as factory, outputsOnCrops as outputs } from './helpers/held-out-crops.ts';
 
@@ -56,4 +57,43 @@ describe('activation equalization', () => {
     const [fOn, fOff] = [fidelity(await outputs(on.model), reference), fidelity(await outputs(off.model), reference)];
     expect(fOn).toBeGreaterThan(fOff + gain);
   }, 120_000);
+
+  it('takes its channels from calibration\'s min/max pass, so a model without PRelus is run one pass fewer', async () => {
+    // waifu2x (LeakyRelu): equalization's channels and the rescaled tensors' ranges come from the pass before it.
+    const model = readModelFile(WAIFU2X);
+    let runs = 0;
+    const counting: RunnerFactory = async (bytes, hints) => {
+      const runner = await factory(bytes, hints);
+      return { ...runner, runOutputs: (...args) => { runs++; return runner.runOutputs(...args); } };
+    };
+    const q = await quantizeStatic(model, { tiles, createRunner: counting, method: 'minmax', biasCorrection: false, gptq: false });
+    // One min/max run a tile (before: the per-channel pass, then min/max on the rescaled model: 2 a tile).
+    expect(runs).toBe(tiles.length);
+    expect(q.equalization!.convs).toBe(6);
+
+    const float = readModelFile(WAIFU2X);
+    optimizeGraph(float, { staticInt8: true });
+    const sites = equalizationSites(float);
+    const alone = await measureChannelRanges(float, sites, tiles, factory);
+    for (const [t, r] of alone) expect([...q.equalization!.ranges.get(t)!]).toEqual([...r]);
+    // Pass 1's per-channel min/max of a tensor bound its per-tensor range exactly.
+    const pass = await measureMinMax(float, siteTensors(sites), tiles, { createRunner: factory }, siteTensors(sites));
+    for (const [t, r] of pass.ranges) {
+      expect(Math.min(...pass.channels.get(t)!.min)).toBe(r.min);
+      expect(Math.max(...pass.channels.get(t)!.max)).toBe(r.max);
+    }
+    // The ranges derived for the rescaled tensors against a min/max pass over the rescaled model: float rounding
+    // only (measured within 1.6e-7 of the range).
+    const rescaled = q.floatModel;
+    const tensors = [...q.calibration.ranges.keys()];
+    const direct = await calibrate(rescaled, tensors, tiles, { method: 'minmax', createRunner: factory });
+    let worst = 0;
+    for (const t of tensors) {
+      const [a, b] = [q.calibration.ranges.get(t)!, direct.ranges.get(t)!];
+      worst = Math.max(worst, Math.abs(a.min - b.min) / (b.max - b.min), Math.abs(a.max - b.max) / (b.max - b.min));
+    }
+    expect(worst).toBeLessThan(1e-6);
+    // …among them the rescaled tensors the plan quantizes (LeakyRelu outputs).
+    expect(siteTensors(sites).filter((t) => q.calibration.ranges.has(t)).length).toBeGreaterThanOrEqual(6);
+  }, 60_000);
 });

@@ -342,6 +342,7 @@ async function planModel(
   const nodes = resolved.model.graph?.node ?? [];
   const biasCorrection = opts.biasCorrection ?? true;
   const convs = nodes.filter((n) => n.opType === 'Conv' || n.opType === 'ConvTranspose').length;
+  const prelus = nodes.filter((n) => n.opType === 'PRelu').length;
   const evaluation = ctx.evaluationImages().map(({ image }) => image);
   const memory = planMemory({
     baseBytes, sessionBytes, tileSide: tiles[0]!.width, convs: biasCorrection ? convs : 0,
@@ -353,12 +354,13 @@ async function planModel(
     calibrationTiles: tiles.length,
     method: opts.calibrationMethod,
     biasCorrection,
-    equalization: opts.equalization ?? true,
+    // Equalization's own pass only where PRelus are rewritten after it; otherwise calibration's pass measures it.
+    equalizationPass: (opts.equalization ?? true) && prelus > 0 && defaultPreluForm(opts.runtime) !== 'whole',
     gptq: opts.gptq ?? true,
     convs,
     convsPerPart: memory.convsPerPart,
     layers: nodes.filter((n) => ruleRegistry.has(n.opType ?? '') && n.opType !== 'Relu' && n.opType !== 'Clip').length,
-    cheapForms: cheapForms(nodes.filter((n) => n.opType === 'PRelu').length, residualSumNames(resolved.model), opts.runtime).length,
+    cheapForms: cheapForms(prelus, residualSumNames(resolved.model), opts.runtime).length,
     variants: opts.variants,
     description: resolved.description,
     tileSize: opts.tileSize,

@@ -19,7 +19,11 @@ export const DEFAULT_TIME_BUDGET = 60;
 
 /** Runs per calibration tile of each step, in FP32 tile runs (see above). */
 const CALIBRATION_PASSES: Record<CalibrationMethod, number> = { minmax: 1.35, mse: 2.6, percentile: 2.6, entropy: 2.6 };
-/** The per-channel ranges pass of activation equalization, in FP32 tile runs (x4plus: 3.9 s a tile, one FP32 run 3.8 s). */
+/**
+ * Activation equalization's per-channel pass, where it needs one of its own (PRelus rewritten between it and
+ * calibration; elsewhere calibration's min/max pass measures its channels), in FP32 tile runs (x4plus, measured
+ * when it ran there: 3.9 s a tile, one FP32 run 3.8 s).
+ */
 const EQUALIZATION_PASS = 1;
 /**
  * GPTQ's factorisations and rounding per conv, in seconds (JS on one thread, so not in tile runs): measured on this
@@ -36,8 +40,8 @@ export interface PlanInput {
   calibrationTiles: number;
   method: CalibrationMethod;
   biasCorrection: boolean;
-  /** Activation equalization on: one more pass over the tiles before calibration (equalize.ts). */
-  equalization?: boolean;
+  /** Activation equalization with a per-channel pass of its own: one more pass over the tiles (equalize.ts). */
+  equalizationPass?: boolean;
   /** GPTQ on: float runs that read the convs' inputs back (gptq.ts gptqTileRuns), one per conv at most. */
   gptq?: boolean;
   /** Convs static INT8 quantizes, and layers the search could keep float (about the quantized nodes). */
@@ -78,7 +82,7 @@ export function planTime(p: PlanInput): TimePlan {
   const searchRuns = tileRuns(p.search, p);
   const variantsCost = p.variants.reduce((n, v) => n + VARIANT_COST[v], 0);
   if (p.variants.includes('int8-static')) {
-    const passes = CALIBRATION_PASSES[p.method] + (p.equalization ? EQUALIZATION_PASS : 0);
+    const passes = CALIBRATION_PASSES[p.method] + (p.equalizationPass ? EQUALIZATION_PASS : 0);
     steps.push({ step: 'calibration', seconds: p.calibrationTiles * passes * t });
     if (p.gptq && p.convs > 0) {
       const { sessions, tilesPerSession } = gptqTileRuns(p.convs);

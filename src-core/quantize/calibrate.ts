@@ -52,7 +52,11 @@ type StatNames = [min: string, max: string, size: string, rank: string, last: st
  * A copy of the model whose outputs are each tensor's StatNames. Each tensor's reductions run right after its
  * producer, so ORT frees the tensor as early as the plain model would (taps.ts).
  */
-function statsModel(model: ModelProto, tensors: readonly string[]): { bytes: Uint8Array; outputs: Map<string, StatNames> } {
+function statsModel(
+  model: ModelProto,
+  tensors: readonly string[],
+  channelTensors: readonly string[],
+): { bytes: Uint8Array; outputs: Map<string, StatNames>; channelOutputs: Map<string, [negMin: string, max: string]> } {
   const m = cloneModel(model);
   const g = m.graph!;
   const outputs = new Map<string, StatNames>();
@@ -81,8 +85,20 @@ function statsModel(model: ModelProto, tensors: readonly string[]): { bytes: Uin
     for (const n of names) g.output!.push(makeValueInfo(n, DataType.FLOAT, []));
     outputs.set(t, names);
   });
+  // Per channel of an NCHW map: GlobalMaxPool of the tensor and of its negation (−min), [1, C, 1, 1] each.
+  const channelOutputs = new Map<string, [string, string]>();
+  channelTensors.forEach((t, i) => {
+    const names: [string, string] = [`srq_calib_channel_${i}_negmin`, `srq_calib_channel_${i}_max`];
+    (taps.get(t) ?? taps.set(t, []).get(t)!).push(
+      makeNode('Neg', [t], [`srq_calib_channel_${i}_neg`]),
+      makeNode('GlobalMaxPool', [`srq_calib_channel_${i}_neg`], [names[0]]),
+      makeNode('GlobalMaxPool', [t], [names[1]]),
+    );
+    for (const n of names) g.output!.push({ name: n, type: { tensorType: { elemType: DataType.FLOAT } } });
+    channelOutputs.set(t, names);
+  });
   placeTaps(g, taps);
-  return { bytes: encodeModel(m), outputs };
+  return { bytes: encodeModel(m), outputs, channelOutputs };
 }
 
 /** Each tensor's tap nodes, scheduled to run right after its producer (taps.ts). */
@@ -175,26 +191,40 @@ function histogramCrops(tile: RasterImage): RasterImage[] {
   return crops;
 }
 
-export async function calibrate(
+/**
+ * Pass 1's result: each tensor's range, size, rank and last dimension on the tiles; and, for the tensors asked
+ * per channel (NCHW maps), each channel's min and max (what activation equalization scales by, equalize.ts).
+ */
+export interface MinMaxPass {
+  ranges: Map<string, Range>;
+  elements: Map<string, number>;
+  ranks: Map<string, number>;
+  lastDims: Map<string, number>;
+  channels: Map<string, { min: Float32Array; max: Float32Array }>;
+  runs: number;
+}
+
+/** Pass 1: min / max of every tensor over the tiles, one run per tile; per channel too for `channelTensors`. */
+export async function measureMinMax(
   model: ModelProto,
   tensors: readonly string[],
   tiles: readonly RasterImage[],
-  opts: CalibrationOptions,
-): Promise<CalibrationResult> {
+  opts: Pick<CalibrationOptions, 'createRunner' | 'onProgress'>,
+  channelTensors: readonly string[] = [],
+): Promise<MinMaxPass> {
   const ranges = new Map<string, Range>(tensors.map((t) => [t, { min: Infinity, max: -Infinity }]));
   const elements = new Map<string, number>();
   const ranks = new Map<string, number>();
   const lastDims = new Map<string, number>();
+  const channels = new Map<string, { min: Float32Array; max: Float32Array }>();
   let runs = 0;
-
-  // Pass 1: min / max.
-  const stats = statsModel(model, tensors);
+  const stats = statsModel(model, tensors, channelTensors);
   const runner = await opts.createRunner(stats.bytes, calibrationSession);
-  const minMaxDone = stepProgress('calibration min/max: tile', tiles.length, opts.onProgress);
+  const done = stepProgress('calibration min/max: tile', tiles.length, opts.onProgress);
   try {
     for (let i = 0; i < tiles.length; i++) {
       const { data, dims } = rasterToTensor(tiles[i]!);
-      const out = await runner.runOutputs(data, dims, [...stats.outputs.values()].flat());
+      const out = await runner.runOutputs(data, dims, [...[...stats.outputs.values()].flat(), ...[...stats.channelOutputs.values()].flat()]);
       runs++;
       for (const [t, [minName, maxName, sizeName, rankName, lastName]] of stats.outputs) {
         const r = ranges.get(t)!;
@@ -204,7 +234,17 @@ export async function calibrate(
         ranks.set(t, out[rankName]!.data[0]!);
         lastDims.set(t, out[lastName]!.data[0]!);
       }
-      minMaxDone(i + 1);
+      for (const [t, [negMinName, maxName]] of stats.channelOutputs) {
+        const negMin = out[negMinName]!.data;
+        const max = out[maxName]!.data;
+        const c = channels.get(t) ?? { min: new Float32Array(max.length).fill(Infinity), max: new Float32Array(max.length).fill(-Infinity) };
+        channels.set(t, c);
+        for (let k = 0; k < max.length; k++) {
+          c.min[k] = Math.min(c.min[k]!, -negMin[k]!);
+          c.max[k] = Math.max(c.max[k]!, max[k]!);
+        }
+      }
+      done(i + 1);
     }
   } finally {
     await runner.release();
@@ -212,6 +252,29 @@ export async function calibrate(
   for (const [t, r] of ranges) {
     if (!Number.isFinite(r.min) || !Number.isFinite(r.max)) throw new Error(`calibration saw no finite values in tensor ${t}`);
   }
+  return { ranges, elements, ranks, lastDims, channels, runs };
+}
+
+/**
+ * Calibrated ranges of `tensors` by `opts.method`. `firstPass`: pass 1 already measured on a model whose
+ * tensors have these ranges (quantizeStatic's, before equalization rescaled some); tensors it lacks are measured.
+ */
+export async function calibrate(
+  model: ModelProto,
+  tensors: readonly string[],
+  tiles: readonly RasterImage[],
+  opts: CalibrationOptions,
+  firstPass?: MinMaxPass,
+): Promise<CalibrationResult> {
+  const lacking = tensors.filter((t) => !firstPass?.ranges.has(t));
+  const measured = lacking.length > 0 ? await measureMinMax(model, lacking, tiles, opts) : undefined;
+  // Each tensor's pass-1 figures, from whichever pass measured it.
+  const passOf = (t: string) => (measured?.ranges.has(t) ? measured : firstPass!);
+  const ranges = new Map(tensors.map((t) => [t, { ...passOf(t).ranges.get(t)! }]));
+  const elements = new Map(tensors.map((t) => [t, passOf(t).elements.get(t)!]));
+  const ranks = new Map(tensors.map((t) => [t, passOf(t).ranks.get(t)!]));
+  const lastDims = new Map(tensors.map((t) => [t, passOf(t).lastDims.get(t)!]));
+  let runs = (measured?.runs ?? 0) + (firstPass?.runs ?? 0);
   if (opts.method === 'minmax') return { ranges, elements, runs };
 
   // Pass 2: histograms over [min, max] of strided samples, all tensors in one fetch per tile.

@@ -7,8 +7,9 @@
 // k_c = w_c^(1−α) / r_c^α (SmoothQuant's balance, Xiao et al. 2023), with r_c channel c's calibrated max |x| over
 // the tensors between the convs and w_c Conv₂'s largest |weight| in column c relative to its row's largest, so that
 // the scaled activation ranges r_c·k_c and column ranges w_c/k_c meet at α = 0.5; α = 1 equalizes activations only.
-// α = 0.75 was chosen on held-out crops (EQUALIZATION_ALPHA). Ranges come from one extra pass over the calibration
-// tiles before calibration proper, which then sees the rescaled graph.
+// α = 0.75 was chosen on held-out crops (EQUALIZATION_ALPHA). The per-channel ranges come from calibration's own
+// min/max pass, run before the rescaling (the rescaled tensors' ranges follow from them, channelScaledRanges), or,
+// where the graph is rewritten between the two (PRelus into int8 element-wise ops), from one extra pass.
 import { makeNode } from '../onnx/build.ts';
 import { keepOnlyOutputs } from '../onnx/keep-only.ts';
 import { cloneModel, encodeModel } from '../onnx/model.ts';
@@ -20,7 +21,8 @@ import { convParams, isDefault, setConvParams, scaleOut, type ConvParams } from 
 import { floatConstant, perChannel, soleConsumer } from '../optimize/constants.ts';
 import { stepProgress } from '../progress.ts';
 import { rasterToTensor } from './calibration-tiles.ts';
-import type { RunnerFactory } from './calibrate.ts';
+import type { MinMaxPass, RunnerFactory } from './calibrate.ts';
+import type { Range } from './rewrite.ts';
 import { appendTapsEarliestLast, productionOrder } from './taps.ts';
 
 /** A conv, the per-channel positively homogeneous ops after it, and the convs that read their result. */
@@ -145,6 +147,8 @@ export const EQUALIZATION_ALPHA = 0.75;
 export interface Equalization {
   /** Convs whose output channels were rescaled. */
   convs: number;
+  /** Each rescaled site's k_c, by its producer's output: the site's tensors' channel c was multiplied by k_c. */
+  scales: ReadonlyMap<string, Float32Array>;
   /** The per-channel ranges it used (`known` of a later run on the same model and tiles). */
   ranges: ReadonlyMap<string, Float32Array>;
 }
@@ -161,9 +165,51 @@ export async function equalizeActivations(
   known?: ReadonlyMap<string, Float32Array>,
 ): Promise<Equalization> {
   const sites = equalizationSites(model);
-  if (sites.length === 0) return { convs: 0, ranges: new Map() };
+  if (sites.length === 0) return { convs: 0, scales: new Map(), ranges: new Map() };
   const ranges = known ?? await measureChannelRanges(model, sites, tiles, createRunner, onProgress);
-  return { convs: equalizeSites(model, sites, ranges, EQUALIZATION_ALPHA), ranges };
+  const scales = equalizeSites(model, sites, ranges, EQUALIZATION_ALPHA);
+  return { convs: scales.size, scales, ranges };
+}
+
+/** The tensors whose channels equalization needs measured: every site's, producer output first. */
+export function siteTensors(sites: readonly EqualizationSite[]): string[] {
+  return sites.flatMap((s) => s.tensors);
+}
+
+/** Each site's per-channel max |x| over its tensors (measureChannelRanges's result) from pass 1's channel min/max. */
+export function channelRangesOf(sites: readonly EqualizationSite[], pass: MinMaxPass): Map<string, Float32Array> {
+  return new Map(sites.map((s) => {
+    const r = new Float32Array(s.channels);
+    for (const t of s.tensors) {
+      const { min, max } = pass.channels.get(t)!;
+      for (let c = 0; c < s.channels; c++) r[c] = Math.max(r[c]!, -min[c]!, max[c]!);
+    }
+    return [s.tensors[0]!, r];
+  }));
+}
+
+/**
+ * Ranges of the rescaled sites' tensors after equalization, from their channels' min/max before it: channel c now
+ * holds k_c times what it held (k_c > 0), so the tensor spans [min_c k_c·min_c, max_c k_c·max_c]. Other tensors
+ * compute the same function as before (up to float rounding), so pass 1's ranges stand for the rescaled model.
+ */
+export function channelScaledRanges(sites: readonly EqualizationSite[], scales: ReadonlyMap<string, Float32Array>, pass: MinMaxPass): Map<string, Range> {
+  const ranges = new Map<string, Range>();
+  for (const s of sites) {
+    const k = scales.get(s.tensors[0]!);
+    if (!k) continue;
+    for (const t of s.tensors) {
+      const { min, max } = pass.channels.get(t)!;
+      let lo = Infinity;
+      let hi = -Infinity;
+      for (let c = 0; c < s.channels; c++) {
+        lo = Math.min(lo, k[c]! * min[c]!);
+        hi = Math.max(hi, k[c]! * max[c]!);
+      }
+      ranges.set(t, { min: lo, max: hi });
+    }
+  }
+  return ranges;
 }
 
 /** Scales beyond this factor either way are not applied (a near-dead channel would blow up its producer row). */
@@ -171,11 +217,16 @@ const MAX_SCALE = 256;
 
 /**
  * Rescales every site in place, in graph order (a conv is a consumer of one site and the producer of the next:
- * its columns and rows take both scales). Returns the number of sites changed.
+ * its columns and rows take both scales). Returns each changed site's scales, by its producer's output.
  */
-export function equalizeSites(model: ModelProto, sites: readonly EqualizationSite[], ranges: ReadonlyMap<string, Float32Array>, alpha: number): number {
+export function equalizeSites(
+  model: ModelProto,
+  sites: readonly EqualizationSite[],
+  ranges: ReadonlyMap<string, Float32Array>,
+  alpha: number,
+): Map<string, Float32Array> {
   const graph = new Graph(model.graph!);
-  let changed = 0;
+  const changed = new Map<string, Float32Array>();
   for (const site of sites) {
     const r = ranges.get(site.tensors[0]!);
     if (!r) continue;
@@ -206,8 +257,8 @@ export function equalizeSites(model: ModelProto, sites: readonly EqualizationSit
       const cols = p.w.map((x, i) => x / k[Math.floor(i / spatial) % ci]!);
       setConvParams(graph, p, cols, p.b);
     }
-    changed++;
+    changed.set(site.tensors[0]!, k);
   }
-  if (changed > 0) graph.removeUnused();
+  if (changed.size > 0) graph.removeUnused();
   return changed;
 }

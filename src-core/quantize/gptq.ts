@@ -207,35 +207,18 @@ function cholesky(a: Float64Array, n: number): Float64Array {
   return l;
 }
 
-/** The inverse of a lower triangular n×n matrix, row by row (contiguous inner loops). */
-function lowerInverse(l: Float64Array, n: number): Float64Array {
-  const x = new Float64Array(n * n);
-  for (let i = 0; i < n; i++) {
-    const xi = i * n;
-    for (let k = 0; k < i; k++) {
-      const c = l[xi + k]!;
-      if (c === 0) continue;
-      const xk = k * n;
-      for (let j = 0; j <= k; j++) x[xi + j]! -= c * x[xk + j]!;
-    }
-    x[xi + i] = 1;
-    const d = l[xi + i]!;
-    for (let j = 0; j <= i; j++) x[xi + j]! /= d;
-  }
-  return x;
-}
-
 /**
- * U, upper triangular with H⁻¹ = Uᵀ U (GPTQ's form of the inverse), from H (n×n, symmetric positive definite):
- * with P the order reversal and P H P = L Lᵀ, H⁻¹ = (P L⁻¹ P)ᵀ (P L⁻¹ P), so U = P L⁻¹ P (one factorisation).
+ * L and its diagonal for GPTQ's feedback (roundWithHessian): P H P = L Lᵀ with P the order reversal, returned as
+ * Lᵀ row-major (row i holds column i of L, contiguous for the back substitution). H⁻¹ = UᵀU with U = P L⁻¹ P upper
+ * triangular is GPTQ's own form; its feedback needs only L, not the inverse (which cost as much again).
  */
-export function inverseCholeskyUpper(h: Float64Array, n: number): Float64Array {
+export function reversedCholeskyTransposed(h: Float64Array, n: number): Float64Array {
   const reversed = new Float64Array(n * n);
   for (let a = 0; a < n; a++) for (let b = 0; b < n; b++) reversed[a * n + b] = h[(n - 1 - a) * n + (n - 1 - b)]!;
-  const x = lowerInverse(cholesky(reversed, n), n);
-  const u = new Float64Array(n * n);
-  for (let i = 0; i < n; i++) for (let j = i; j < n; j++) u[i * n + j] = x[(n - 1 - i) * n + (n - 1 - j)]!;
-  return u;
+  const l = cholesky(reversed, n);
+  const lt = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) for (let j = i; j < n; j++) lt[i * n + j] = l[j * n + i]!;
+  return lt;
 }
 
 /**
@@ -281,14 +264,24 @@ export function roundWithHessian(weights: Float32Array, scales: Float32Array, bl
     const h = Float64Array.from(measured);
     // An input no patch ever reached (a dead channel) gets a unit diagonal: its weights then round to nearest.
     for (let x = 0; x < b; x++) h[x * b + x] = (h[x * b + x]! > 0 ? h[x * b + x]! : 1) + damp;
-    const u = inverseCholeskyUpper(h, b);
+    const lt = reversedCholeskyTransposed(h, b);
     const position = new Map(block.map((j, x) => [j, x]));
+    // GPTQ moves the weights not yet rounded by w_y −= e_x·U[x, y] / … with e_x = (w_x − q_x·s) / U[x, x]. Their sum
+    // over the x rounded so far is a back substitution in Lᵀ (U = P L⁻¹ P): c̃ = L⁻ᵀ ẽ, ẽ the errors in reversed
+    // order, solved from its last row, which is the first weight rounded (Babai's nearest plane; Chen et al. 2025).
+    const solved = new Float64Array(b);
     for (let o = 0; o < co; o++) {
       const s = scales[o]!;
       const row = o * n;
       for (let x = 0; x < b; x++) {
+        const i = b - 1 - x;
+        const li = i * b;
+        let moved = 0;
+        for (let y = i + 1; y < b; y++) moved += lt[li + y]! * solved[y]!;
+        const d = lt[li + i]!;
         const j = block[x]!;
-        let v = roundWeight(rows[row + j]!, s);
+        const w = rows[row + j]! + moved / d;
+        let v = roundWeight(w, s);
         // ORT adds reduction indices 2m and 2m + 1 in int16: the later-rounded one gives back steps.
         const partner = j ^ 1;
         if (partner < n && (rounded[partner] || (position.get(partner) ?? b) < x)) {
@@ -296,8 +289,7 @@ export function roundWithHessian(weights: Float32Array, scales: Float32Array, bl
           if (v * p > 0 && Math.abs(v) + Math.abs(p) > PAIR_LIMIT) v = Math.sign(v) * (PAIR_LIMIT - Math.abs(p));
         }
         q[row + j] = v;
-        const e = (rows[row + j]! - v * s) / u[x * b + x]!;
-        for (let y = x + 1; y < b; y++) rows[row + block[y]!]! -= e * u[x * b + y]!;
+        solved[i] = ((w - v * s) * d - moved) / d;
       }
     }
     for (const j of block) rounded[j] = 1;
