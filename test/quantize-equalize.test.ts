@@ -96,4 +96,21 @@ describe('activation equalization', () => {
     // …among them the rescaled tensors the plan quantizes (LeakyRelu outputs).
     expect(siteTensors(sites).filter((t) => q.calibration.ranges.has(t)).length).toBeGreaterThanOrEqual(6);
   }, 60_000);
+
+  it('measures channels the same at opset 18, where ReduceMin and ReduceMax take their axes as an input', async () => {
+    const model = readModelFile(WAIFU2X);
+    optimizeGraph(model, { staticInt8: true });
+    const tensors = siteTensors(equalizationSites(model));
+    const at18 = cloneModel(model);
+    at18.opsetImport = [{ domain: '', version: 18 }];
+    const [a, b] = [
+      await measureMinMax(model, tensors, tiles.slice(0, 2), { createRunner: factory }, tensors),
+      await measureMinMax(at18, tensors, tiles.slice(0, 2), { createRunner: factory }, tensors),
+    ];
+    for (const t of tensors) {
+      expect(a.channels.get(t)!.max.length).toBe(b.channels.get(t)!.max.length);
+      expect([...b.channels.get(t)!.min]).toEqual([...a.channels.get(t)!.min]);
+      expect([...b.channels.get(t)!.max]).toEqual([...a.channels.get(t)!.max]);
+    }
+  }, 60_000);
 });
