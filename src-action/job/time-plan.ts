@@ -27,9 +27,11 @@ const CALIBRATION_PASSES: Record<CalibrationMethod, number> = { minmax: 1.35, ms
 const EQUALIZATION_PASS = 1;
 /**
  * GPTQ's factorisations and rounding per conv, in seconds (JS on one thread, so not in tile runs): measured on this
- * 2-core machine 0.4 s a conv on x4plus (351 convs, 226 s in all with its 22 float runs) and 0.2 on x4fast.
+ * 2-core machine 0.4 s a conv on x4plus (351 convs, 226 s in all with its 22 float runs) and 0.2 on x4fast; since
+ * the feedback is a back substitution (no inverse) about 0.27 on x4plus (2:13 with its 22 runs, cut to what each
+ * part reads: about 1.7 s each).
  */
-const GPTQ_CONV_SECONDS = 0.4;
+const GPTQ_CONV_SECONDS = 0.3;
 const VARIANT_COST: Record<Variant, number> = { 'int8-static': 0.5, 'int8-dynamic': 1, fp16: 1 };
 
 export interface PlanInput {
