@@ -47,8 +47,15 @@ describe('Real-ESRGAN x4plus from ncnn', () => {
     // Its onnxruntime-node measure within 30 s: 128² alone (three sides would not fit), of the served file (its
     // convs in row strips for wasm, which onnxruntime-node gains from too): 4409 and 4838 B a px in two runs, 5471
     // with larger sides in 100 s; its wasm measure 3160.
-    expect(manifest.models[0]!.nativeMemory!.bytesPerPixel).toBeGreaterThan(3_800);
-    expect(manifest.models[0]!.nativeMemory!.bytesPerPixel).toBeLessThan(6_500);
+    const native = manifest.models[0]!.nativeMemory;
+    if (native) {
+      expect(native.bytesPerPixel).toBeGreaterThan(3_800);
+      expect(native.bytesPerPixel).toBeLessThan(6_500);
+    } else {
+      // CI runs test files side by side: on its 2 cores the measure once ran past its 30 s (this job's own run of
+      // 128² takes about 6 s idle). Then the job must say so, and the edge sizes native windows from the wasm measure.
+      expect(r.stdout + r.stderr).toMatch(/int8-static: onnxruntime-node's memory not measured \((measuring onnxruntime-node's memory at \d+² px took over|even \d+² px windows would take)/);
+    }
   }, 900_000);
 
   it('the Action (dist/index.js): the same, with its outputs and summary', async () => {
