@@ -5,6 +5,7 @@
 //  per tile, and bins it into a histogram per tensor.
 import { attr, makeNode, makeValueInfo } from '../onnx/build.ts';
 import { encodeModel, cloneModel, opsetVersion } from '../onnx/model.ts';
+import { keepOnlyOutputs } from '../onnx/keep-only.ts';
 import { DataType, makeTensor } from '../onnx/tensor.ts';
 import type { GraphProto, ModelProto, NodeProto } from '../onnx/types.ts';
 import { cropImage, type RasterImage } from '../image/raster.ts';
@@ -101,6 +102,8 @@ function statsModel(
     channelOutputs.set(t, names);
   });
   placeTaps(g, taps);
+  // Only what the stats read is computed (the model's own outputs are not; keep-only.ts).
+  keepOnlyOutputs(g, [...[...outputs.values()].flat(), ...[...channelOutputs.values()].flat()]);
   return { bytes: encodeModel(m), outputs, channelOutputs };
 }
 
@@ -207,13 +210,17 @@ export interface MinMaxPass {
   runs: number;
 }
 
-/** Pass 1: min / max of every tensor over the tiles, one run per tile; per channel too for `channelTensors`. */
+/**
+ * Pass 1: min / max of every tensor over the tiles, one run per tile; per channel too for `channelTensors`.
+ * `label` names the pass in progress messages.
+ */
 export async function measureMinMax(
   model: ModelProto,
   tensors: readonly string[],
   tiles: readonly RasterImage[],
   opts: Pick<CalibrationOptions, 'createRunner' | 'onProgress'>,
   channelTensors: readonly string[] = [],
+  label = 'calibration min/max',
 ): Promise<MinMaxPass> {
   const ranges = new Map<string, Range>(tensors.map((t) => [t, { min: Infinity, max: -Infinity }]));
   const elements = new Map<string, number>();
@@ -223,7 +230,7 @@ export async function measureMinMax(
   let runs = 0;
   const stats = statsModel(model, tensors, channelTensors);
   const runner = await opts.createRunner(stats.bytes, calibrationSession);
-  const done = stepProgress('calibration min/max: tile', tiles.length, opts.onProgress);
+  const done = stepProgress(`${label}: tile`, tiles.length, opts.onProgress);
   try {
     for (let i = 0; i < tiles.length; i++) {
       const { data, dims } = rasterToTensor(tiles[i]!);

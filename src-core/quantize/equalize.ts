@@ -10,20 +10,13 @@
 // α = 0.75 was chosen on held-out crops (EQUALIZATION_ALPHA). The per-channel ranges come from calibration's own
 // min/max pass, run before the rescaling (the rescaled tensors' ranges follow from them, channelScaledRanges), or,
 // where the graph is rewritten between the two (PRelus into int8 element-wise ops), from one extra pass.
-import { makeNode } from '../onnx/build.ts';
-import { keepOnlyOutputs } from '../onnx/keep-only.ts';
-import { cloneModel, encodeModel } from '../onnx/model.ts';
 import { Graph } from '../onnx/graph.ts';
-import { DataType } from '../onnx/tensor.ts';
 import type { ModelProto, NodeProto } from '../onnx/types.ts';
 import type { RasterImage } from '../image/raster.ts';
 import { convParams, isDefault, setConvParams, scaleOut, type ConvParams } from '../optimize/fold-into-conv.ts';
 import { floatConstant, perChannel, soleConsumer } from '../optimize/constants.ts';
-import { stepProgress } from '../progress.ts';
-import { rasterToTensor } from './calibration-tiles.ts';
-import type { MinMaxPass, RunnerFactory } from './calibrate.ts';
+import { measureMinMax, type MinMaxPass, type RunnerFactory } from './calibrate.ts';
 import type { Range } from './rewrite.ts';
-import { appendTapsEarliestLast, productionOrder } from './taps.ts';
 
 /** A conv, the per-channel positively homogeneous ops after it, and the convs that read their result. */
 export interface EqualizationSite {
@@ -74,8 +67,10 @@ export function equalizationSites(model: ModelProto): EqualizationSite[] {
 }
 
 /**
- * Each site's per-channel max |x| over its tensors and the calibration tiles, by the producer's output name: one run per tile of a copy of the
- * model with Abs → GlobalMaxPool taps placed right after each tensor (taps.ts), so memory stays one tile's.
+ * Each site's per-channel max |x| over its tensors and the calibration tiles, by the producer's output name: the
+ * per-channel min/max of calibration's pass 1 (one run a tile of a copy cut after the sites' tensors). quantizeStatic
+ * takes them from its own pass 1 where it can (channelRangesOf); this pass is for models whose graph changes between
+ * equalization and calibration (PRelus rewritten after it).
  */
 export async function measureChannelRanges(
   model: ModelProto,
@@ -84,38 +79,8 @@ export async function measureChannelRanges(
   createRunner: RunnerFactory,
   onProgress?: (message: string) => void,
 ): Promise<Map<string, Float32Array>> {
-  const m = cloneModel(model);
-  const g = m.graph!;
-  const outputOf = new Map<string, string>();
-  const taps = new Map<string, NodeProto[]>();
-  sites.flatMap((s) => s.tensors).forEach((t, i) => {
-    const out = `srq_equalize_${i}`;
-    taps.set(t, [makeNode('Abs', [t], [`${out}_abs`]), makeNode('GlobalMaxPool', [`${out}_abs`], [out])]);
-    g.output!.push({ name: out, type: { tensorType: { elemType: DataType.FLOAT } } });
-    outputOf.set(t, out);
-  });
-  appendTapsEarliestLast(g, productionOrder(g, taps.keys()).map((t) => taps.get(t)!));
-  keepOnlyOutputs(g, [...outputOf.values()]);
-  const ranges = new Map(sites.map((s) => [s.tensors[0]!, new Float32Array(s.channels)]));
-  const runner = await createRunner(encodeModel(m), { memoryPattern: false });
-  const done = stepProgress('calibration per-channel ranges: tile', tiles.length, onProgress);
-  try {
-    for (let i = 0; i < tiles.length; i++) {
-      const { data, dims } = rasterToTensor(tiles[i]!);
-      const out = await runner.runOutputs(data, dims, [...outputOf.values()]);
-      for (const s of sites) {
-        const r = ranges.get(s.tensors[0]!)!;
-        for (const t of s.tensors) {
-          const v = out[outputOf.get(t)!]!.data;
-          for (let c = 0; c < s.channels; c++) r[c] = Math.max(r[c]!, v[c]!);
-        }
-      }
-      done(i + 1);
-    }
-  } finally {
-    await runner.release();
-  }
-  return ranges;
+  const pass = await measureMinMax(model, [], tiles, { createRunner, onProgress }, siteTensors(sites), 'calibration per-channel ranges');
+  return channelRangesOf(sites, pass);
 }
 
 /** Largest |w| of each input channel of a group-1 conv, relative to the largest |w| of its output row. */

@@ -208,11 +208,11 @@ function cholesky(a: Float64Array, n: number): Float64Array {
 }
 
 /**
- * L and its diagonal for GPTQ's feedback (roundWithHessian): P H P = L Lᵀ with P the order reversal, returned as
- * Lᵀ row-major (row i holds column i of L, contiguous for the back substitution). H⁻¹ = UᵀU with U = P L⁻¹ P upper
+ * The factor GPTQ's feedback needs (roundWithHessian): P H P = L Lᵀ with P the order reversal, returned as Lᵀ
+ * row-major (row i holds column i of L, contiguous for the feedback sums). H⁻¹ = UᵀU with U = P L⁻¹ P upper
  * triangular is GPTQ's own form; its feedback needs only L, not the inverse (which cost as much again).
  */
-export function reversedCholeskyTransposed(h: Float64Array, n: number): Float64Array {
+function reversedCholeskyTransposed(h: Float64Array, n: number): Float64Array {
   const reversed = new Float64Array(n * n);
   for (let a = 0; a < n; a++) for (let b = 0; b < n; b++) reversed[a * n + b] = h[(n - 1 - a) * n + (n - 1 - b)]!;
   const l = cholesky(reversed, n);
@@ -267,9 +267,10 @@ export function roundWithHessian(weights: Float32Array, scales: Float32Array, bl
     const lt = reversedCholeskyTransposed(h, b);
     const position = new Map(block.map((j, x) => [j, x]));
     // GPTQ moves the weights not yet rounded by w_y −= e_x·U[x, y] / … with e_x = (w_x − q_x·s) / U[x, x]. Their sum
-    // over the x rounded so far is a back substitution in Lᵀ (U = P L⁻¹ P): c̃ = L⁻ᵀ ẽ, ẽ the errors in reversed
-    // order, solved from its last row, which is the first weight rounded (Babai's nearest plane; Chen et al. 2025).
-    const solved = new Float64Array(b);
+    // over the x rounded so far is a back substitution in Lᵀ (U = P L⁻¹ P), which reduces to: weight i is rounded
+    // from w_i + Σ_y Lᵀ[i, y]·(w_y − q_y·s) / Lᵀ[i, i] over the weights y rounded before it, each at its own error
+    // from its original value (Babai's nearest plane; Chen et al. 2025). In reversed order: the first rounded is last.
+    const error = new Float64Array(b);
     for (let o = 0; o < co; o++) {
       const s = scales[o]!;
       const row = o * n;
@@ -277,10 +278,9 @@ export function roundWithHessian(weights: Float32Array, scales: Float32Array, bl
         const i = b - 1 - x;
         const li = i * b;
         let moved = 0;
-        for (let y = i + 1; y < b; y++) moved += lt[li + y]! * solved[y]!;
-        const d = lt[li + i]!;
+        for (let y = i + 1; y < b; y++) moved += lt[li + y]! * error[y]!;
         const j = block[x]!;
-        const w = rows[row + j]! + moved / d;
+        const w = rows[row + j]! + moved / lt[li + i]!;
         let v = roundWeight(w, s);
         // ORT adds reduction indices 2m and 2m + 1 in int16: the later-rounded one gives back steps.
         const partner = j ^ 1;
@@ -289,7 +289,7 @@ export function roundWithHessian(weights: Float32Array, scales: Float32Array, bl
           if (v * p > 0 && Math.abs(v) + Math.abs(p) > PAIR_LIMIT) v = Math.sign(v) * (PAIR_LIMIT - Math.abs(p));
         }
         q[row + j] = v;
-        solved[i] = ((w - v * s) * d - moved) / d;
+        error[i] = rows[row + j]! - v * s;
       }
     }
     for (const j of block) rounded[j] = 1;
