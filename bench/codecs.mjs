@@ -30,7 +30,8 @@ export async function codecs() {
   const { loadJpegWasm } = await import(`${root}/build/src-core/image/jpeg-wasm.node.js`);
   const { psnr } = await import(`${root}/build/src-core/metrics/index.js`);
   const temp = mkdtempSync(join(tmpdir(), 'srq-codecs-'));
-  const napiPng = await (await import(`${root}/build/src-edge/png-napi.node.js`)).loadNapiPng(); // the edge's Node/Deno PNG
+  const { loadNapiPng } = await import(`${root}/build/src-edge/png-napi.node.js`);
+  const [napiPng, napiWhole] = [await loadNapiPng(), await loadNapiPng(1)]; // the edge's Node/Deno PNG, and unbanded
   const sharpJpeg = await (await import(`${root}/build/src-edge/jpeg-sharp.node.js`)).loadSharpJpeg();
   // The previous settings, for comparison: Squoosh's MozJPEG defaults (progressive, trellis), 4:4:4 baseline.
   await mozjpeg.init(await loadJpegWasm(), { locateFile: (f) => f });
@@ -42,7 +43,8 @@ export async function codecs() {
   const moz = async (o, opts) => new Uint8Array(await encodeMozJpeg(rgba(o), { quality: 90, ...opts }));
   const base = { baseline: true, progressive: false, optimize_coding: true, auto_subsample: false };
   const encoders = {
-    'PNG, @napi-rs/image fast on Paeth rows (edge on Node, Deno)': (o) => napiPng.encode(o),
+    'PNG, @napi-rs/image fast on Paeth rows, 4 bands at once (edge on Node, Deno)': (o) => napiPng.encode(o),
+    'PNG, @napi-rs/image fast on Paeth rows, whole': (o) => napiWhole.encode(o),
     'PNG, srq deflate on Paeth rows (edge on Workers; srq upscale, reports)': (o) => img.encodePng(o),
     'JPEG q90, sharp (edge on Node, Deno)': (o) => sharpJpeg.encode(o, 90),
     'JPEG q90, MozJPEG wasm baseline 4:2:0 (edge on Workers)': (o) => img.encodeJpeg(o, loadJpegWasm, 90),

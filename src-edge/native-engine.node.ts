@@ -9,6 +9,7 @@ export async function loadNativeEngine(): Promise<CpuEngine> {
     version: `onnxruntime-node ${ort.env.versions.node}`,
     // No memory pattern: whole-image windows change shape from request to request and the pattern keeps a block
     // per shape (esrgan-medium-x4 INT8, 512² window: 853 MB over the session with it, 484 MB without, same speed).
-    create: (model, threads) => createNodeRunner(model, { threads, memoryPattern: false }),
+    // No spinning: the response is encoded right after the run, on the cores a spinning ORT thread would hold.
+    create: (model, threads) => createNodeRunner(model, { threads, memoryPattern: false, spinning: false }),
   };
 }

@@ -268,7 +268,7 @@ describe('Engine on a stubbed host', () => {
     expect(portable.jpegEncoder).toMatchObject({ reason: 'no native encoder on this runtime' });
     expect(portable.pngEncoder).toEqual({ name: "srq's deflate (JS)", reason: 'no native encoder on this runtime' });
     const napi = await new Engine({ ...h.runtime, loadNativePng: loadNapiPng }, readConfig({ SRQ_TILE_SIZE: '16' })).describe();
-    expect(napi.pngEncoder).toEqual({ name: expect.stringMatching(/^@napi-rs\/image \d+\.\d+\.\d+$/), reason: expect.stringMatching(/^@napi-rs\/image [\d.]+ loaded$/) });
+    expect(napi.pngEncoder).toEqual({ name: expect.stringMatching(/^@napi-rs\/image \d+\.\d+\.\d+, up to 4 row bands at once$/), reason: expect.stringMatching(/^@napi-rs\/image [\d.]+, up to 4 row bands at once loaded$/) });
     const noBinary = new Engine({ ...h.runtime, loadNativePng: async () => { throw new Error('Cannot find native binding.\nnpm has a bug related to optional dependencies'); } }, readConfig({ SRQ_TILE_SIZE: '16' }));
     expect((await noBinary.describe()).pngEncoder).toEqual({ name: "srq's deflate (JS)", reason: "@napi-rs/image did not load (Cannot find native binding.): srq's deflate (JS)" });
   });

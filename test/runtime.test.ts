@@ -162,12 +162,13 @@ describe('options', () => {
     ).rejects.toBeInstanceOf(RunnerOptionsError);
     await expect(createRunner('gpu' as 'node', model)).rejects.toBeInstanceOf(RunnerOptionsError);
     await expect(createNodeRunner(model, { memoryPattern: 'low' as unknown as boolean })).rejects.toThrow(/memoryPattern must be true or false, got low/);
+    await expect(createNodeRunner(model, { spinning: 'no' as unknown as boolean })).rejects.toThrow(/spinning must be true or false, got no/);
   });
 
-  it('a session without the memory pattern, and the default thread count, give the same output', async () => {
+  it('a session without the memory pattern, without spinning, and the default thread count, give the same output', async () => {
     const input = toNchw(centreCrop('rocket.jpg', 20, 20));
     const outs: Float32Array[] = [];
-    for (const opts of [{ threads: 1 }, { threads: 1, memoryPattern: false }, {}]) {
+    for (const opts of [{ threads: 1 }, { threads: 1, memoryPattern: false }, { threads: 2, spinning: false }, {}]) {
       const r = await createNodeRunner(model, opts);
       outs.push((await r.run(input, [1, 3, 20, 20])).data);
       await r.release();

@@ -20,6 +20,7 @@ export async function createNodeRunner(model: Uint8Array, opts: RunnerOptions = 
     enableMemPattern: opts.memoryPattern ?? true,
     // Warnings (e.g. about unused initializers) are for model authors, not for srq's users.
     logSeverityLevel: 3,
+    ...(opts.spinning === false ? { extra: { session: { intra_op: { allow_spinning: '0' } } } } : {}),
     ...(opts.optimizedModelFilePath ? { optimizedModelFilePath: opts.optimizedModelFilePath } : {}),
   });
   return sessionRunner('node', session as unknown as OrtSessionLike, ort.Tensor as unknown as OrtTensorCtor);
