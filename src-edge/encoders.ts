@@ -16,7 +16,7 @@ export interface JpegEncoder {
 }
 
 export interface PngEncoder {
-  /** e.g. "@napi-rs/image 1.15.0", for /v1/models. */
+  /** e.g. "@napi-rs/image 1.15.0, up to 4 row bands at once", for /v1/models. */
   readonly name: string;
   /** Lossless, 8 bits a sample, the raster's channels. */
   encode(img: RasterImage): Promise<Uint8Array>;

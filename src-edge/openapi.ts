@@ -153,7 +153,7 @@ export function openApiDocument(config: Pick<EdgeConfig, 'apiKeys' | 'maxBodyByt
             pngEncoder: {
               type: 'object',
               description: "What answers format=png: @napi-rs/image where the runtime loads it, else srq's deflate in JS.",
-              properties: { name: { type: 'string', examples: ['@napi-rs/image 1.15.0', "srq's deflate (JS)"] }, reason: { type: 'string' } },
+              properties: { name: { type: 'string', examples: ['@napi-rs/image 1.15.0, up to 4 row bands at once', "srq's deflate (JS)"] }, reason: { type: 'string' } },
             },
             serving: {
               type: 'object',

@@ -169,7 +169,7 @@ describe('GET /v1/models, /healthz, /', () => {
       backend: expect.stringMatching(/^onnxruntime-node 1\.\d+\.\d+ \(native, 1 thread\)$/),
       cpuEngine: { kind: 'native' },
       jpegEncoder: { name: expect.stringMatching(/^sharp \d+\.\d+\.\d+ \(libvips \d+\.\d+\.\d+\)$/) },
-      pngEncoder: { name: expect.stringMatching(/^@napi-rs\/image \d+\.\d+\.\d+$/) },
+      pngEncoder: { name: expect.stringMatching(/^@napi-rs\/image \d+\.\d+\.\d+, up to 4 row bands at once$/) },
       serving: { label: 'cpu-int8', variant: 'int8', device: 'cpu', reason: expect.stringMatching(/^CPU host \(.+\): INT8 on the CPU$/) },
       defaultModel: 'esrgan-slim-x4',
       manifest: 'embedded',
