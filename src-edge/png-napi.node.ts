@@ -46,20 +46,37 @@ function bandsOf(img: RasterImage, maxBands: number): RasterImage[] {
   return bands;
 }
 
+/**
+ * Whether this build's streams join (png-stitch.ts): two bands of a smooth test pattern, encoded and stitched. Where
+ * they do not (another version of the crate), every image is encoded whole, and the encoder's name says why.
+ */
+export async function bandsJoin(encodeWhole: (img: RasterImage) => Promise<Uint8Array>): Promise<boolean> {
+  const [width, height] = [128, 8];
+  const data = Uint8Array.from({ length: width * height * 3 }, (_, i) => {
+    const [x, y, c] = [Math.floor(i / 3) % width, Math.floor(i / 3 / width), i % 3];
+    return (x * (c + 1) + y * 7 + ((x * y) % 13)) & 255;
+  });
+  const band = (top: number): RasterImage => ({ width, height: height / 2, channels: 3, data: data.subarray(top * width * 3, (top + height / 2) * width * 3) });
+  return stitchPngBands(await Promise.all([band(0), band(height / 2)].map(encodeWhole)), crc32) !== undefined;
+}
+
 /** `maxBands`: 1 encodes every image whole (a band's own PNG, as png-stitch.ts joins them). */
 export async function loadNapiPng(maxBands = MAX_BANDS): Promise<PngEncoder> {
   const { Transformer } = await import('@napi-rs/image');
   const { version } = createRequire(import.meta.url)('@napi-rs/image/package.json') as { version: string };
   const encodeWhole = async (img: RasterImage) => new Uint8Array(await new Transformer(pnm(img)).png({ compressionType: FAST, filterType: PAETH }));
+  const joins = maxBands > 1 && await bandsJoin(encodeWhole);
+  const bands = joins ? maxBands : 1;
   return {
-    name: maxBands > 1 ? `@napi-rs/image ${version}, up to ${maxBands} row bands at once` : `@napi-rs/image ${version}`,
+    name: joins ? `@napi-rs/image ${version}, up to ${bands} row bands at once`
+      : maxBands > 1 ? `@napi-rs/image ${version}, whole images (its PNG streams do not join as bands)` : `@napi-rs/image ${version}`,
     async encode(img) {
       assertRaster(img);
       try {
-        const bands = bandsOf(img, maxBands);
-        if (bands.length < 2) return await encodeWhole(img);
-        // A stream the joining does not recognise (another encoder version) is encoded whole instead.
-        return stitchPngBands(await Promise.all(bands.map(encodeWhole)), crc32) ?? await encodeWhole(img);
+        const parts = bandsOf(img, bands);
+        if (parts.length < 2) return await encodeWhole(img);
+        // A band's stream the joining does not take (a few hundred bytes stored, not coded) is encoded whole instead.
+        return stitchPngBands(await Promise.all(parts.map(encodeWhole)), crc32) ?? await encodeWhole(img);
       } catch (error) {
         throw new ImageEncodeError(`PNG encoding failed (${error instanceof Error ? error.message : String(error)})`);
       }

@@ -6,7 +6,7 @@ import { crc32, inflateSync } from 'node:zlib';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { cropImage, decodeImage, encodePng, joinAlpha, type RasterImage } from '../src-core/image/index.ts';
-import { loadNapiPng } from '../src-edge/png-napi.node.ts';
+import { bandsJoin, loadNapiPng } from '../src-edge/png-napi.node.ts';
 import { stitchPngBands } from '../src-edge/png-stitch.ts';
 
 const photo = decodeImage(new Uint8Array(readFileSync(new URL('../images/astronaut.png', import.meta.url))));
@@ -93,5 +93,12 @@ describe('stitchPngBands', () => {
     expect(stitchPngBands(await Promise.all(cut(tiny, [3, 3]).map((b) => whole.encode(b))), crc32)).toBeUndefined();
     expect(stitchPngBands([encodePng(top!).subarray(0, 40)], crc32)).toBeUndefined();
     expect(stitchPngBands([], crc32)).toBeUndefined();
+  });
+
+  it('is probed once when the encoder loads: its own streams join, another encoder\'s do not (then it encodes whole)', async () => {
+    const whole = await loadNapiPng(1);
+    expect(await bandsJoin((img) => whole.encode(img))).toBe(true);
+    const bySharp = async (img: RasterImage) => new Uint8Array(await sharp(img.data, { raw: { width: img.width, height: img.height, channels: 3 } }).png().toBuffer());
+    expect(await bandsJoin(bySharp)).toBe(false);
   });
 });
