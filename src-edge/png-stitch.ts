@@ -11,6 +11,8 @@
 // are copied as whole bytes. A band whose stream is not of that form (a stored block for a few hundred bytes,
 // another encoder) gives undefined: the caller encodes the image whole.
 
+import { pngFile } from '../src-core/image/png-encode.ts';
+
 const SIGNATURE = Uint8Array.of(0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a);
 const ADLER_BASE = 65521;
 /** PNG's filter types, and deflate's end-of-block symbol. */
@@ -197,15 +199,14 @@ export function stitchPngBands(bands: readonly Uint8Array[], crc32: Crc32): Uint
   const pngs = bands.map(readPng);
   if (pngs.length === 0 || pngs.some((p) => !p || p.width !== pngs[0]!.width)) return undefined;
   const first = pngs[0]!;
-  const rowBytes = rowLength(first.ihdr);
-  if (rowBytes === undefined || pngs.some((p) => p!.ihdr.subarray(8).some((b, i) => b !== first.ihdr[8 + i]))) return undefined;
-  const writer = new BitWriter(8 + 25 + pngs.reduce((n, p) => n + p!.zlib.length + 16, 0) + 12 + 12 + 16);
-  // Signature and IHDR are written last (they need the height and the CRC); the zlib stream first, at offset 33+8.
-  const streamAt = 8 + 25 + 8;
-  writer.bit = streamAt * 8;
-  writer.bytes[streamAt] = first.zlib[0]!;
-  writer.bytes[streamAt + 1] = first.zlib[1]!;
-  writer.bit += 16;
+  const channels = CHANNELS[first.ihdr[9]!];
+  if (first.ihdr[8] !== 8 || first.ihdr[12] !== 0 || channels === undefined) return undefined; // 8-bit, not interlaced
+  if (pngs.some((p) => p!.ihdr.subarray(8).some((b, i) => b !== first.ihdr[8 + i]))) return undefined;
+  const rowBytes = first.width * channels + 1; // a filtered row: filter byte, then samples
+  const writer = new BitWriter(pngs.reduce((n, p) => n + p!.zlib.length + 16, 0));
+  writer.bytes[0] = first.zlib[0]!; // the zlib header
+  writer.bytes[1] = first.zlib[1]!;
+  writer.bit = 16;
   let adler = 1;
   let height = 0;
   for (let k = 0; k < pngs.length; k++) {
@@ -246,29 +247,9 @@ export function stitchPngBands(bands: readonly Uint8Array[], crc32: Crc32): Uint
     height += rows;
   }
   const streamEnd = Math.ceil(writer.bit / 8);
-  const out = writer.bytes;
-  new DataView(out.buffer).setUint32(streamEnd, adler);
-  const idatLength = streamEnd + 4 - streamAt;
-  const view = new DataView(out.buffer);
-  out.set(SIGNATURE);
-  // IHDR: the first band's, at the stacked height.
-  view.setUint32(8, 13);
-  out.set([0x49, 0x48, 0x44, 0x52], 12);
-  out.set(first.ihdr, 16);
-  view.setUint32(20, height);
-  view.setUint32(29, crc32(out.subarray(12, 29)));
-  view.setUint32(33, idatLength);
-  out.set([0x49, 0x44, 0x41, 0x54], 37);
-  view.setUint32(streamAt + idatLength, crc32(out.subarray(37, streamAt + idatLength)));
-  const iend = streamAt + idatLength + 4;
-  view.setUint32(iend, 0);
-  out.set([0x49, 0x45, 0x4e, 0x44, 0xae, 0x42, 0x60, 0x82], iend + 4);
-  return out.subarray(0, iend + 12);
+  new DataView(writer.bytes.buffer).setUint32(streamEnd, adler);
+  return pngFile({ width: first.width, height, channels }, writer.bytes.subarray(0, streamEnd + 4), crc32);
 }
 
-/** Bytes of one filtered row (filter byte included) of an 8-bit, non-interlaced PNG; undefined for other forms. */
-function rowLength(ihdr: Uint8Array): number | undefined {
-  const channels = ({ 0: 1, 4: 2, 2: 3, 6: 4 } as Record<number, number>)[ihdr[9]!];
-  if (ihdr[8] !== 8 || ihdr[12] !== 0 || channels === undefined) return undefined;
-  return new DataView(ihdr.buffer, ihdr.byteOffset, 13).getUint32(0) * channels + 1;
-}
+/** Samples a pixel by PNG colour type, for the rasters srq encodes: grey, RGB, RGBA. */
+const CHANNELS: Record<number, 1 | 3 | 4> = { 0: 1, 2: 3, 6: 4 };

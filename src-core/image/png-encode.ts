@@ -24,11 +24,16 @@ function crc32(bytes: Uint8Array): number {
 /** Encodes 1–4 channels losslessly as an 8-bit PNG (srq's deflate on Paeth rows). */
 export function encodePng(img: RasterImage): Uint8Array {
   assertRaster(img);
-  return assemble(img, deflateRows(paethRows(img.data, img.width, img.height, img.channels)));
+  return pngFile(img, deflateRows(paethRows(img.data, img.width, img.height, img.channels)));
 }
 
-/** Signature, IHDR, one IDAT and IEND, each chunk with its CRC-32. */
-function assemble(img: RasterImage, idat: Uint8Array): Uint8Array {
+type Geometry = Pick<RasterImage, 'width' | 'height' | 'channels'>;
+
+/**
+ * An 8-bit PNG around a finished zlib stream of its filtered rows: signature, IHDR, one IDAT and IEND, each chunk
+ * with its CRC-32 (`crc`: srq's JS one, or a runtime's native one).
+ */
+export function pngFile(img: Geometry, idat: Uint8Array, crc: (bytes: Uint8Array) => number = crc32): Uint8Array {
   const chunks: [string, Uint8Array][] = [['IHDR', ihdr(img)], ['IDAT', idat], ['IEND', new Uint8Array(0)]];
   const total = 8 + chunks.reduce((n, [, d]) => n + 12 + d.length, 0);
   const png = new Uint8Array(total);
@@ -40,13 +45,13 @@ function assemble(img: RasterImage, idat: Uint8Array): Uint8Array {
     for (let i = 0; i < 4; i++) png[at + 4 + i] = type.charCodeAt(i);
     png.set(body, at + 8);
     const typeAndBody = png.subarray(at + 4, at + 8 + body.length);
-    view.setUint32(at + 8 + body.length, crc32(typeAndBody));
+    view.setUint32(at + 8 + body.length, crc(typeAndBody));
     at += 12 + body.length;
   }
   return png;
 }
 
-function ihdr(img: RasterImage): Uint8Array {
+function ihdr(img: Geometry): Uint8Array {
   const body = new Uint8Array(13);
   const view = new DataView(body.buffer);
   view.setUint32(0, img.width);
