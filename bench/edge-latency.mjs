@@ -1,8 +1,9 @@
 // Per-image latency of the edge worker against UpscalerJS, side by side in one run (`npm run bench:edge`, first
 // part). UpscalerJS 1.0 `upscale()` (TF.js wasm, 1 thread, tensor out) and srq end to end over HTTP (PNG in, PNG out;
 // then as many requests with JPEG out at quality 90, for the JPEG encoder's share) on the same photos (256² and 512² crops) with the same models (esrgan-slim-x4, esrgan-medium-x4): the Node entry
-// at 1 and 2 wasm threads, Deno at 1 thread and Workers (wrangler dev, workerd). Each runtime starts with its
-// defaults (windows sized from its memory budget); the medians of `--rounds` requests after two warm-up requests per format.
+// at 1 and 2 threads, Deno at 1 thread and Workers (wrangler dev, workerd). Each runtime starts with its defaults
+// (windows sized from its memory budget); the medians of `--rounds` requests after two warm-up requests per format,
+// every runtime's server up at once and their requests alternating.
 // Prints a table with the ratios and the #12 targets.
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -87,46 +88,60 @@ export function post(url, body) {
   });
 }
 
-/** `rounds` requests: median end-to-end ms, the medians of the server's own timings, and the window it used. */
-async function timeRequests(url, body, rounds, label) {
-  const ms = [];
-  const timing = { decode: [], infer: [], encode: [] };
-  let window = '';
-  for (let r = 0; r < rounds; r++) {
-    const t = performance.now();
-    const res = await post(url, body);
-    ms.push(performance.now() - t);
-    if (res.status !== 200) throw new Error(`${label}: HTTP ${res.status}`);
-    for (const [, k, v] of String(res.headers['server-timing']).matchAll(/(\w+);dur=([\d.]+)/g)) timing[k]?.push(Number(v));
-    window = `${res.headers['x-srq-tiles']}×${res.headers['x-srq-window']}`;
-  }
-  return { ms: median(ms), decode: median(timing.decode), infer: median(timing.infer), encode: median(timing.encode), window };
+/** One request: end-to-end ms, the server's own timings and the window it used. */
+async function timeRequest(url, body, label) {
+  const t = performance.now();
+  const res = await post(url, body);
+  const ms = performance.now() - t;
+  if (res.status !== 200) throw new Error(`${label}: HTTP ${res.status} ${res.body.toString().slice(0, 300)}`);
+  const timing = {};
+  for (const [, k, v] of String(res.headers['server-timing']).matchAll(/(\w+);dur=([\d.]+)/g)) timing[k] = Number(v);
+  return { ms, timing, window: `${res.headers['x-srq-tiles']}×${res.headers['x-srq-window']}` };
 }
 
-/** Median end-to-end ms per photo and model, plus the server's own timings and window. */
-async function timeRuntime(runtime, photoList, rounds) {
-  const server = await start(runtime);
-  const out = {};
+const summarize = (samples) => ({
+  ms: median(samples.map((s) => s.ms)),
+  ...Object.fromEntries(['decode', 'infer', 'encode'].map((k) => [k, median(samples.map((s) => s.timing[k] ?? NaN))])),
+  window: samples.at(-1).window,
+});
+
+/**
+ * Median end-to-end ms per runtime, photo and model, plus the server's own timings and window. Every runtime's server
+ * runs at once and their requests alternate (the order rotating each round), so a slow spell of this shared machine
+ * falls on all of them alike and their ratios are measured in one run, not minutes apart.
+ */
+async function timeRuntimes(runtimes, photoList, rounds) {
+  const servers = [];
+  const out = Object.fromEntries(runtimes.map((r) => [r.key, {}]));
   try {
+    for (const runtime of runtimes) {
+      console.log(`srq edge on ${runtime.label} …`);
+      servers.push({ runtime, ...(await start(runtime)) });
+    }
     for (const model of MODELS) {
       for (const p of photoList) {
         const png = readFileSync(p.file);
-        const url = `${server.url}/v1/upscale?model=${model.name}`;
-        // The model's session (non-default models load on first use) and each encoder: a serving process is warm.
-        for (const warmUrl of [url, `${url}&format=jpeg&quality=90`]) {
-          for (let i = 0; i < 2; i++) {
-            const warm = await post(warmUrl, png);
-            if (warm.status !== 200) throw new Error(`${runtime.label}: HTTP ${warm.status} ${warm.body.toString().slice(0, 300)}`);
-          }
-        }
-        const asPng = await timeRequests(url, png, rounds, runtime.label);
         // The same photo with a JPEG response: only the encoder differs, so its share is what the issue's target asks.
-        const asJpeg = await timeRequests(`${url}&format=jpeg&quality=90`, png, rounds, `${runtime.label} (JPEG out)`);
-        out[`${model.name} ${p.label}`] = { ...asPng, jpegMs: asJpeg.ms, jpegEncode: asJpeg.encode };
+        const urls = (s) => {
+          const url = `${s.url}/v1/upscale?model=${model.name}`;
+          return { png: url, jpeg: `${url}&format=jpeg&quality=90` };
+        };
+        // The model's session (non-default models load on first use) and each encoder: a serving process is warm.
+        for (const s of servers) for (const format of ['png', 'jpeg']) for (let i = 0; i < 2; i++) await timeRequest(urls(s)[format], png, s.runtime.label);
+        const samples = new Map(servers.map((s) => [s, { png: [], jpeg: [] }]));
+        for (let r = 0; r < rounds; r++) {
+          const order = servers.map((_, i) => servers[(i + r) % servers.length]);
+          for (const format of ['png', 'jpeg']) for (const s of order) samples.get(s)[format].push(await timeRequest(urls(s)[format], png, s.runtime.label));
+        }
+        for (const s of servers) {
+          const { png: asPng, jpeg: asJpeg } = samples.get(s);
+          const jpeg = summarize(asJpeg);
+          out[s.runtime.key][`${model.name} ${p.label}`] = { ...summarize(asPng), jpegMs: jpeg.ms, jpegEncode: jpeg.encode };
+        }
       }
     }
   } finally {
-    server.stop();
+    for (const s of servers) s.stop();
   }
   return out;
 }
@@ -157,10 +172,7 @@ export async function latency({ rounds = 5, runtimes = ['node-1', 'node-2', 'den
     };
     console.log(`UpscalerJS 1.0 upscale() (TF.js 4.11 wasm, 1 thread, tensor out) …`);
     const results = { upscalerjs: timeUpscalerJs(photoList, rounds) };
-    for (const key of runtimes) {
-      console.log(`srq edge on ${RUNTIMES[key].label} …`);
-      results[key] = await timeRuntime(RUNTIMES[key], photoList, rounds);
-    }
+    Object.assign(results, await timeRuntimes(runtimes.map((key) => ({ key, ...RUNTIMES[key] })), photoList, rounds));
     const rows = [];
     for (const case_ of Object.keys(results.upscalerjs)) {
       const base = results.upscalerjs[case_].ms;
@@ -174,7 +186,7 @@ export async function latency({ rounds = 5, runtimes = ['node-1', 'node-2', 'den
       row.window = any.window;
       rows.push(row);
     }
-    console.log('\nEnd to end over HTTP, median of', rounds, 'requests (× = UpscalerJS time / srq time):');
+    console.log('\nEnd to end over HTTP, median of', rounds, 'requests, the runtimes\' requests alternating (× = UpscalerJS time / srq time):');
     console.table(rows);
     const details = [];
     for (const key of runtimes) for (const [case_, r] of Object.entries(results[key])) details.push({ runtime: key, case: case_, 'decode ms': +r.decode.toFixed(0), 'infer ms': +r.infer.toFixed(0), 'PNG encode ms': +r.encode.toFixed(0), 'PNG share': `${((100 * r.encode) / r.ms).toFixed(0)}%`, 'JPEG encode ms': +r.jpegEncode.toFixed(0), 'JPEG share': `${((100 * r.jpegEncode) / r.jpegMs).toFixed(0)}%`, 'tiles×window': r.window });

@@ -11,7 +11,13 @@ export interface CpuEngine {
   readonly kind: 'native' | 'wasm';
   /** e.g. "onnxruntime-node 1.30.0". */
   readonly version: string;
-  create(model: Uint8Array, threads: number): Promise<Runner>;
+  /**
+   * One session. `memoryBytes`: the memory budget inference may take; a wasm engine's memory starts at it (so runs
+   * that fit never grow it past the budget by emscripten's steps), a native engine ignores it.
+   */
+  create(model: Uint8Array, threads: number, memoryBytes: number): Promise<Runner>;
+  /** A wasm engine's memory now, in bytes (undefined before its first session, and on a native engine). */
+  memoryBytes?(): number | undefined;
 }
 
 export interface CpuEngineChoice {

@@ -151,6 +151,7 @@ export class Engine {
       defaultModel: plan.defaultModel,
       tileSize: this.config.tileSize ?? null,
       memoryBudgetMB: this.memoryBudgetMB,
+      wasmMemoryMB: wasmMemoryMB(plan),
       models: names.map((name) => {
         const files = plan.manifest.models.filter((m) => m.name === name);
         let served: ManifestEntry | undefined;
@@ -226,7 +227,7 @@ export class Engine {
       const runner = await this.runtime.createGpuRunner(bytes, choice.gpu);
       return { entry, device: 'gpu', runner: yieldBetweenRuns(runner), sizing };
     }
-    return { entry, device: 'cpu', runner: yieldBetweenRuns(await plan.cpu.engine.create(bytes, this.threads)), sizing };
+    return { entry, device: 'cpu', runner: yieldBetweenRuns(await plan.cpu.engine.create(bytes, this.threads, this.memoryBudgetMB * 2 ** 20)), sizing };
   }
 }
 
@@ -243,4 +244,10 @@ export function servedEntry(manifest: EdgeManifest, name: string, choice: Varian
     );
   }
   return file;
+}
+
+/** The CPU engine's wasm memory now, MiB (null on a native engine, a GPU, or before its first session). */
+function wasmMemoryMB(plan: Plan): number | null {
+  const bytes = plan.choice.device === 'cpu' ? plan.cpu.engine.memoryBytes?.() : undefined;
+  return bytes === undefined ? null : Math.round((10 * bytes) / 2 ** 20) / 10;
 }

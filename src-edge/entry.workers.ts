@@ -7,7 +7,7 @@ import type { EdgeRuntime } from './engine.ts';
 import { ApiError, errorResponse, oneLine } from './errors.ts';
 import { ModelSourceError, type ModelSource } from './model-source.ts';
 import { embeddedFiles, embeddedManifest } from './models/embedded.workers.ts';
-import { createWorkersRunner, ortWebVersion } from './ort-workers.ts';
+import { createWorkersRunner, ortWebVersion, workersMemoryBytes } from './ort-workers.ts';
 // Precompiled by wrangler (the CompiledWasm rule), as ORT's wasm is: Workers may not compile wasm at run time.
 import mozjpegWasm from '../node_modules/@jsquash/jpeg/codec/enc/mozjpeg_enc.wasm';
 
@@ -27,7 +27,7 @@ const runtime: EdgeRuntime = {
   // 128 MB per isolate: the rest holds the JS heap, the images (a 4 MP output is 12 MB of RGB) and the encoder.
   memoryBudgetMB: 80,
   maxThreads: 1,
-  wasm: { kind: 'wasm', version: ortWebVersion(), create: (model) => createWorkersRunner(model) },
+  wasm: { kind: 'wasm', version: ortWebVersion(), create: (model, _threads, memoryBytes) => createWorkersRunner(model, memoryBytes), memoryBytes: workersMemoryBytes },
   probeGpu: async () => ({ gpu: undefined, noGpuReason: 'Workers have no GPU' }),
   jpegWasm: async () => mozjpegWasm,
   embedded: () => embedded,

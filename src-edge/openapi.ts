@@ -168,6 +168,7 @@ export function openApiDocument(config: Pick<EdgeConfig, 'apiKeys' | 'maxBodyByt
             defaultModel: { type: 'string' },
             tileSize: { type: ['integer', 'null'], description: 'SRQ_TILE_SIZE when set; null = windows sized per image from the memory budget.' },
             memoryBudgetMB: { type: 'integer', description: 'Memory inference may take, which sizes the input windows (SRQ_MEMORY_MB, else the runtime default).' },
+            wasmMemoryMB: { type: ['number', 'null'], description: "onnxruntime-web's wasm memory now, MiB: it starts at the budget, so windows within the budget never grow it; null on a native engine or a GPU." },
             models: {
               type: 'array',
               items: {

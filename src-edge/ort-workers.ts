@@ -7,7 +7,7 @@
 // other ORT version instead of failing obscurely; test/edge-workers.test.ts covers it end to end.
 import * as ort from 'onnxruntime-web/wasm';
 import ortWasm from '../node_modules/onnxruntime-web/dist/ort-wasm-simd-threaded.wasm';
-import { createWebRunnerWith, type OrtWebModule } from '../src-core/runtime/ort-web-session.ts';
+import { createWebRunnerWith, wasmMemoryBytes, type OrtWebModule } from '../src-core/runtime/ort-web-session.ts';
 import type { Runner } from '../src-core/runtime/runner.ts';
 
 export const VERIFIED_ORT_WEB = '1.30.0';
@@ -27,7 +27,7 @@ function routeInstantiateToPrecompiled(): void {
   };
 }
 
-export function createWorkersRunner(model: Uint8Array): Promise<Runner> {
+export function createWorkersRunner(model: Uint8Array, memoryBytes?: number): Promise<Runner> {
   const version = ort.env.versions.web;
   if (version !== VERIFIED_ORT_WEB) {
     throw new Error(
@@ -38,7 +38,10 @@ export function createWorkersRunner(model: Uint8Array): Promise<Runner> {
   ort.env.wasm.proxy = false; // no Web Workers in workerd
   ort.env.wasm.wasmBinary = placeholder; // so the glue neither fetches the wasm by URL nor compiles bytes
   // Workers have no wasm threads (no SharedArrayBuffer across isolates).
-  return createWebRunnerWith(ort as unknown as OrtWebModule, model, { threads: 1 });
+  return createWebRunnerWith(ort as unknown as OrtWebModule, model, { threads: 1, ...(memoryBytes !== undefined ? { wasmMemoryBytes: memoryBytes } : {}) });
 }
 
 export const ortWebVersion = (): string => `onnxruntime-web ${ort.env.versions.web}`;
+
+/** The size of this ORT's wasm memory now, in bytes, or undefined before the first session. */
+export const workersMemoryBytes = (): number | undefined => wasmMemoryBytes(ort as unknown as OrtWebModule);

@@ -11,6 +11,7 @@
 // in Node pass threads: 2+ (≈1.8× faster on 2 cores).
 import { RunnerOptionsError, checkRunnerOptions, type Runner, type RunnerOptions } from './runner.ts';
 import { sessionRunner, type OrtSessionLike, type OrtTensorCtor } from './session-runner.ts';
+import { atLeast, makingWasmMemory } from './wasm-memory.ts';
 
 /** The slice of an onnxruntime-web module this file uses. */
 export interface OrtWebModule {
@@ -27,6 +28,36 @@ export class WasmThreadsLockedError extends Error {
 
 // Per ORT module instance (keyed by its env object): the thread count its wasm runtime was started with.
 const lockedThreads = new WeakMap<object, number>();
+// Per ORT module instance: the wasm memory its runtime created (caught while its first session is created).
+const watched = new WeakSet<object>();
+const wasmMemories = new WeakMap<object, WebAssembly.Memory>();
+
+/**
+ * Runs `create` (the ORT module's first session, which starts its wasm runtime) with the runtime's memory starting
+ * at `initialBytes` where that is more than emscripten asks for, so runs that fit never grow it: emscripten grows its
+ * heap by a fifth at a time, up to 20% past what a run needs. (Growing it later, from outside, would leave
+ * emscripten's and ORT's views of the heap at the old size: ORT's next copy past it fails with "offset is out of
+ * bounds".) The memory is kept where the runtime made exactly one (an ORT whose glue differs: none kept, and its
+ * memory grows on its own).
+ */
+async function startWithMemory<T>(env: object, create: () => Promise<T>, initialBytes = 0): Promise<T> {
+  watched.add(env);
+  const made: WebAssembly.Memory[] = [];
+  const make = (descriptor: WebAssembly.MemoryDescriptor, construct: (d: WebAssembly.MemoryDescriptor) => WebAssembly.Memory) => {
+    made.push(construct(atLeast(descriptor, initialBytes)));
+    return made.at(-1)!;
+  };
+  try {
+    return await makingWasmMemory(make, create);
+  } finally {
+    if (made.length === 1) wasmMemories.set(env, made[0]!);
+  }
+}
+
+/** The size of this ORT module's wasm memory now, in bytes; undefined before its first runner or where it was not caught. */
+export function wasmMemoryBytes(ortWeb: OrtWebModule): number | undefined {
+  return wasmMemories.get(ortWeb.env)?.buffer.byteLength;
+}
 
 /** The thread count this ORT module's wasm runtime runs with, or undefined before the first web runner. */
 export function wasmThreadsInUse(ortWeb: OrtWebModule): number | undefined {
@@ -57,10 +88,12 @@ export async function createWebRunnerWith(
         `create web runners with threads: ${locked}, or use a separate process/worker for ${opts.threads}`,
     );
   }
-  const session = await ortWeb.InferenceSession.create(model, {
-    executionProviders: ['wasm'],
-    executionMode: 'sequential',
-    graphOptimizationLevel: opts.graphOptimizationLevel ?? 'all',
-  });
+  const create = () =>
+    ortWeb.InferenceSession.create(model, {
+      executionProviders: ['wasm'],
+      executionMode: 'sequential',
+      graphOptimizationLevel: opts.graphOptimizationLevel ?? 'all',
+    });
+  const session = watched.has(ortWeb.env) ? await create() : await startWithMemory(ortWeb.env, create, opts.wasmMemoryBytes);
   return sessionRunner('web', session as OrtSessionLike, ortWeb.Tensor as OrtTensorCtor);
 }

@@ -31,6 +31,12 @@ export interface RunnerOptions {
    * 330–344, esrgan-medium-x4 512² 758–830 against 734–745.
    */
   spinning?: boolean;
+  /**
+   * ORT-web only, read by the process's first web runner (which starts the wasm runtime): the wasm memory starts at
+   * this many bytes (the edge passes its memory budget). Runs that fit then never grow it; emscripten grows it by a
+   * fifth of its size at a time, which took esrgan-slim-x4 INT8 on a 256² window to 86 MB where the run reached 75.6.
+   */
+  wasmMemoryBytes?: number;
   /** ORT-node only, default ['cpu']: e.g. ['cuda'] on a GPU host where the native build's CUDA provider is installed. */
   executionProviders?: ('cpu' | 'cuda')[];
 }
@@ -100,6 +106,8 @@ export function checkRunnerOptions(opts: RunnerOptions): void {
   if (lvl !== undefined && !['disabled', 'basic', 'extended', 'all'].includes(lvl)) {
     throw new RunnerOptionsError(`graphOptimizationLevel '${lvl}' is unknown; use disabled, basic, extended or all`);
   }
+  const w = opts.wasmMemoryBytes;
+  if (w !== undefined && (!Number.isFinite(w) || w < 0)) throw new RunnerOptionsError(`wasmMemoryBytes must be a byte count >= 0, got ${w}`);
   for (const key of ['memoryPattern', 'spinning'] as const) {
     if (opts[key] !== undefined && typeof opts[key] !== 'boolean') throw new RunnerOptionsError(`${key} must be true or false, got ${String(opts[key])}`);
   }

@@ -1,9 +1,9 @@
 // How much wasm memory an onnxruntime-web session of a model takes for a model input window of p pixels, as
-// `baseBytes + bytesPerPixel · p`: measured, because ORT's allocator and emscripten's memory growth decide it, not
-// the graph. The edge worker turns it into the largest window its runtime's memory budget holds
-// (src-edge/windows.ts, src-core/tiling/window-plan.ts). Wasm memory only grows, so each size runs in a fresh worker thread (a fresh ORT module
-// and wasm instance) and reads the memory's size after one run: the peak of that run, rounded up to emscripten's
-// growth step.
+// `baseBytes + bytesPerPixel · p`: measured, because ORT's allocator decides it, not the graph. The edge worker turns
+// it into the largest window its runtime's memory budget holds (src-edge/windows.ts, src-core/tiling/window-plan.ts),
+// and grows the memory to that budget before its first run, so emscripten's own growth steps (a fifth of the heap at
+// a time) never add to it. Each size runs in a fresh worker thread (a fresh ORT module and wasm instance) and reads
+// the highest byte the run reached (wasm-memory-task.node.ts).
 import { Worker } from 'node:worker_threads';
 import * as ort from 'onnxruntime-web';
 import type { WasmMemory } from './wasm-memory.ts';
@@ -17,9 +17,9 @@ export class WasmMemoryError extends Error {
 /** First window sides tried: the first that grows the memory past its initial size starts the line. */
 const SIDES = [128, 256, 384, 512];
 /**
- * The second side: twice the first (emscripten grows memory in steps of up to 20%, so far-apart sides give the
- * truest slope: measured at 128² and 256², esrgan-medium's line predicts 512² within 7%, at 128² and 192² it was 13%
- * under), or less where that would pass this much memory (a deep model: the measure must not cost the job gigabytes).
+ * The second side: twice the first (far-apart sides give the truest slope; the peaks lie on a line: esrgan-slim-x4
+ * INT8's from 128² and 256² predicts its 384² peak within 0.1%, esrgan-medium-x4's its 192² within 0.5%), or less
+ * where that would pass this much memory (a deep model: the measure must not cost the job gigabytes).
  */
 const SECOND_SIDE_FACTORS = [2, 1.75, 1.5, 1.25];
 /** Most wasm memory one measuring run may reach: a deep model's measure must not cost the job gigabytes. */
@@ -62,12 +62,16 @@ export async function measureWasmMemory(model: Uint8Array, opts: MeasureOptions 
   return { baseBytes: Math.max(0, Math.round(b.bytes - bytesPerPixel * b.pixels)), bytesPerPixel: Math.ceil(bytesPerPixel) };
 }
 
-/** Wasm memory after loading the model, and after one run of a side² window, in a fresh worker. */
+/**
+ * Wasm memory after loading the model, and the highest byte one run of a side² window reached (its size, where the
+ * run grew it past the measure's limit), in a fresh worker.
+ */
 export function wasmMemoryAt(model: Uint8Array, side: number, opts: MeasureOptions): Promise<{ loaded: number; bytes: number }> {
   const task = opts.task ?? new URL('./wasm-memory-task.node.js', import.meta.url);
+  const ceiling = Math.min(MEASURE_LIMIT_BYTES, opts.limitBytes ?? Infinity);
   return new Promise((resolve, reject) => {
     const wasmPaths = opts.wasmPaths ?? (ort.env.wasm as { wasmPaths?: string }).wasmPaths;
-    const worker = new Worker(task, { workerData: { model, side, wasmPaths } });
+    const worker = new Worker(task, { workerData: { model, side, wasmPaths, ceiling } });
     worker.once('message', (m: { loaded: number; bytes: number } | { error: string }) => {
       void worker.terminate();
       if ('error' in m) reject(new WasmMemoryError(`measuring wasm memory at ${side}² px: ${m.error}`));
