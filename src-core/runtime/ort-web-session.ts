@@ -44,8 +44,15 @@ async function startWithMemory<T>(env: object, create: () => Promise<T>, initial
   watched.add(env);
   const made: WebAssembly.Memory[] = [];
   const make = (descriptor: WebAssembly.MemoryDescriptor, construct: (d: WebAssembly.MemoryDescriptor) => WebAssembly.Memory) => {
-    made.push(construct(atLeast(descriptor, initialBytes)));
-    return made.at(-1)!;
+    let memory: WebAssembly.Memory;
+    try {
+      memory = construct(atLeast(descriptor, initialBytes));
+    } catch {
+      // A host that cannot map that much up front: start as emscripten asked, and grow on demand as before.
+      memory = construct(descriptor);
+    }
+    made.push(memory);
+    return memory;
   };
   try {
     return await makingWasmMemory(make, create);

@@ -1,9 +1,9 @@
 // How much wasm memory an onnxruntime-web session of a model takes for a model input window of p pixels, as
 // `baseBytes + bytesPerPixel · p`: measured, because ORT's allocator decides it, not the graph. The edge worker turns
 // it into the largest window its runtime's memory budget holds (src-edge/windows.ts, src-core/tiling/window-plan.ts),
-// and grows the memory to that budget before its first run, so emscripten's own growth steps (a fifth of the heap at
-// a time) never add to it. Each size runs in a fresh worker thread (a fresh ORT module and wasm instance) and reads
-// the highest byte the run reached (wasm-memory-task.node.ts).
+// and starts the memory at that budget (RunnerOptions.wasmMemoryBytes), so emscripten's own growth steps (a fifth of
+// the heap at a time) never add to it. Each size runs in a fresh worker thread (a fresh ORT module and wasm instance)
+// and reads the highest byte the run reached (wasm-memory-task.node.ts).
 import { Worker } from 'node:worker_threads';
 import * as ort from 'onnxruntime-web';
 import type { WasmMemory } from './wasm-memory.ts';
@@ -14,11 +14,11 @@ export class WasmMemoryError extends Error {
   override name = 'WasmMemoryError';
 }
 
-/** First window sides tried: the first that grows the memory past its initial size starts the line. */
+/** First window sides tried: the first whose run reaches past what loading the model did starts the line. */
 const SIDES = [128, 256, 384, 512];
 /**
  * The second side: twice the first (far-apart sides give the truest slope; the peaks lie on a line: esrgan-slim-x4
- * INT8's from 128² and 256² predicts its 384² peak within 0.1%, esrgan-medium-x4's its 192² within 0.5%), or less
+ * INT8's from 128² and 256² predicts its 384² peak to the byte, esrgan-medium-x4's its 192² within 0.5%), or less
  * where that would pass this much memory (a deep model: the measure must not cost the job gigabytes).
  */
 const SECOND_SIDE_FACTORS = [2, 1.75, 1.5, 1.25];

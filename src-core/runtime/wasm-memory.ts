@@ -1,5 +1,7 @@
 // onnxruntime-web's wasm memory for one model file, as a line in the model input window's pixels: what the
-// manifest carries (measured by wasm-memory.node.ts) and the edge sizes its windows from. Runtime-agnostic.
+// manifest carries (measured by wasm-memory.node.ts) and the edge sizes its windows from; and the hook where an
+// ORT-web runtime's memory is made, which both the measure and the edge use to choose its starting size.
+// Runtime-agnostic.
 
 /** Wasm memory of one model file on onnxruntime-web at 1 thread: baseBytes + bytesPerPixel · window px. */
 export interface WasmMemory {
