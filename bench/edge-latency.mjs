@@ -189,7 +189,7 @@ export async function latency({ rounds = 5, runtimes = ['node-1', 'node-2', 'den
         row[`${key} ×`] = +(base / r.ms).toFixed(2);
       }
       const any = results[runtimes[0]][case_];
-      row.window = any.window;
+      row[`window (${runtimes[0]})`] = any.window;
       rows.push(row);
     }
     console.log('\nEnd to end over HTTP, median of', rounds, 'requests, the runtimes\' requests alternating (× = UpscalerJS time / srq time):');
