@@ -88,13 +88,7 @@ export function post(url, body) {
   });
 }
 
-/** Pixels a request computed, from its `tiles×WxH` (every window of a request has the window's shape). */
-const computedPixels = (window) => {
-  const [tiles, w, h] = window.split(/[×x]/).map(Number);
-  return tiles * w * h;
-};
-
-/** One request: end-to-end ms, the server's own timings and the window it used. */
+/** One request: end-to-end ms, the server's own timings, the windows it used and the pixels they computed. */
 async function timeRequest(url, body, label) {
   const t = performance.now();
   const res = await post(url, body);
@@ -102,13 +96,17 @@ async function timeRequest(url, body, label) {
   if (res.status !== 200) throw new Error(`${label}: HTTP ${res.status} ${res.body.toString().slice(0, 300)}`);
   const timing = {};
   for (const [, k, v] of String(res.headers['server-timing']).matchAll(/(\w+);dur=([\d.]+)/g)) timing[k] = Number(v);
-  return { ms, timing, window: `${res.headers['x-srq-tiles']}×${res.headers['x-srq-window']}` };
+  const [tiles, window] = [Number(res.headers['x-srq-tiles']), String(res.headers['x-srq-window'])];
+  const [w, h] = window.split('x').map(Number);
+  // Every window of a request has the window's shape.
+  return { ms, timing, window: `${tiles}×${window}`, pixels: tiles * w * h };
 }
 
 const summarize = (samples) => ({
   ms: median(samples.map((s) => s.ms)),
   ...Object.fromEntries(['decode', 'infer', 'encode'].map((k) => [k, median(samples.map((s) => s.timing[k] ?? NaN))])),
   window: samples.at(-1).window,
+  pixels: samples.at(-1).pixels,
 });
 
 /**
@@ -214,7 +212,7 @@ export async function latency({ rounds = 5, runtimes = ['node-1', 'node-2', 'den
     }
     // Where Workers' 80 MB cut an image into more windows than Deno: the engines compared per pixel they computed.
     if (runtimes.includes('workerd-1') && runtimes.includes('deno-wasm-1')) {
-      const perPixel = Object.keys(results.upscalerjs).map((c) => results['workerd-1'][c].infer / computedPixels(results['workerd-1'][c].window) / (results['deno-wasm-1'][c].infer / computedPixels(results['deno-wasm-1'][c].window)));
+      const perPixel = Object.keys(results.upscalerjs).map((c) => results['workerd-1'][c].infer / results['workerd-1'][c].pixels / (results['deno-wasm-1'][c].infer / results['deno-wasm-1'][c].pixels));
       verdicts.push(`Workers vs Deno, 1 thread (wasm), inference per computed pixel: ${Math.min(...perPixel).toFixed(2)}–${Math.max(...perPixel).toFixed(2)}× Deno's (the rest is the windows' recomputed context)`);
     }
     const shares = Object.values(results).flatMap((byCase) => Object.values(byCase).filter((r) => r.jpegMs).flatMap((r) => [r.encode / r.ms, r.jpegEncode / r.jpegMs]));

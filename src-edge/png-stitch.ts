@@ -11,9 +11,9 @@
 // are copied as whole bytes. A band whose stream is not of that form (a stored block for a few hundred bytes,
 // another encoder) gives undefined: the caller encodes the image whole.
 
+import { PNG_SIGNATURE } from '../src-core/image/header.ts';
 import { pngFile } from '../src-core/image/png-encode.ts';
 
-const SIGNATURE = Uint8Array.of(0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a);
 const ADLER_BASE = 65521;
 /** PNG's filter types, and deflate's end-of-block symbol. */
 const PAETH = 4;
@@ -31,7 +31,7 @@ interface BandPng {
 }
 
 function readPng(png: Uint8Array): BandPng | undefined {
-  if (png.length < 8 || SIGNATURE.some((b, i) => png[i] !== b)) return undefined;
+  if (png.length < 8 || PNG_SIGNATURE.some((b, i) => png[i] !== b)) return undefined;
   const view = new DataView(png.buffer, png.byteOffset, png.byteLength);
   const idat: Uint8Array[] = [];
   let ihdr: Uint8Array | undefined;

@@ -3,6 +3,7 @@
 // On 1024² upscaled photos (bench/codecs.mjs) srq's encoder took 37–46 ms for 770–824 KB where `CompressionStream`
 // (zlib level 6, unfiltered rows: Workers' encoder before) took 96–107 ms for 1547–1799 KB; on a 1024² bicubic
 // upscale fast-png's encoder (pako, unfiltered; srq's encodePng before) took 171 ms for 2.02 MB, srq's 45 ms for 1.38.
+import { PNG_SIGNATURE } from './header.ts';
 import { deflateRows, paethRows } from './png-deflate.ts';
 import { assertRaster, type RasterImage } from './raster.ts';
 
@@ -38,7 +39,7 @@ export function pngFile(img: Geometry, idat: Uint8Array, crc: (bytes: Uint8Array
   const total = 8 + chunks.reduce((n, [, d]) => n + 12 + d.length, 0);
   const png = new Uint8Array(total);
   const view = new DataView(png.buffer);
-  png.set([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+  png.set(PNG_SIGNATURE);
   let at = 8;
   for (const [type, body] of chunks) {
     view.setUint32(at, body.length);

@@ -29,7 +29,6 @@ export class WasmThreadsLockedError extends Error {
 // Per ORT module instance (keyed by its env object): the thread count its wasm runtime was started with.
 const lockedThreads = new WeakMap<object, number>();
 // Per ORT module instance: the wasm memory its runtime created (caught while its first session is created).
-const watched = new WeakSet<object>();
 const wasmMemories = new WeakMap<object, WebAssembly.Memory>();
 
 /**
@@ -41,7 +40,6 @@ const wasmMemories = new WeakMap<object, WebAssembly.Memory>();
  * memory grows on its own).
  */
 async function startWithMemory<T>(env: object, create: () => Promise<T>, initialBytes = 0): Promise<T> {
-  watched.add(env);
   const made: WebAssembly.Memory[] = [];
   const make = (descriptor: WebAssembly.MemoryDescriptor, construct: (d: WebAssembly.MemoryDescriptor) => WebAssembly.Memory) => {
     let memory: WebAssembly.Memory;
@@ -101,6 +99,7 @@ export async function createWebRunnerWith(
       executionMode: 'sequential',
       graphOptimizationLevel: opts.graphOptimizationLevel ?? 'all',
     });
-  const session = watched.has(ortWeb.env) ? await create() : await startWithMemory(ortWeb.env, create, opts.wasmMemoryBytes);
+  // The first runner (no thread count locked before it) starts the wasm runtime, and with it its memory.
+  const session = locked === undefined ? await startWithMemory(ortWeb.env, create, opts.wasmMemoryBytes) : await create();
   return sessionRunner('web', session as OrtSessionLike, ortWeb.Tensor as OrtTensorCtor);
 }
