@@ -11,7 +11,7 @@ import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeImage, encodeJpeg } from '../src-core/image/index.ts';
 import { loadJpegWasm } from '../src-core/image/jpeg-wasm.node.ts';
-import { windowPixelsFor } from '../src-core/runtime/wasm-memory.ts';
+import { windowSizing } from '../src-edge/windows.ts';
 import { freePort, libraryUpscale, photoCrop, postImage, repoRoot, startServer, type RunningServer } from './fixtures/edge/harness.ts';
 import { requiresSystemPackage } from './helpers/system-packages.ts';
 
@@ -61,11 +61,12 @@ describe('Workers entry on workerd (wrangler dev)', () => {
     const models = await (await fetch(`${server!.url}/v1/models`)).json();
     expect(models).toMatchObject({ runtime: 'workerd', serving: { label: 'cpu-int8', reason: 'CPU host (Workers have no GPU): INT8 on the CPU' } });
     expect(models.backend).toMatch(/^onnxruntime-web 1\.30\.0 \(wasm, 1 thread\)$/);
-    // Windows sized from Workers' default budget (80 MB of wasm memory) and the manifest's measure: 69930 px, a whole
+    // Windows sized from Workers' default budget (80 MB of wasm memory) and the manifest's measure: 67893 px, a whole
     // 256² photo (60186 px, two strips, when the measure was the memory's size after each run; 36463 before the file
     // computed its upsampling conv in row strips).
     const slim = JSON.parse(readFileSync('src-edge/models/manifest.json', 'utf8')).models.find((m: { file: string }) => m.file === 'esrgan-slim-x4.int8.onnx');
-    const pixels = windowPixelsFor(slim.memory, 80 * 1024 * 1024);
+    const sizing = windowSizing(slim, 'cpu', undefined, 80, 'wasm');
+    const pixels = sizing.kind === 'budget' ? sizing.maxPixels : 0;
     expect(pixels).toBeGreaterThan(256 * 256);
     const ready = `srq-edge: ready on workerd: esrgan-slim-x4 (cpu-int8), windows up to ${pixels} px (80 MB of wasm memory)`;
     expect(await server!.outputContaining(ready)).toContain(ready);

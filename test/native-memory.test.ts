@@ -25,7 +25,7 @@ describe('native memory', () => {
     expect(measured.bytesPerPixel / x8.nativeMemory!.bytesPerPixel).toBeLessThan(1.1);
     expect(measured.bytesPerPixel / x8.memory!.bytesPerPixel).toBeGreaterThan(2);
     // The window the edge runs with SRQ_MEMORY_MB=512 (339²), three times in a fresh process: measured 533 MB (the
-    // arena's steps make the line a bound only near the sides measured). Sized from the wasm measure (520²): 1133 MB.
+    // arena's steps make the line a bound only near the sides measured). Sized from the wasm measure (520², before its 3% margin): 1133 MB.
     const side = Math.floor(Math.sqrt(windowPixelsFor(measured, 512 * MB)));
     const out = execFileSync(process.execPath, [fileURLToPath(task), `src-edge/models/${x8.file}`, String(side)], { encoding: 'utf8' });
     const { before, peaks } = JSON.parse(out) as { before: number; peaks: [number] };
