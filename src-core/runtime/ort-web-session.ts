@@ -98,10 +98,10 @@ export async function createWebRunnerWith(
       executionProviders: ['wasm'],
       executionMode: 'sequential',
       graphOptimizationLevel: opts.graphOptimizationLevel ?? 'all',
-      // No memory pattern, so that every run of a shape takes what the first took, which is what the wasm measure
-      // reads (wasm-memory-task.node.ts): with room to grow, ORT's planned block made the second run's peak higher
-      // (esrgan-medium-x4 INT8 at 256²: 1489 B a px above the loaded model on the first run, 2199 from the second;
-      // slim ×4 953 then 1148). Not slower here (slim ×4 192² 935 against 993 ms, medium ×4 160² 1527 against 1663).
+      // onnxruntime-web's default, stated because window sizes rest on it: every run of a shape then takes what the
+      // first took, which is what the wasm measure reads (wasm-memory-task.node.ts). With ORT's memory pattern the
+      // second run's peak was higher (esrgan-medium-x4 INT8 at 256²: 1489 → 2199 B a px above the loaded model) and
+      // 8 windows of 274×155 at an 80 MB start grew the memory to 115 MB (test/edge-wasm-runs.test.ts).
       enableMemPattern: false,
     });
   // The first runner (no thread count locked before it) starts the wasm runtime, and with it its memory.

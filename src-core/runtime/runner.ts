@@ -21,7 +21,7 @@ export interface RunnerOptions {
    * x4plus's calibration graph (1023 tapped tensors, 128² tile) at 1.4 GB in most runs and 0.5 GB in some; with the
    * arena it took 0.55–0.61 GB every time and ran faster; the pattern on top adds a block per run (0.70–0.77 GB).
    * esrgan-medium-x4 INT8 on a 512² window: 853 MB over the session with the pattern, 484 MB without, same speed.
-   * ORT-web sessions never use it (ort-web-session.ts): wasm memory is sized from one run's peak.
+   * ORT-web sessions run without it (its default, stated in ort-web-session.ts): wasm windows are sized from one run's peak.
    */
   memoryPattern?: boolean;
   /**

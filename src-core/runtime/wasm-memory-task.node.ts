@@ -36,7 +36,7 @@ try {
       made.push({ memory, asked });
       return memory;
     },
-    // As ort-web-session.ts creates sessions: no memory pattern (one run's peak is then every run's).
+    // As ort-web-session.ts creates sessions: no memory pattern (onnxruntime-web's default; one run's peak is then every run's).
     () => ort.InferenceSession.create(model, { executionProviders: ['wasm'], graphOptimizationLevel: 'all', enableMemPattern: false }),
   );
   if (made.length !== 1) throw new Error(`onnxruntime-web made ${made.length} WebAssembly.Memory objects where this task expects one`);
