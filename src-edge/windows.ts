@@ -21,10 +21,10 @@ export class WindowBudgetError extends Error {
 const MB = 1024 * 1024;
 
 /**
- * The wasm line's slope is raised by this much before sizing windows. The line is fit on two windows (128², 256²) and
- * third-party models' peaks run up to 1.5% above it farther out (Real-ESRGAN x4fast 1.4% at 640², waifu2x upconv_7
- * 1.5% at 384²); a run that passes the memory the edge started with makes emscripten grow it by a fifth (80 → 96 MB
- * on Workers). The native line needs none: onnxruntime-node's arena has no such step.
+ * The wasm line's slope is raised by this much before sizing windows. The line is fit on two windows (128² and 256²
+ * on the embedded files) and third-party models' peaks run up to 1.5% above it farther out (Real-ESRGAN x4fast 1.4%
+ * at 640², waifu2x upconv_7 1.5% at 384²); a run that passes the memory the edge started with makes emscripten grow it
+ * by a fifth (80 → 96 MB on Workers). The native line needs none: onnxruntime-node's arena has no such step.
  */
 export const WASM_SLOPE_MARGIN = 1.03;
 

@@ -101,7 +101,7 @@ export async function createWebRunnerWith(
       // onnxruntime-web's default, stated because window sizes rest on it: every run of a shape then takes what the
       // first took, which is what the wasm measure reads (wasm-memory-task.node.ts). With ORT's memory pattern the
       // second run's peak was higher (esrgan-medium-x4 INT8 at 256²: 1489 → 2199 B a px above the loaded model) and
-      // 8 windows of 274×155 at an 80 MB start grew the memory to 115 MB (test/edge-wasm-runs.test.ts).
+      // 8 windows of 274×155 at an 80 MB start grew the memory to 115 MB (test/edge-wasm-runs.test.ts fails with it).
       enableMemPattern: false,
     });
   // The first runner (no thread count locked before it) starts the wasm runtime, and with it its memory.
