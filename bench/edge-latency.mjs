@@ -63,6 +63,9 @@ async function start(runtime) {
       process.kill(-child.pid, 'SIGKILL');
     } catch {}
   };
+  // Detached, the server outlives a bench stopped from outside (timeout, Ctrl-C) and would load the next run's machine.
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.once(signal, () => (stop(), process.exit(130)));
+  process.once('exit', stop);
   const url = `http://127.0.0.1:${port}`;
   for (const deadline = Date.now() + 180_000; Date.now() < deadline; await sleep(300)) {
     if (child.exitCode !== null) break;
