@@ -7,3 +7,4 @@ export * from './model.ts';
 export * from './graph.ts';
 export * from './inspect.ts';
 export * from './sparse.ts';
+export * from './constant-tables.ts';

@@ -4,6 +4,7 @@ import { ModelProtoType, TensorProtoType } from './schema.ts';
 import type { ModelProto, TensorProto } from './types.ts';
 import { toNumber } from './long.ts';
 import { packSparseInitializers, unpackSparseInitializers } from './sparse.ts';
+import { packConstantTables, unpackConstantTables } from './constant-tables.ts';
 
 export class OnnxFormatError extends Error {
   override name = 'OnnxFormatError';
@@ -25,12 +26,16 @@ export function decodeModel(bytes: Uint8Array, source = 'input'): ModelProto {
     throw new OnnxFormatError(`${source} is not an ONNX model (no graph or no opset); pass a .onnx file`);
   }
   unpackSparseInitializers(model.graph);
+  unpackConstantTables(model.graph);
   return model;
 }
 
-/** The model's bytes; int8 weights that are mostly zero are stored sparse (sparse.ts), every other tensor as it is. */
+/**
+ * The model's bytes; int8 weights that are mostly zero are stored sparse (sparse.ts), large float constants of few
+ * distinct rows as a table and an index (constant-tables.ts), every other tensor as it is. decodeModel reads both back.
+ */
 export function encodeModel(model: ModelProto): Uint8Array {
-  const stored = model.graph ? { ...model, graph: packSparseInitializers(model.graph) } : model;
+  const stored = model.graph ? { ...model, graph: packSparseInitializers(packConstantTables(model.graph)) } : model;
   return ModelProtoType.encode(ModelProtoType.fromObject(stored)).finish();
 }
 
@@ -59,7 +64,8 @@ export function decodeTensor(bytes: Uint8Array): TensorProto {
 
 /** A deep copy (through the wire format, so int64 values stay Long and bytes stay Uint8Array). */
 export function cloneModel(model: ModelProto): ModelProto {
-  const copy = ModelProtoType.decode(encodeModel(model)) as unknown as ModelProto;
+  // Plain bytes, not encodeModel's storage forms: a copy in memory has no use for them.
+  const copy = ModelProtoType.decode(ModelProtoType.encode(ModelProtoType.fromObject(model)).finish()) as unknown as ModelProto;
   if (copy.graph) unpackSparseInitializers(copy.graph);
   return copy;
 }
