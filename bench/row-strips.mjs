@@ -41,7 +41,7 @@ if (files.length === 0) {
 const rows = [];
 for (const file of files) {
   const served = await servedForm(readFileSync(file));
-  const row = { file: basename(file), split: served.rowStrips.map((c) => `${c.node} in ${c.strips}`).join(', ') || 'none' };
+  const row = { file: basename(file), split: served.rowStrips.map((c) => `${c.node}${c.concat ? ' with its Concat' : ''} in ${c.strips}`).join(', ') || 'none' };
   row['wasm B/px'] = served.before ? `${served.before.bytesPerPixel} → ${served.memory.bytesPerPixel}` : String(served.memory.bytesPerPixel);
   if (served.rowStrips.length) {
     const split = join(temp, basename(file).replace(/\.onnx$/, '.strips.onnx'));

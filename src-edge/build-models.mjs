@@ -43,7 +43,7 @@ for (const name of order) {
       if (served.rowStrips.length) {
         bytes = served.bytes;
         writeFileSync(join(outDir, file), bytes);
-        console.log(`  row strips ${served.rowStrips.map((c) => `${c.node}×${c.strips}`).join(', ')}: ${served.before.bytesPerPixel} → ${served.memory.bytesPerPixel} B per window px`);
+        console.log(`  row strips ${served.rowStrips.map((c) => `${c.node}${c.concat ? '+Concat' : ''}×${c.strips}`).join(', ')}: ${served.before.bytesPerPixel} → ${served.memory.bytesPerPixel} B per window px`);
       }
       memory = served.memory;
       nativeMemory = await measureNativeMemory(bytes); // the Node and Deno entries' windows

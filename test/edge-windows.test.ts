@@ -94,15 +94,24 @@ describe('windowSizing and windowFor', () => {
     }
   });
 
-  it('cuts a 256² photo into 2 strips for medium ×4 on Workers (3 before its upsampling conv ran in row strips)', () => {
+  it('cuts a 256² photo into 2 strips and a 512² one into 6 windows for medium ×4 on Workers (3 and 8 before)', () => {
     // Row strips took medium's measure from 2227 to 1854 B a window px (sizes after the run; 1552 as the run's
-    // peak): 2 strips of 256×146 (14% more pixels than the photo) where 3 of 256×110 (29% more) fitted before.
+    // peak): 2 strips of 256×146 (14% more pixels than the photo) where 3 of 256×110 (29% more) fitted before. Its
+    // dense concat in strips, with the 3×3 convs that run while its inputs wait, took the peak to 1096: a 512² photo
+    // in 6 windows of 274×195 (22% more pixels) where 8 of 274×155 (30% more) fitted.
     const medium = manifest.models.find((m) => m.name === 'esrgan-medium-x4' && m.variant === 'int8')!;
-    expect(medium.memory!.bytesPerPixel).toBeLessThan(1600);
-    const w = windowFor(windowSizing(medium, 'cpu', undefined, 80), medium, 256, 256) as { window: { width: number; height: number } };
+    expect(medium.memory!.bytesPerPixel).toBeLessThan(1150);
+    const sizing = windowSizing(medium, 'cpu', undefined, 80);
+    const w = windowFor(sizing, medium, 256, 256) as { window: { width: number; height: number } };
     expect(planTiles(256, 256, w.window, medium.overlap)).toHaveLength(2);
-    const before = windowFor(windowSizing({ ...medium, memory: { baseBytes: 12_866_901, bytesPerPixel: 2227 } }, 'cpu', undefined, 80), medium, 256, 256) as typeof w;
-    expect(planTiles(256, 256, before.window, medium.overlap)).toHaveLength(3);
+    const w512 = windowFor(sizing, medium, 512, 512) as typeof w;
+    expect([planTiles(512, 512, w512.window, medium.overlap).length, w512.window]).toEqual([6, { width: 274, height: 195 }]);
+    const before = (bytesPerPixel: number, baseBytes: number, side: number) => {
+      const old = windowFor(windowSizing({ ...medium, memory: { baseBytes, bytesPerPixel } }, 'cpu', undefined, 80), medium, side, side) as typeof w;
+      return planTiles(side, side, old.window, medium.overlap).length;
+    };
+    expect(before(2227, 12_866_901, 256)).toBe(3);
+    expect(before(1552, 12_451_840, 512)).toBe(8);
   });
 
   it('sizes native windows from onnxruntime-node\'s measure, wasm ones from wasm\'s; without it, native takes wasm\'s', () => {

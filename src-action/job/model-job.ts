@@ -299,7 +299,7 @@ async function measureServedMemory(made: Made[], report: ValidationReport, log: 
     if (served.rowStrips.length > 0) {
       made[index] = { ...made[index]!, bytes: served.bytes, model: decodeModel(served.bytes) };
       report.candidates[index]!.bytes = served.bytes.length;
-      const convs = served.rowStrips.map((c) => `${c.node} in ${c.strips}`).join(', ');
+      const convs = served.rowStrips.map((c) => `${c.node}${c.concat ? ' with its Concat' : ''} in ${c.strips}`).join(', ');
       log.info(`${variant}: row strips (${convs}) for onnxruntime-web's memory: ${perPixel(before!)} → ${perPixel(memory)}, output byte-equal`);
     } else if (served.refused) {
       log.warning(`${variant}: ${served.refused}`);

@@ -36,6 +36,8 @@ export interface RowStripCandidate {
    */
   scratch: number;
   strips: number;
+  /** The conv is a 1×1 conv over a dense Concat, computed in strips together with its Concat (denseConcatPlans). */
+  concat?: true;
 }
 
 const int8Types = new Set<number>([DataType.UINT8, DataType.INT8]);
@@ -104,10 +106,15 @@ function outputScales(model: ModelProto): Map<string, number> {
 export function splitConvRows(model: ModelProto, splits: readonly RowStripCandidate[]): ModelProto {
   const out = cloneModel(model);
   const graph = new Graph(out.graph!);
-  for (const { node, strips } of splits) {
+  for (const { node, strips, concat } of splits) {
     const conv = graph.nodes.find((n) => n.name === node);
     if (!conv || int8ConvScratch(graph, conv) === undefined) throw new Error(`row strips: ${node} is not a static-int8 conv with stride 1`);
-    splitOne(graph, conv, strips);
+    if (!concat) splitOne(graph, conv, strips);
+    else {
+      const dense = denseConcatOf(graph, conv);
+      if (!dense) throw new Error(`row strips: ${node} does not read a dense int8 Concat`);
+      splitDense(graph, conv, dense, strips);
+    }
   }
   graph.removeUnused();
   graph.sort();
@@ -115,11 +122,8 @@ export function splitConvRows(model: ModelProto, splits: readonly RowStripCandid
   return out;
 }
 
-function splitOne(graph: Graph, conv: NodeProto, strips: number): void {
-  const xdq = dequantizer(graph, conv.input![0])!;
-  const q = graph.consumers(conv.output![0]!)[0]!;
-  const [kh] = tensorDims(graph.initializer(dequantizer(graph, conv.input![1])!.input![0]!)!).slice(2) as [number];
-  const [top, left, bottom, right] = getIntsAttr(conv, 'pads', [0, 0, 0, 0]) as [number, number, number, number];
+/** Names under `<conv>.rows`, int64 constants and nodes for a conv's strips, and each strip's weight/bias inputs. */
+function stripBuilder(graph: Graph, conv: NodeProto) {
   const base = `${conv.name}.rows`;
   const name = (s: string) => graph.uniqueName(`${base}.${s}`);
   const constant = (s: string, values: readonly number[]) =>
@@ -129,6 +133,23 @@ function splitOne(graph: Graph, conv: NodeProto, strips: number): void {
     graph.addNode(makeNode(op, inputs, [output], attrs, name(`${label}.${op}`)));
     return output;
   };
+  // Each strip its own weight and bias DequantizeLinear (same initializers): ORT fuses a DQ into one conv only.
+  const convConstants = (k: number) => conv.input!.slice(1).map((t, j) => {
+    const dq = dequantizer(graph, t);
+    if (!dq) return t;
+    const copy = name(`w${j}.${k}`);
+    graph.addNode({ ...dq, output: [copy], name: name(`${dq.name ?? 'dq'}.${k}`) });
+    return copy;
+  });
+  return { name, constant, add, convConstants };
+}
+
+function splitOne(graph: Graph, conv: NodeProto, strips: number): void {
+  const xdq = dequantizer(graph, conv.input![0])!;
+  const q = graph.consumers(conv.output![0]!)[0]!;
+  const [kh] = tensorDims(graph.initializer(dequantizer(graph, conv.input![1])!.input![0]!)!).slice(2) as [number];
+  const [top, left, bottom, right] = getIntsAttr(conv, 'pads', [0, 0, 0, 0]) as [number, number, number, number];
+  const { name, constant, add, convConstants } = stripBuilder(graph, conv);
 
   const [x, scale, zeroPoint] = xdq.input! as [string, string, string | undefined];
   // Padded with the zero point: it dequantizes to the 0 the conv pads with.
@@ -147,14 +168,7 @@ function splitOne(graph: Graph, conv: NodeProto, strips: number): void {
   for (let k = 0; k < strips; k++) {
     const rows = add('Slice', [padded, bounds[k]!, add('Add', [bounds[k + 1]!, halo], `end${k}`), axis], `x${k}`);
     const xf = add('DequantizeLinear', [rows, scale, ...(zeroPoint ? [zeroPoint] : [])], `xf${k}`);
-    // Each strip its own weight and bias DequantizeLinear (same initializers): ORT fuses a DQ into one conv only.
-    const consts = conv.input!.slice(1).map((t, j) => {
-      const dq = dequantizer(graph, t);
-      if (!dq) return t;
-      const copy = name(`w${j}.${k}`);
-      graph.addNode({ ...dq, output: [copy], name: name(`${dq.name ?? 'dq'}.${k}`) });
-      return copy;
-    });
+    const consts = convConstants(k);
     const yf = name(`yf${k}`);
     graph.addNode({ ...conv, input: [xf, ...consts], output: [yf], name: name(`${k}`), attribute: [...(conv.attribute ?? []).filter((a) => a.name !== 'pads'), { ...pads, name: 'pads' }] });
     parts.push(add('QuantizeLinear', [yf, ...q.input!.slice(1)], `y${k}`));
@@ -163,4 +177,115 @@ function splitOne(graph: Graph, conv: NodeProto, strips: number): void {
   graph.addNode(makeNode('Slice', [joined, bounds[0]!, outRows, axis], [q.output![0]!], {}, name('crop')));
   graph.removeNode(q);
   graph.removeNode(conv);
+}
+
+// Dense concats. RDN's global feature fusion (UpscalerJS's esrgan-medium and -thick) concatenates every block's output
+// for one 1×1 conv, so each output waits, whole, from its block to the end of the body: on esrgan-medium-x4 (ten
+// blocks of 64 channels) onnxruntime-web's peak rose from 1040 B a window px without the Concat (cut graphs) to 1552.
+// Two splits together take it down, both byte-equal: the Concat and its 1×1 conv computed in row strips (the conv is
+// per pixel, so no halo: each strip concatenates the same rows of every input), and the 3×3 convs that run while the
+// inputs wait, whose unfold scratch sits on top of them. Either alone moved little (Concat 1552 → 1544, convs → 1416),
+// both 1107–1239 depending on the strip count and ORT's allocator, so the served form measures a few plans
+// (served-form.node.ts).
+
+/** Least number of int8 maps a Concat joins to be dense. */
+const DENSE_CONCAT_INPUTS = 4;
+/** Strip counts of the plans the served form measures for a model with a dense concat. */
+const DENSE_STRIP_COUNTS = [2, 3, 4];
+
+interface DenseConcat {
+  concat: NodeProto;
+  /** The Concat's QuantizeLinear and the conv's DequantizeLinear of it: ORT runs them as QLinearConcat. */
+  q: NodeProto;
+  dq: NodeProto;
+}
+
+/** The dense int8 Concat a 1×1 int8 conv (no pads) reads, as the only reader of each step between them. */
+function denseConcatOf(graph: Graph, conv: NodeProto): DenseConcat | undefined {
+  const w = graph.initializer(dequantizer(graph, conv.input?.[1])?.input?.[0] ?? '');
+  if (!w || tensorDims(w)[2] !== 1 || tensorDims(w)[3] !== 1 || getIntsAttr(conv, 'pads', [0, 0, 0, 0]).some((p) => p !== 0)) return undefined;
+  const dq = dequantizer(graph, conv.input?.[0]);
+  const q = dq ? graph.producer(dq.input![0]!) : undefined;
+  const concat = q?.opType === 'QuantizeLinear' ? graph.producer(q.input![0]!) : undefined;
+  if (!dq || !q || concat?.opType !== 'Concat' || getIntAttr(concat, 'axis', 0) !== 1) return undefined;
+  const sole = (n: NodeProto, reader: NodeProto) => graph.consumers(n.output![0]!).length === 1 && graph.consumers(n.output![0]!)[0] === reader && !graph.isGraphOutput(n.output![0]!);
+  if (!sole(concat, q) || !sole(q, dq) || !sole(dq, conv)) return undefined;
+  const inputs = concat.input ?? [];
+  if (inputs.length < DENSE_CONCAT_INPUTS || inputs.some((t) => !dequantizer(graph, t) || graph.initializer(dequantizer(graph, t)!.input![0]!))) return undefined;
+  return { concat, q, dq };
+}
+
+/**
+ * For each strip count, the dense concats' 1×1 convs and the convs with a kernel over 1×1 that run while their
+ * inputs wait (from the Concat's second input's producer on) or first after them, all in that many strips; none for
+ * a model without a dense concat or already split.
+ */
+export function denseConcatPlans(model: ModelProto): RowStripCandidate[][] {
+  if ((opsetVersion(model) ?? 0) < 13 || getMetadata(model, 'srq.row_strips') !== undefined) return [];
+  const graph = new Graph(model.graph!);
+  const order = graph.topologicalOrder();
+  const at = new Map(order.map((n, i) => [n, i]));
+  const scales = outputScales(model);
+  const scratchOf = (n: NodeProto) => Math.round((int8ConvScratch(graph, n) ?? 0) * (scales.get(n.output![0]!) ?? 1) ** 2);
+  const unfolding = (n: NodeProto) => n.name !== undefined && n.name !== '' && int8ConvScratch(graph, n) !== undefined && !denseConcatOf(graph, n) && kernelPixels(graph, n) > 1;
+  const spans = new Map<string, RowStripCandidate>();
+  const fusions: NodeProto[] = [];
+  for (const conv of order) {
+    if (!conv.name || int8ConvScratch(graph, conv) === undefined) continue;
+    const dense = denseConcatOf(graph, conv);
+    if (!dense) continue;
+    fusions.push(conv);
+    const from = at.get(graph.producer(dense.concat.input![1]!)!)!;
+    const to = at.get(conv)!;
+    const inSpan = order.filter((n, i) => i > from && i < to && unfolding(n));
+    const after = order.find((n, i) => i > to && unfolding(n));
+    for (const n of after ? [...inSpan, after] : inSpan) spans.set(n.name!, { node: n.name!, scratch: scratchOf(n), strips: 0 });
+  }
+  if (fusions.length === 0) return [];
+  return DENSE_STRIP_COUNTS.map((strips) => [
+    ...fusions.map((c) => ({ node: c.name!, scratch: scratchOf(c), strips, concat: true as const })),
+    ...[...spans.values()].map((c) => ({ ...c, strips })),
+  ]);
+}
+
+function kernelPixels(graph: Graph, conv: NodeProto): number {
+  const [, , kh, kw] = tensorDims(graph.initializer(dequantizer(graph, conv.input![1])!.input![0]!)!);
+  return (kh ?? 1) * (kw ?? 1);
+}
+
+/**
+ * The Concat and its 1×1 conv in K row strips: each strip slices the same rows of every (uint8) input, joins them as
+ * the Concat did and convolves them; the strips' outputs are joined along the rows. Strip k covers
+ * [s_k, e_k) with s_k = min(⌊k·H/K⌋, H − 1) and e_k = max(⌊(k+1)·H/K⌋, s_k + 1), so no strip is empty (ORT rejects a
+ * conv over no rows): they are disjoint when H ≥ K, and below that overlap, and each strip's output drops the
+ * e_(k−1) − s_k rows the strip before it gave.
+ */
+function splitDense(graph: Graph, conv: NodeProto, dense: DenseConcat, strips: number): void {
+  const q = graph.consumers(conv.output![0]!)[0]!;
+  const { name, constant, add, convConstants } = stripBuilder(graph, conv);
+  const sources = dense.concat.input!.map((t) => dequantizer(graph, t)!);
+  const height = add('Slice', [add('Shape', [sources[0]!.input![0]!], 'shape'), constant('h.start', [2]), constant('h.end', [3])], 'height');
+  const axis = constant('axis', [2]);
+  const one = constant('one', [1]);
+  const lastRow = add('Sub', [height, one], 'last_row');
+  const floors = [constant('zero', [0])];
+  for (let k = 1; k < strips; k++) floors.push(add('Div', [add('Mul', [height, constant(`k${k}`, [k])], `m${k}`), constant(`n${k}`, [strips])], `o${k}`));
+  floors.push(height);
+  const starts = floors.slice(0, strips).map((o, k) => (k === 0 ? o : add('Min', [o, lastRow], `s${k}`)));
+  const ends = starts.map((s, k) => add('Max', [floors[k + 1]!, add('Add', [s, one], `s${k}_next`)], `e${k}`));
+  const end = constant('end', [2 ** 31 - 1]);
+
+  const parts: string[] = [];
+  for (let k = 0; k < strips; k++) {
+    const rows = sources.map((dq, i) => add('DequantizeLinear', [add('Slice', [dq.input![0]!, starts[k]!, ends[k]!, axis], `x${k}_${i}`), ...dq.input!.slice(1)], `xf${k}_${i}`));
+    const joined = add('Concat', rows, `cat${k}`, { axis: attr.int(1) });
+    const xf = add('DequantizeLinear', [add('QuantizeLinear', [joined, ...dense.q.input!.slice(1)], `catq${k}`), ...dense.dq.input!.slice(1)], `catf${k}`);
+    const consts = convConstants(k);
+    const yf = name(`yf${k}`);
+    graph.addNode({ ...conv, input: [xf, ...consts], output: [yf], name: name(`${k}`) });
+    const y = add('QuantizeLinear', [yf, ...q.input!.slice(1)], `y${k}`);
+    parts.push(k === 0 ? y : add('Slice', [y, add('Sub', [ends[k - 1]!, starts[k]!], `drop${k}`), end, axis], `new${k}`));
+  }
+  graph.addNode(makeNode('Concat', parts, [q.output![0]!], { axis: attr.int(2) }, name('joined')));
+  for (const n of [q, conv, dense.dq, dense.q, dense.concat]) graph.removeNode(n);
 }

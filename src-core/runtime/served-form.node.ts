@@ -1,12 +1,13 @@
 // The INT8 file the edge serves, and its wasm memory: as quantized, or with its outsized convs in row strips
 // (src-core/quantize/row-strips.ts, which picks them) where that measurably lowers onnxruntime-web's memory a window
 // pixel. The split is kept only when the measure drops by a tenth and the split file's output is byte-equal to the
-// original's on a probe window; otherwise the file stays as it was.
+// original's on a probe window; otherwise the file stays as it was. A model with a dense concat (row-strips.ts
+// denseConcatPlans) gets a few plans, each measured, and keeps the lowest.
 // Node only: it measures in worker threads and checks on the job's runtime (default onnxruntime-node).
 import { valueInfoShape } from '../onnx/build.ts';
 import { decodeModel, encodeModel } from '../onnx/model.ts';
 import type { ModelProto } from '../onnx/types.ts';
-import { rowStripCandidates, splitConvRows, type RowStripCandidate } from '../quantize/row-strips.ts';
+import { denseConcatPlans, rowStripCandidates, splitConvRows, type RowStripCandidate } from '../quantize/row-strips.ts';
 import { createRunner, type RuntimeName } from './create-runner.node.ts';
 import type { RunnerOutput } from './runner.ts';
 import { measureWasmMemory, type MeasureOptions } from './wasm-memory.node.ts';
@@ -36,17 +37,24 @@ export async function servedForm(bytes: Uint8Array, opts: ServedFormOptions = {}
   const memory = await measureWasmMemory(bytes, opts);
   const model = decodeModel(bytes);
   const chosen = rowStripCandidates(model);
-  if (chosen.length === 0) return { bytes, memory, rowStrips: [] };
+  // With a dense concat, a few strip counts: which is lowest depends on ORT's allocator, so each is measured.
+  const dense = denseConcatPlans(model).map((plan) => [...chosen, ...plan.filter((c) => !chosen.some((o) => o.node === c.node))]);
+  const plans = dense.length > 0 ? dense : chosen.length > 0 ? [chosen] : [];
+  if (plans.length === 0) return { bytes, memory, rowStrips: [] };
   const original = { bytes, memory, rowStrips: [], before: memory };
   // The split is an optimisation of a file already measured: if it fails, the original is served, with the reason.
   try {
-    const split = encodeModel(splitConvRows(model, chosen));
-    const splitMemory = await measureWasmMemory(split, opts);
-    if (splitMemory.bytesPerPixel > (1 - MIN_GAIN) * memory.bytesPerPixel) return original;
-    if (!(await sameOutput(model, bytes, split, opts.runtime ?? 'node', opts.threads))) {
+    let best: { bytes: Uint8Array; memory: WasmMemory; rowStrips: RowStripCandidate[] } | undefined;
+    for (const plan of plans) {
+      const split = encodeModel(splitConvRows(model, plan));
+      const splitMemory = await measureWasmMemory(split, opts);
+      if (!best || splitMemory.bytesPerPixel < best.memory.bytesPerPixel) best = { bytes: split, memory: splitMemory, rowStrips: plan };
+    }
+    if (best!.memory.bytesPerPixel > (1 - MIN_GAIN) * memory.bytesPerPixel) return original;
+    if (!(await sameOutput(model, bytes, best!.bytes, opts.runtime ?? 'node', opts.threads))) {
       return { ...original, refused: `row strips changed the output on a probe window ${BUG}` };
     }
-    return { bytes: split, memory: splitMemory, rowStrips: chosen, before: memory };
+    return { ...best!, before: memory };
   } catch (error) {
     return { ...original, refused: `row strips failed (${error instanceof Error ? error.message : String(error)}) ${BUG}` };
   }
