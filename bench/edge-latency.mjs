@@ -15,6 +15,8 @@ import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+// A bench stopped from outside leaves through 'exit', where each started server's stop runs (start below).
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.once(signal, () => process.exit(130));
 export const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 
 const MODELS = [
@@ -64,7 +66,6 @@ async function start(runtime) {
     } catch {}
   };
   // Detached, the server outlives a bench stopped from outside (timeout, Ctrl-C) and would load the next run's machine.
-  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.once(signal, () => (stop(), process.exit(130)));
   process.once('exit', stop);
   const url = `http://127.0.0.1:${port}`;
   for (const deadline = Date.now() + 180_000; Date.now() < deadline; await sleep(300)) {

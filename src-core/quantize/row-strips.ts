@@ -228,7 +228,7 @@ export function denseConcatPlans(model: ModelProto): RowStripCandidate[][] {
   const scales = outputScales(model);
   const scratchOf = (n: NodeProto) => Math.round((int8ConvScratch(graph, n) ?? 0) * (scales.get(n.output![0]!) ?? 1) ** 2);
   const unfolding = (n: NodeProto) => n.name !== undefined && n.name !== '' && int8ConvScratch(graph, n) !== undefined && !denseConcatOf(graph, n) && kernelPixels(graph, n) > 1;
-  const spans = new Map<string, RowStripCandidate>();
+  const spans = new Set<NodeProto>();
   const fusions: NodeProto[] = [];
   for (const conv of order) {
     if (!conv.name || int8ConvScratch(graph, conv) === undefined) continue;
@@ -239,12 +239,12 @@ export function denseConcatPlans(model: ModelProto): RowStripCandidate[][] {
     const to = at.get(conv)!;
     const inSpan = order.filter((n, i) => i > from && i < to && unfolding(n));
     const after = order.find((n, i) => i > to && unfolding(n));
-    for (const n of after ? [...inSpan, after] : inSpan) spans.set(n.name!, { node: n.name!, scratch: scratchOf(n), strips: 0 });
+    for (const n of after ? [...inSpan, after] : inSpan) spans.add(n);
   }
   if (fusions.length === 0) return [];
   return DENSE_STRIP_COUNTS.map((strips) => [
     ...fusions.map((c) => ({ node: c.name!, scratch: scratchOf(c), strips, concat: true as const })),
-    ...[...spans.values()].map((c) => ({ ...c, strips })),
+    ...[...spans].map((n) => ({ node: n.name!, scratch: scratchOf(n), strips })),
   ]);
 }
 

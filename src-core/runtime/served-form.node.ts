@@ -38,9 +38,9 @@ export async function servedForm(bytes: Uint8Array, opts: ServedFormOptions = {}
   const model = decodeModel(bytes);
   const chosen = rowStripCandidates(model);
   // With a dense concat, a few strip counts: which is lowest depends on ORT's allocator, so each is measured.
-  const dense = denseConcatPlans(model).map((plan) => [...chosen, ...plan.filter((c) => !chosen.some((o) => o.node === c.node))]);
-  const plans = dense.length > 0 ? dense : chosen.length > 0 ? [chosen] : [];
-  if (plans.length === 0) return { bytes, memory, rowStrips: [] };
+  const dense = denseConcatPlans(model);
+  const plans = dense.length > 0 ? dense.map((plan) => [...chosen, ...plan.filter((c) => !chosen.some((o) => o.node === c.node))]) : [chosen];
+  if (plans[0]!.length === 0) return { bytes, memory, rowStrips: [] };
   const original = { bytes, memory, rowStrips: [], before: memory };
   // The split is an optimisation of a file already measured: if it fails, the original is served, with the reason.
   try {
