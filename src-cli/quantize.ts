@@ -218,7 +218,7 @@ export async function quantizeCommand(argv: string[]): Promise<number> {
     summary = `int8-static: ${result.plan.quantizedNodes.size} nodes quantized, ${result.plan.folded.length} activations folded, ${result.biasCorrection ? `${result.biasCorrection.convs} conv biases corrected, ` : ''}calibrated (${method}) on ${tiles.length} tiles of ${tileSize}² from ${images.length} images (${images.map((i) => i.name).join(', ')})${keptFloat}`;
     if (values.report) {
       progress('per-tensor error report…');
-      const errors = await tensorErrorReport(result.floatModel, result.model, [...result.params.keys()], tiles.slice(0, 8), runnerFactory);
+      const errors = await tensorErrorReport(result.floatModel, result.model, [...result.params.keys()], tiles.slice(0, 8), runnerFactory, result.calibration.elements, progress);
       report = { model: input, mode, method, tiles: Math.min(8, tiles.length), tensors: errors };
     }
   } else if (mode === 'int8-dynamic') {
